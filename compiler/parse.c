@@ -1,0 +1,780 @@
+/*
+** parse.c -- YAML and JSON streams to mc_node trees (see parse.h).
+**
+** Both readers feed one builder: a stack of open containers, each
+** collecting its children by value in a scratch vector; when a container
+** closes, its children are copied into one arena array (tree.h layout).
+** The builder applies kubectl's decoding rules: duplicate keys, '<<'
+** merges, non-scalar keys, and the alias expansion budget.
+*/
+#include "parse.h"
+#include "diag.h"
+#include "source.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+typedef struct anchor {
+    const char *name;
+    mc_node node;
+    uint64_t expanded;
+} anchor;
+
+typedef struct frame {
+    mc_node hdr;            /* type, flags and position of the container */
+    mc_vec kids;            /* mc_node, by value */
+    mc_vec merges;          /* mc_node: values of '<<' keys */
+    uint64_t expanded;      /* expanded size of the children so far */
+    char *anchor;           /* heap copy, or NULL */
+} frame;
+
+typedef struct builder {
+    mc_arena *a;
+    uint16_t file;
+    int depth;              /* open containers */
+    frame frames[MC_MAX_DEPTH];
+    mc_node root;
+    uint64_t root_expanded;
+    bool have_root;
+    mc_vec anchors;         /* anchor, for the current document */
+    uint64_t real;          /* nodes written in the document */
+    uint64_t expanded;      /* nodes after alias expansion */
+    bool failed;
+} builder;
+
+static void b_init(builder *b, mc_arena *a, uint16_t file)
+{
+    memset(b, 0, sizeof *b);
+    b->a = a;
+    b->file = file;
+    for (int i = 0; i < MC_MAX_DEPTH; i++) {
+        mc_vec_init(&b->frames[i].kids, sizeof(mc_node));
+        mc_vec_init(&b->frames[i].merges, sizeof(mc_node));
+    }
+    mc_vec_init(&b->anchors, sizeof(anchor));
+}
+
+static void b_doc_reset(builder *b)
+{
+    for (size_t i = 0; i < b->anchors.n; i++) free((char *)MC_VEC_AT(&b->anchors, anchor, i).name);
+    b->anchors.n = 0;
+    for (int i = 0; i < b->depth; i++) { free(b->frames[i].anchor); b->frames[i].anchor = NULL; }
+    b->depth = 0;
+    b->have_root = false;
+    b->real = b->expanded = 0;
+}
+
+static void b_free(builder *b)
+{
+    b_doc_reset(b);
+    for (int i = 0; i < MC_MAX_DEPTH; i++) {
+        mc_vec_free(&b->frames[i].kids);
+        mc_vec_free(&b->frames[i].merges);
+    }
+    mc_vec_free(&b->anchors);
+}
+
+static void fail_at(builder *b, mc_code c, uint32_t line, uint32_t col, const char *msg)
+{
+    mc_diag_pos(c, MC_ERROR, NULL, b->file, line, col, "%s", msg);
+    b->failed = true;
+}
+
+static bool budget(builder *b, uint64_t add, const mc_node *at)
+{
+    b->expanded += add;
+    if (b->expanded > MC_MAX_EXPANDED || (b->expanded > 400000 && b->expanded > 10 * b->real)) {
+        mc_diag(MSH0005, NULL, at, "document contains excessive aliasing: aliases expand it beyond %llu nodes",
+                (unsigned long long)(b->expanded > MC_MAX_EXPANDED ? MC_MAX_EXPANDED : 10 * b->real));
+        b->failed = true;
+        return false;
+    }
+    return true;
+}
+
+static void register_anchor(builder *b, const char *name, const mc_node *n, uint64_t expanded)
+{
+    if (!name) return;
+    /* a redefined anchor replaces the old one from here on */
+    for (size_t i = 0; i < b->anchors.n; i++) {
+        anchor *an = &MC_VEC_AT(&b->anchors, anchor, i);
+        if (strcmp(an->name, name) == 0) { an->node = *n; an->expanded = expanded; return; }
+    }
+    anchor *an = mc_vec_push(&b->anchors);
+    an->name = mc_xstrdup(name);
+    an->node = *n;
+    an->expanded = expanded;
+}
+
+static bool is_merge_key(const mc_node *k)
+{
+    return k->type == MC_STR && !(k->flags & MC_N_QUOTED) && k->n == 2 && k->u.s[0] == '<' && k->u.s[1] == '<';
+}
+
+/* Add a complete node to the innermost open container, or make it the root. */
+static void b_add(builder *b, const mc_node *n, uint64_t expanded)
+{
+    if (b->depth == 0) {
+        b->root = *n;
+        b->root_expanded = expanded;
+        b->have_root = true;
+        return;
+    }
+    frame *f = &b->frames[b->depth - 1];
+    f->expanded += expanded;
+    if (f->hdr.type == MC_MAP && (f->kids.n & 1) == 0 && (n->type == MC_MAP || n->type == MC_SEQ)) {
+        mc_diag(MSH0009, NULL, n, "mapping key must be a string, not %s", n->type == MC_MAP ? "a mapping" : "a sequence");
+        /* keep the slot so the value pairs up, then drop both at the end */
+    }
+    *(mc_node *)mc_vec_push(&f->kids) = *n;
+    if (f->hdr.type == MC_MAP && (f->kids.n & 1) == 0) {
+        mc_node *k = &MC_VEC_AT(&f->kids, mc_node, f->kids.n - 2);
+        if (k->type == MC_MAP || k->type == MC_SEQ) {
+            f->kids.n -= 2;
+        } else if (is_merge_key(k)) {
+            *(mc_node *)mc_vec_push(&f->merges) = MC_VEC_AT(&f->kids, mc_node, f->kids.n - 1);
+            f->kids.n -= 2;
+        }
+    }
+}
+
+static void b_open(builder *b, mc_type t, uint8_t flags, uint32_t line, uint32_t col, const char *anchor_name)
+{
+    if (b->depth >= MC_MAX_DEPTH) {
+        char m[96];
+        snprintf(m, sizeof m, "nesting deeper than %d levels", MC_MAX_DEPTH);
+        fail_at(b, MSH0004, line, col, m);
+        return;
+    }
+    frame *f = &b->frames[b->depth++];
+    memset(&f->hdr, 0, sizeof f->hdr);
+    f->hdr.type = (uint8_t)t;
+    f->hdr.flags = flags;
+    f->hdr.file = b->file;
+    f->hdr.line = line;
+    f->hdr.col = col;
+    f->kids.n = 0;
+    f->merges.n = 0;
+    f->expanded = 0;
+    f->anchor = anchor_name ? mc_xstrdup(anchor_name) : NULL;
+    b->real++;
+    budget(b, 1, &f->hdr);
+}
+
+static bool same_key(const mc_node *a, const mc_node *b)
+{
+    return a->n == b->n && memcmp(a->u.s, b->u.s, a->n) == 0;
+}
+
+static int cmp_key_idx(const void *pa, const void *pb, void *ctx)
+{
+    const mc_node *kids = ctx;
+    const mc_node *a = &kids[2 * *(const uint32_t *)pa], *b = &kids[2 * *(const uint32_t *)pb];
+    uint32_t n = a->n < b->n ? a->n : b->n;
+    int c = memcmp(a->u.s, b->u.s, n);
+    if (c) return c;
+    if (a->n != b->n) return a->n < b->n ? -1 : 1;
+    return *(const uint32_t *)pa < *(const uint32_t *)pb ? -1 : 1;
+}
+
+/* Report duplicate keys among the explicit pairs; keep the first. */
+static void dedupe_keys(frame *f)
+{
+    mc_node *kids = f->kids.v;
+    uint32_t n = (uint32_t)(f->kids.n / 2);
+    if (n < 2) return;
+    bool *drop = NULL;
+    if (n <= 16) {
+        for (uint32_t i = 1; i < n; i++)
+            for (uint32_t j = 0; j < i; j++)
+                if (same_key(&kids[2 * i], &kids[2 * j])) {
+                    if (!drop) drop = mc_xcalloc(n, sizeof *drop);
+                    if (!drop[i]) {
+                        mc_diag(MSH0007, NULL, &kids[2 * i], "mapping key \"%s\" already defined at line %u",
+                                kids[2 * i].u.s, kids[2 * j].line);
+                        drop[i] = true;
+                    }
+                    break;
+                }
+    } else {
+        uint32_t *idx = mc_xmalloc(n * sizeof *idx);
+        for (uint32_t i = 0; i < n; i++) idx[i] = i;
+        qsort_r(idx, n, sizeof *idx, cmp_key_idx, kids);
+        for (uint32_t i = 1; i < n; i++)
+            if (same_key(&kids[2 * idx[i]], &kids[2 * idx[i - 1]])) {
+                if (!drop) drop = mc_xcalloc(n, sizeof *drop);
+                /* idx is sorted by (key, position): idx[i-1] came first, or
+                ** is itself a dropped duplicate of an earlier one */
+                uint32_t first = idx[i - 1];
+                uint32_t k = i - 1;
+                while (k > 0 && same_key(&kids[2 * idx[k - 1]], &kids[2 * idx[i]])) first = idx[--k];
+                mc_diag(MSH0007, NULL, &kids[2 * idx[i]], "mapping key \"%s\" already defined at line %u",
+                        kids[2 * idx[i]].u.s, kids[2 * first].line);
+                drop[idx[i]] = true;
+            }
+        free(idx);
+    }
+    if (drop) {
+        uint32_t w = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            if (drop[i]) continue;
+            kids[2 * w] = kids[2 * i];
+            kids[2 * w + 1] = kids[2 * i + 1];
+            w++;
+        }
+        f->kids.n = 2 * w;
+        free(drop);
+    }
+}
+
+static bool has_key(const mc_node *kids, size_t npairs, const mc_node *k)
+{
+    for (size_t i = 0; i < npairs; i++)
+        if (same_key(&kids[2 * i], k)) return true;
+    return false;
+}
+
+/* Append the pairs of merge source m that the mapping lacks. */
+static void merge_from(builder *b, frame *f, const mc_node *m)
+{
+    for (uint32_t i = 0; i < m->n; i++) {
+        const mc_node *k = &m->u.kids[2 * i];
+        if (has_key(f->kids.v, f->kids.n / 2, k)) continue;
+        mc_node *nk = mc_vec_push(&f->kids);
+        *nk = *k;
+        nk->flags |= MC_N_MERGED;
+        *(mc_node *)mc_vec_push(&f->kids) = m->u.kids[2 * i + 1];
+    }
+    (void)b;
+}
+
+static void b_close(builder *b)
+{
+    frame *f = &b->frames[b->depth - 1];
+    if (f->hdr.type == MC_MAP) {
+        dedupe_keys(f);
+        for (size_t i = 0; i < f->merges.n; i++) {
+            const mc_node *m = &MC_VEC_AT(&f->merges, mc_node, i);
+            if (m->type == MC_MAP) {
+                merge_from(b, f, m);
+            } else if (m->type == MC_SEQ) {
+                for (uint32_t j = 0; j < m->n; j++) {
+                    if (m->u.kids[j].type != MC_MAP) {
+                        mc_diag(MSH0019, NULL, &m->u.kids[j], "map merge requires a mapping or a sequence of mappings");
+                        continue;
+                    }
+                    merge_from(b, f, &m->u.kids[j]);
+                }
+            } else {
+                mc_diag(MSH0019, NULL, m, "map merge requires a mapping or a sequence of mappings");
+            }
+        }
+    }
+    mc_node n = f->hdr;
+    size_t count = f->hdr.type == MC_MAP ? f->kids.n / 2 : f->kids.n;
+    n.n = (uint32_t)count;
+    n.u.kids = f->kids.n ? mc_arena_alloc(b->a, f->kids.n * sizeof(mc_node)) : NULL;
+    if (f->kids.n) memcpy(n.u.kids, f->kids.v, f->kids.n * sizeof(mc_node));
+    uint64_t expanded = 1 + f->expanded;
+    char *an = f->anchor;
+    f->anchor = NULL;
+    b->depth--;
+    register_anchor(b, an, &n, expanded);
+    free(an);
+    b_add(b, &n, expanded);
+}
+
+static void b_scalar(builder *b, const char *s, size_t len, bool plain, const char *tag,
+                     uint32_t line, uint32_t col, const char *anchor_name)
+{
+    if (len > MC_MAX_SCALAR) {
+        char m[96];
+        snprintf(m, sizeof m, "scalar of %zu bytes is larger than the limit of %u bytes", len, MC_MAX_SCALAR);
+        fail_at(b, MSH0006, line, col, m);
+        return;
+    }
+    mc_node n;
+    memset(&n, 0, sizeof n);
+    n.file = b->file;
+    n.line = line;
+    n.col = col;
+    n.n = (uint32_t)len;
+    n.u.s = mc_arena_strndup(b->a, s, len);
+    uint8_t flags = plain ? 0 : MC_N_QUOTED;
+    mc_type t = MC_STR;
+    if (tag && strncmp(tag, "tag:yaml.org,2002:", 18) == 0) {
+        const char *tt = tag + 18;
+        uint8_t tf = 0;
+        mc_type r = mc_resolve_plain(s, (uint32_t)len, &tf);
+        if (strcmp(tt, "str") == 0 || strcmp(tt, "binary") == 0) t = MC_STR;
+        else if (strcmp(tt, "int") == 0) t = r == MC_INT ? MC_INT : MC_STR;
+        else if (strcmp(tt, "float") == 0) t = (r == MC_INT || r == MC_FLOAT) ? MC_FLOAT : MC_STR;
+        else if (strcmp(tt, "bool") == 0) { t = r == MC_BOOL ? MC_BOOL : MC_STR; flags |= tf & MC_N_TRUE; }
+        else if (strcmp(tt, "null") == 0) t = r == MC_NULL ? MC_NULL : MC_STR;
+        else if (strcmp(tt, "timestamp") == 0) { t = MC_STR; flags |= MC_N_TIMESTAMP; }
+        else if (plain) { t = r; flags |= tf; }
+    } else if (tag && !(tag[0] == '!' && tag[1] == '\0')) {
+        t = MC_STR;     /* a local tag: go-yaml keeps the text */
+    } else if (plain) {
+        t = mc_resolve_plain(s, (uint32_t)len, &flags);
+    }
+    n.type = (uint8_t)t;
+    n.flags = flags;
+    b->real++;
+    if (!budget(b, 1, &n)) return;
+    register_anchor(b, anchor_name, &n, 1);
+    b_add(b, &n, 1);
+}
+
+static void b_alias(builder *b, const char *name, uint32_t line, uint32_t col)
+{
+    for (size_t i = b->anchors.n; i-- > 0;) {
+        anchor *an = &MC_VEC_AT(&b->anchors, anchor, i);
+        if (strcmp(an->name, name) != 0) continue;
+        mc_node n = an->node;
+        n.line = line;
+        n.col = col;
+        n.flags |= MC_N_ALIAS;
+        if (!budget(b, an->expanded, &n)) return;
+        b_add(b, &n, an->expanded);
+        return;
+    }
+    for (int i = 0; i < b->depth; i++)
+        if (b->frames[i].anchor && strcmp(b->frames[i].anchor, name) == 0) {
+            char m[160];
+            snprintf(m, sizeof m, "anchor '%.100s' value contains itself", name);
+            fail_at(b, MSH0008, line, col, m);
+            return;
+        }
+    char m[160];
+    snprintf(m, sizeof m, "unknown anchor '%.100s' referenced", name);
+    fail_at(b, MSH0008, line, col, m);
+}
+
+static void b_deliver(builder *b, mc_doc_fn fn, void *ud)
+{
+    if (b->have_root && !(b->root.type == MC_NULL)) {
+        mc_node *r = mc_arena_alloc(b->a, sizeof *r);
+        *r = b->root;
+        fn(ud, r);
+    }
+    b_doc_reset(b);
+}
+
+/* ------------------------------------------------------------------ YAML */
+
+typedef struct reader {
+    const char *data;
+    size_t len, off, released;
+    uint16_t file;
+} reader;
+
+static int read_handler(void *data, unsigned char *buffer, size_t size, size_t *size_read)
+{
+    reader *r = data;
+    size_t n = r->len - r->off;
+    if (n > size) n = size;
+    memcpy(buffer, r->data + r->off, n);
+    r->off += n;
+    *size_read = n;
+    /* libyaml keeps what it needs in its own buffers: let the kernel drop
+    ** the mapped pages behind us every 4 MiB */
+    if (r->off - r->released >= (4u << 20) && r->off > (1u << 20)) {
+        r->released = r->off - (1u << 20);
+        mc_src_release(r->file, r->released);
+    }
+    return 1;
+}
+
+static void yaml_error(builder *b, yaml_parser_t *p)
+{
+    char m[512];
+    if (p->error == YAML_READER_ERROR) {
+        uint32_t line, col;
+        /* point at the first byte of a broken multi-byte sequence, not at
+        ** the octet that broke it */
+        const mc_source *src = mc_src_get(b->file);
+        size_t off = p->problem_offset;
+        if (src && p->problem && strstr(p->problem, "trailing") && off > 0 && off <= src->len) {
+            size_t k = off;
+            while (k > 0 && k > off - 4 && ((unsigned char)src->data[k - 1] & 0xC0) == 0x80) k--;
+            if (k > 0 && ((unsigned char)src->data[k - 1] & 0xC0) == 0xC0) off = k - 1;
+        }
+        mc_src_position(b->file, off, &line, &col);
+        if (p->problem_value != -1)
+            snprintf(m, sizeof m, "%s (#x%X) at byte %zu", p->problem ? p->problem : "invalid input",
+                     (unsigned)p->problem_value, off);
+        else
+            snprintf(m, sizeof m, "%s at byte %zu", p->problem ? p->problem : "invalid input", off);
+        fail_at(b, MSH0003, line, col, m);
+        return;
+    }
+    if (p->error == YAML_MEMORY_ERROR) mc_oom();
+    snprintf(m, sizeof m, "%s", p->problem ? p->problem : "syntax error");
+    mc_diag_pos(MSH0001, MC_ERROR, NULL, b->file, (uint32_t)p->problem_mark.line + 1,
+                (uint32_t)p->problem_mark.column + 1, "%s", m);
+    b->failed = true;
+    if (p->context) {
+        mc_node at;
+        memset(&at, 0, sizeof at);
+        at.file = b->file;
+        at.line = (uint32_t)p->context_mark.line + 1;
+        at.col = (uint32_t)p->context_mark.column + 1;
+        mc_diag_note(&at, "%s", p->context);
+    }
+}
+
+static bool parse_yaml(builder *b, const mc_source *src, mc_doc_fn fn, void *ud)
+{
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) mc_oom();
+    reader r = { src->data, src->len, 0, 0, b->file };
+    yaml_parser_set_input(&p, read_handler, &r);
+    size_t doc_start = 0;
+    bool done = false;
+    while (!done && !b->failed) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev)) { yaml_error(b, &p); break; }
+        uint32_t line = (uint32_t)ev.start_mark.line + 1, col = (uint32_t)ev.start_mark.column + 1;
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            b_doc_reset(b);
+            doc_start = ev.start_mark.index;
+            break;
+        case YAML_DOCUMENT_END_EVENT:
+            if (ev.end_mark.index - doc_start > MC_MAX_DOCUMENT) {
+                char m[96];
+                snprintf(m, sizeof m, "document of %zu bytes is larger than the limit of %u bytes",
+                         ev.end_mark.index - doc_start, MC_MAX_DOCUMENT);
+                fail_at(b, MSH0006, line, col, m);
+                break;
+            }
+            b_deliver(b, fn, ud);
+            break;
+        case YAML_SCALAR_EVENT: {
+            const char *tag = (const char *)ev.data.scalar.tag;
+            bool plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+            /* a plain scalar with the non-specific tag '!' is a string */
+            if (tag && strcmp(tag, "!") == 0) plain = false;
+            b_scalar(b, (const char *)ev.data.scalar.value, ev.data.scalar.length, plain, tag, line, col,
+                     (const char *)ev.data.scalar.anchor);
+            break;
+        }
+        case YAML_SEQUENCE_START_EVENT:
+            b_open(b, MC_SEQ, ev.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE ? MC_N_FLOW : 0, line, col,
+                   (const char *)ev.data.sequence_start.anchor);
+            break;
+        case YAML_MAPPING_START_EVENT:
+            b_open(b, MC_MAP, ev.data.mapping_start.style == YAML_FLOW_MAPPING_STYLE ? MC_N_FLOW : 0, line, col,
+                   (const char *)ev.data.mapping_start.anchor);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            b_close(b);
+            break;
+        case YAML_ALIAS_EVENT:
+            b_alias(b, (const char *)ev.data.alias.anchor, line, col);
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&p);
+    return !b->failed;
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+/* RFC 8259, as Go's encoding/json reads it: a stream of values separated
+** by white space. Positions are tracked as we go. */
+typedef struct jp {
+    builder *b;
+    const char *s;
+    size_t len, i;
+    uint32_t line, col;
+    mc_buf tmp;
+} jp;
+
+static void jp_adv(jp *j)
+{
+    unsigned char c = (unsigned char)j->s[j->i++];
+    if (c == '\n') { j->line++; j->col = 1; }
+    else if ((c & 0xC0) != 0x80) j->col++;
+}
+
+static void jp_ws(jp *j)
+{
+    while (j->i < j->len) {
+        char c = j->s[j->i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') jp_adv(j);
+        else break;
+    }
+}
+
+static bool jp_fail(jp *j, const char *what)
+{
+    char m[160];
+    if (j->i >= j->len) snprintf(m, sizeof m, "unexpected end of JSON input (%s)", what);
+    else {
+        unsigned char c = (unsigned char)j->s[j->i];
+        if (c >= 0x20 && c < 0x7f) snprintf(m, sizeof m, "invalid character '%c' %s", c, what);
+        else snprintf(m, sizeof m, "invalid character 0x%02x %s", c, what);
+    }
+    fail_at(j->b, MSH0010, j->line, j->col, m);
+    return false;
+}
+
+/* Length of a valid UTF-8 sequence at p (max n bytes), 0 when invalid. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    if (p[0] < 0x80) return 1;
+    size_t k;
+    uint32_t cp;
+    if ((p[0] & 0xE0) == 0xC0) { k = 2; cp = p[0] & 0x1F; }
+    else if ((p[0] & 0xF0) == 0xE0) { k = 3; cp = p[0] & 0x0F; }
+    else if ((p[0] & 0xF8) == 0xF0) { k = 4; cp = p[0] & 0x07; }
+    else return 0;
+    if (k > n) return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((k == 2 && cp < 0x80) || (k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return k;
+}
+
+static void put_utf8(mc_buf *b, uint32_t cp)
+{
+    char o[4];
+    if (cp < 0x80) { o[0] = (char)cp; mc_buf_add(b, o, 1); }
+    else if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); mc_buf_add(b, o, 2); }
+    else if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[2] = (char)(0x80 | (cp & 0x3F));
+        mc_buf_add(b, o, 3);
+    } else {
+        o[0] = (char)(0xF0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F));
+        mc_buf_add(b, o, 4);
+    }
+}
+
+static int hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= c - '0';
+        else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
+        else return -1;
+    }
+    return v;
+}
+
+static bool jp_string(jp *j, uint32_t line, uint32_t col, bool *ok)
+{
+    /* at the opening quote */
+    jp_adv(j);
+    mc_buf_reset(&j->tmp);
+    for (;;) {
+        if (j->i >= j->len) return *ok = jp_fail(j, "in string literal");
+        unsigned char c = (unsigned char)j->s[j->i];
+        if (c == '"') { jp_adv(j); break; }
+        if (c < 0x20) return *ok = jp_fail(j, "in string literal");
+        if (c == '\\') {
+            if (j->i + 1 >= j->len) { jp_adv(j); return *ok = jp_fail(j, "in string escape code"); }
+            char e = j->s[j->i + 1];
+            const char *rep = NULL;
+            switch (e) {
+            case '"': rep = "\""; break;
+            case '\\': rep = "\\"; break;
+            case '/': rep = "/"; break;
+            case 'b': rep = "\b"; break;
+            case 'f': rep = "\f"; break;
+            case 'n': rep = "\n"; break;
+            case 'r': rep = "\r"; break;
+            case 't': rep = "\t"; break;
+            case 'u': break;
+            default: jp_adv(j); return *ok = jp_fail(j, "in string escape code");
+            }
+            if (rep) { mc_buf_add(&j->tmp, rep, 1); jp_adv(j); jp_adv(j); continue; }
+            if (j->i + 6 > j->len || hex4(j->s + j->i + 2) < 0) { jp_adv(j); jp_adv(j); return *ok = jp_fail(j, "in \\u hexadecimal character escape"); }
+            uint32_t cp = (uint32_t)hex4(j->s + j->i + 2);
+            for (int k = 0; k < 6; k++) jp_adv(j);
+            if (cp >= 0xD800 && cp < 0xDC00 && j->i + 6 <= j->len && j->s[j->i] == '\\' && j->s[j->i + 1] == 'u') {
+                int lo = hex4(j->s + j->i + 2);
+                if (lo >= 0xDC00 && lo < 0xE000) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
+                    for (int k = 0; k < 6; k++) jp_adv(j);
+                }
+            }
+            if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD;  /* lone surrogate: Go writes U+FFFD */
+            put_utf8(&j->tmp, cp);
+            continue;
+        }
+        size_t k = utf8_len((const unsigned char *)j->s + j->i, j->len - j->i);
+        if (k == 0) {
+            char m[96];
+            snprintf(m, sizeof m, "invalid UTF-8 byte (#x%02X) at byte %zu", c, j->i);
+            fail_at(j->b, MSH0003, j->line, j->col, m);
+            return *ok = false;
+        }
+        mc_buf_add(&j->tmp, j->s + j->i, k);
+        for (size_t q = 0; q < k; q++) jp_adv(j);
+    }
+    if (j->tmp.n > MC_MAX_SCALAR) {
+        fail_at(j->b, MSH0006, line, col, "string larger than the scalar limit");
+        return *ok = false;
+    }
+    return *ok = true;
+}
+
+static bool jp_value(jp *j, int depth);
+
+static void jp_scalar(jp *j, mc_type t, uint8_t flags, const char *s, size_t n, uint32_t line, uint32_t col)
+{
+    mc_node nd;
+    memset(&nd, 0, sizeof nd);
+    nd.type = (uint8_t)t;
+    nd.flags = flags;
+    nd.file = j->b->file;
+    nd.line = line;
+    nd.col = col;
+    nd.n = (uint32_t)n;
+    nd.u.s = mc_arena_strndup(j->b->a, s, n);
+    j->b->real++;
+    budget(j->b, 1, &nd);
+    b_add(j->b, &nd, 1);
+}
+
+static bool jp_value(jp *j, int depth)
+{
+    jp_ws(j);
+    if (j->i >= j->len) return jp_fail(j, "looking for beginning of value");
+    uint32_t line = j->line, col = j->col;
+    char c = j->s[j->i];
+    if (c == '{' || c == '[') {
+        bool obj = c == '{';
+        b_open(j->b, obj ? MC_MAP : MC_SEQ, MC_N_FLOW, line, col, NULL);
+        if (j->b->failed) return false;
+        (void)depth;
+        jp_adv(j);
+        jp_ws(j);
+        if (j->i < j->len && j->s[j->i] == (obj ? '}' : ']')) { jp_adv(j); b_close(j->b); return true; }
+        for (;;) {
+            if (obj) {
+                jp_ws(j);
+                if (j->i >= j->len || j->s[j->i] != '"') return jp_fail(j, "looking for beginning of object key string");
+                uint32_t kl = j->line, kc = j->col;
+                bool ok;
+                jp_string(j, kl, kc, &ok);
+                if (!ok) return false;
+                jp_scalar(j, MC_STR, MC_N_QUOTED, j->tmp.s ? j->tmp.s : "", j->tmp.n, kl, kc);
+                jp_ws(j);
+                if (j->i >= j->len || j->s[j->i] != ':') return jp_fail(j, "after object key");
+                jp_adv(j);
+            }
+            if (!jp_value(j, depth + 1)) return false;
+            jp_ws(j);
+            if (j->i >= j->len) return jp_fail(j, obj ? "after object key:value pair" : "after array element");
+            if (j->s[j->i] == ',') { jp_adv(j); continue; }
+            if (j->s[j->i] == (obj ? '}' : ']')) { jp_adv(j); break; }
+            return jp_fail(j, obj ? "after object key:value pair" : "after array element");
+        }
+        b_close(j->b);
+        return !j->b->failed;
+    }
+    if (c == '"') {
+        bool ok;
+        jp_string(j, line, col, &ok);
+        if (!ok) return false;
+        jp_scalar(j, MC_STR, MC_N_QUOTED, j->tmp.s ? j->tmp.s : "", j->tmp.n, line, col);
+        return true;
+    }
+    static const struct { const char *w; mc_type t; uint8_t f; } words[] = {
+        { "true", MC_BOOL, MC_N_TRUE }, { "false", MC_BOOL, 0 }, { "null", MC_NULL, 0 } };
+    for (size_t w = 0; w < 3; w++) {
+        size_t wl = strlen(words[w].w);
+        if (j->len - j->i >= wl && memcmp(j->s + j->i, words[w].w, wl) == 0) {
+            for (size_t k = 0; k < wl; k++) jp_adv(j);
+            jp_scalar(j, words[w].t, words[w].f, words[w].w, wl, line, col);
+            return true;
+        }
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        size_t st = j->i;
+        bool isf = false;
+        if (j->s[j->i] == '-') jp_adv(j);
+        if (j->i >= j->len) return jp_fail(j, "in numeric literal");
+        if (j->s[j->i] == '0') jp_adv(j);
+        else if (j->s[j->i] >= '1' && j->s[j->i] <= '9') { while (j->i < j->len && j->s[j->i] >= '0' && j->s[j->i] <= '9') jp_adv(j); }
+        else return jp_fail(j, "in numeric literal");
+        if (j->i < j->len && j->s[j->i] == '.') {
+            isf = true;
+            jp_adv(j);
+            if (j->i >= j->len || j->s[j->i] < '0' || j->s[j->i] > '9') return jp_fail(j, "after decimal point in numeric literal");
+            while (j->i < j->len && j->s[j->i] >= '0' && j->s[j->i] <= '9') jp_adv(j);
+        }
+        if (j->i < j->len && (j->s[j->i] == 'e' || j->s[j->i] == 'E')) {
+            isf = true;
+            jp_adv(j);
+            if (j->i < j->len && (j->s[j->i] == '+' || j->s[j->i] == '-')) jp_adv(j);
+            if (j->i >= j->len || j->s[j->i] < '0' || j->s[j->i] > '9') return jp_fail(j, "in exponent of numeric literal");
+            while (j->i < j->len && j->s[j->i] >= '0' && j->s[j->i] <= '9') jp_adv(j);
+        }
+        int64_t v;
+        mc_type t = isf ? MC_FLOAT : (mc_parse_int(j->s + st, (uint32_t)(j->i - st), &v) ? MC_INT : MC_FLOAT);
+        jp_scalar(j, t, 0, j->s + st, j->i - st, line, col);
+        return true;
+    }
+    return jp_fail(j, "looking for beginning of value");
+}
+
+static bool parse_json(builder *b, const mc_source *src, size_t start, mc_doc_fn fn, void *ud)
+{
+    jp j;
+    memset(&j, 0, sizeof j);
+    j.b = b;
+    j.s = src->data;
+    j.len = src->len;
+    j.i = start;
+    j.line = 1;
+    j.col = 1;
+    mc_buf_init(&j.tmp);
+    bool ok = true;
+    for (;;) {
+        jp_ws(&j);
+        if (j.i >= j.len) break;
+        if (!jp_value(&j, 0)) { ok = false; break; }
+        b_deliver(b, fn, ud);
+    }
+    mc_buf_free(&j.tmp);
+    return ok && !b->failed;
+}
+
+bool mc_parse(mc_arena *a, uint16_t file, mc_doc_fn fn, void *ud)
+{
+    const mc_source *src = mc_src_get(file);
+    if (!src) return false;
+    builder *b = mc_xmalloc(sizeof *b);
+    b_init(b, a, file);
+    size_t i = 0;
+    if (src->len >= 3 && memcmp(src->data, "\xEF\xBB\xBF", 3) == 0) i = 3;
+    while (i < src->len && (src->data[i] == ' ' || src->data[i] == '\t' || src->data[i] == '\n' || src->data[i] == '\r')) i++;
+    bool ok;
+    if (i < src->len && src->data[i] == '{')
+        ok = parse_json(b, src, src->len >= 3 && memcmp(src->data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0, fn, ud);
+    else
+        ok = parse_yaml(b, src, fn, ud);
+    b_free(b);
+    free(b);
+    return ok;
+}

@@ -1,0 +1,72 @@
+/*
+** strmap.c -- open addressing with linear probing; capacity a power of two,
+** at most half full.
+*/
+#include "strmap.h"
+#include "arena.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+uint64_t mc_hash(const void *p, size_t n) { return XXH3_64bits(p, n); }
+
+void mc_strmap_init(mc_strmap *m)
+{
+    m->slots = NULL;
+    m->cap = m->n = 0;
+}
+
+void mc_strmap_free(mc_strmap *m)
+{
+    free(m->slots);
+    mc_strmap_init(m);
+}
+
+static mc_strmap_slot *find(const mc_strmap *m, const char *key, size_t len, uint64_t h)
+{
+    size_t mask = m->cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        mc_strmap_slot *s = &m->slots[i];
+        if (!s->key) return s;
+        if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0) return s;
+    }
+}
+
+void *mc_strmap_get(const mc_strmap *m, const char *key, size_t len)
+{
+    if (!m->cap) return NULL;
+    mc_strmap_slot *s = find(m, key, len, mc_hash(key, len));
+    return s->key ? s->val : NULL;
+}
+
+static void grow(mc_strmap *m)
+{
+    mc_strmap old = *m;
+    m->cap = old.cap ? old.cap * 2 : 16;
+    m->slots = mc_xcalloc(m->cap, sizeof *m->slots);
+    for (size_t i = 0; i < old.cap; i++) {
+        mc_strmap_slot *o = &old.slots[i];
+        if (!o->key) continue;
+        *find(m, o->key, o->len, o->hash) = *o;
+    }
+    free(old.slots);
+}
+
+void **mc_strmap_put(mc_strmap *m, const char *key, size_t len, bool *found)
+{
+    if ((m->n + 1) * 2 > m->cap) grow(m);
+    uint64_t h = mc_hash(key, len);
+    mc_strmap_slot *s = find(m, key, len, h);
+    if (s->key) {
+        if (found) *found = true;
+        return &s->val;
+    }
+    if (found) *found = false;
+    s->key = key;
+    s->len = len;
+    s->hash = h;
+    s->val = NULL;
+    m->n++;
+    return &s->val;
+}

@@ -1,0 +1,36 @@
+/*
+** strmap.h -- string-keyed hash map (open addressing, xxHash3), the index
+** every analysis uses instead of pairwise loops. Keys are not copied: they
+** must outlive the map (arena strings do).
+*/
+#ifndef MC_STRMAP_H
+#define MC_STRMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mc_strmap_slot {
+    const char *key;
+    size_t len;
+    uint64_t hash;
+    void *val;
+} mc_strmap_slot;
+
+typedef struct mc_strmap {
+    mc_strmap_slot *slots;
+    size_t cap, n;
+} mc_strmap;
+
+void  mc_strmap_init(mc_strmap *m);
+void  mc_strmap_free(mc_strmap *m);
+/* Value for key, or NULL. */
+void *mc_strmap_get(const mc_strmap *m, const char *key, size_t len);
+/* Slot for key, inserted with val NULL when absent; *found tells which. */
+void **mc_strmap_put(mc_strmap *m, const char *key, size_t len, bool *found);
+uint64_t mc_hash(const void *p, size_t n);
+
+#define MC_STRMAP_EACH(m, s) \
+    for (mc_strmap_slot *s = (m)->slots; s && s < (m)->slots + (m)->cap; s++) if (s->key)
+
+#endif
