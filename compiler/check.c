@@ -2,11 +2,15 @@
 ** check.c -- run the stages in order over the loaded resources.
 */
 #include "check.h"
+#include "analyze.h"
 #include "schema.h"
+#include "validate.h"
 
 void mc_check_run(const mc_check_opts *opt, mc_input *in)
 {
     for (int i = 0; i < opt->ninputs; i++) mc_load(in, &opt->load, opt->inputs[i]);
     mc_load_finish(in);
     mc_schema_check(in);
+    mc_validate(in, opt);
+    mc_analyze(in, opt);
 }
