@@ -155,17 +155,33 @@ static const char *key2(mc_an_ctx *c, const char *a, char sep, const char *b, si
     return c->key.s;
 }
 
+const char *mc_an_cat(mc_an_ctx *c, const char *a, char sep, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *r = mc_arena_alloc(&c->a, la + lb + 2);
+    memcpy(r, a, la);
+    r[la] = sep;
+    memcpy(r + la + 1, b, lb + 1);
+    return r;
+}
+
+const char *mc_an_u32(mc_an_ctx *c, uint32_t v)
+{
+    char b[12], *p = b + sizeof b;
+    *--p = '\0';
+    do *--p = (char)('0' + v % 10); while ((v /= 10) != 0);
+    return mc_arena_strndup(&c->a, p, (size_t)(b + sizeof b - 1 - p));
+}
+
 mc_obj *mc_an_find(mc_an_ctx *c, mc_kind k, const char *ns, const char *name)
 {
-    if (!c->names_built) {
-        c->names_built = true;
-        for (int kk = 0; kk < MC_NKINDS; kk++) {
-            mc_strmap_init(&c->by_name[kk]);
-            for (uint32_t i = 0; i < c->objs[kk].n; i++) {
-                mc_obj *o = c->objs[kk].v[i];
-                char *key = mc_arena_printf(&c->a, "%s\x1f%s", o->o.ns, o->o.name);
-                *mc_strmap_put(&c->by_name[kk], key, strlen(key), NULL) = o;
-            }
+    if (!c->names_built[k]) {
+        c->names_built[k] = true;
+        mc_strmap_init(&c->by_name[k]);
+        for (uint32_t i = 0; i < c->objs[k].n; i++) {
+            mc_obj *o = c->objs[k].v[i];
+            const char *key = mc_an_cat(c, o->o.ns, '\x1f', o->o.name);
+            *mc_strmap_put(&c->by_name[k], key, strlen(key), NULL) = o;
         }
     }
     size_t n;
@@ -194,20 +210,25 @@ const char *mc_an_fqdn(mc_an_ctx *c, const char *ns, const char *host)
     return mc_host_fqdn_analyzer(&c->a, host ? host : "", ns, c->domain);
 }
 
-const char *mc_an_resource_name(mc_an_ctx *c, const char *defns, const char *host)
+void mc_an_resource_name(mc_an_ctx *c, mc_buf *out, const char *defns, const char *host)
 {
     /* ^(.+)\.(.+)\.svc\.cluster\.local$ with a greedy first group: the
     ** namespace is the text after the last '.' that leaves both groups
     ** non-empty */
-    const char *suf = mc_arena_printf(&c->a, ".svc.%s", c->domain);
-    size_t hl = strlen(host), sl = strlen(suf);
-    if (hl > sl && memcmp(host + hl - sl, suf, sl) == 0) {
+    size_t hl = strlen(host), sl = strlen(c->svc_suffix);
+    if (hl > sl && memcmp(host + hl - sl, c->svc_suffix, sl) == 0) {
         size_t rl = hl - sl;
         for (size_t p = rl >= 3 ? rl - 2 : 0; p >= 1; p--)
-            if (host[p] == '.')
-                return mc_arena_printf(&c->a, "%.*s\x1f%.*s", (int)(rl - p - 1), host + p + 1, (int)p, host);
+            if (host[p] == '.') {
+                mc_buf_add(out, host + p + 1, rl - p - 1);
+                mc_buf_putc(out, '\x1f');
+                mc_buf_add(out, host, p);
+                return;
+            }
     }
-    return mc_arena_printf(&c->a, "%s\x1f%s", defns, host);
+    mc_buf_puts(out, defns);
+    mc_buf_putc(out, '\x1f');
+    mc_buf_puts(out, host);
 }
 
 bool mc_an_cluster_local(const mc_an_ctx *c, const char *host)
@@ -222,11 +243,10 @@ bool mc_an_cluster_local(const mc_an_ctx *c, const char *host)
 ** a key replaces an earlier one (ServiceEntries first, then Services). */
 static void svc_put(mc_an_ctx *c, const char *scope, const char *fqdn, mc_an_svc *s)
 {
-    char *key = mc_arena_printf(&c->a, "%s/%s", scope, fqdn);
-    size_t kl = strlen(key);
-    *mc_strmap_put(&c->svc_exact, key, kl, NULL) = s;
+    const char *key = mc_an_cat(c, scope, '/', fqdn);
+    *mc_strmap_put(&c->svc_exact, key, strlen(key), NULL) = s;
     if (fqdn[0] == '*') {
-        char *wk = mc_arena_printf(&c->a, "%s/%s", scope, fqdn + 1);
+        const char *wk = mc_an_cat(c, scope, '/', fqdn + 1);
         *mc_strmap_put(&c->svc_wild, wk, strlen(wk), NULL) = s;
     }
 }
@@ -277,7 +297,22 @@ static void build_services(mc_an_ctx *c)
     }
 }
 
+static const mc_an_svc *dest_host(mc_an_ctx *c, const char *srcns, const mc_node *export_to, const char *host);
+
 const mc_an_svc *mc_an_dest_host(mc_an_ctx *c, const char *srcns, const mc_node *export_to, const char *host)
+{
+    /* routes of one VirtualService mostly name one host: remember the last
+    ** answer (the table is large, every lookup a cache miss) */
+    if (c->memo_host && c->memo_ns == srcns && c->memo_exp == export_to && strcmp(c->memo_host, host) == 0)
+        return c->memo_svc;
+    c->memo_svc = dest_host(c, srcns, export_to, host);
+    c->memo_ns = srcns;
+    c->memo_exp = export_to;
+    c->memo_host = host;
+    return c->memo_svc;
+}
+
+static const mc_an_svc *dest_host(mc_an_ctx *c, const char *srcns, const mc_node *export_to, const char *host)
 {
     if (!c->svc_built) build_services(c);
     const char *fq = mc_an_fqdn(c, srcns, host);
@@ -372,7 +407,7 @@ static void build_podidx(mc_an_ctx *c)
         MC_MAP_EACH(l, j) {
             const char *v = label_text(mc_val(l, j));
             if (!v) continue;
-            char *key = mc_arena_printf(&c->a, "%s\x1f%s", mc_key(l, j)->u.s, v);
+            const char *key = mc_an_cat(c, mc_key(l, j)->u.s, '\x1f', v);
             bool found;
             void **slot = mc_strmap_put(&c->podidx, key, strlen(key), &found);
             if (!found) *slot = mc_arena_zalloc(&c->a, sizeof(mc_an_vec));
@@ -669,6 +704,7 @@ void mc_analyze(mc_input *in, const mc_check_opts *opt)
     c.in = in;
     c.opt = opt;
     c.domain = opt->cluster_domain && *opt->cluster_domain ? opt->cluster_domain : "cluster.local";
+    c.svc_suffix = mc_an_cat(&c, ".svc", '.', c.domain);
     mc_arena_init(&c.a);
     mc_strmap_init(&c.seen);
     mc_buf_init(&c.msg);
@@ -683,13 +719,14 @@ void mc_analyze(mc_input *in, const mc_check_opts *opt)
     }
     for (int k = 0; k < MC_NKINDS; k++) {
         free(c.objs[k].v);
-        if (c.names_built) mc_strmap_free(&c.by_name[k]);
+        if (c.names_built[k]) mc_strmap_free(&c.by_name[k]);
     }
     if (c.podidx_built) {
         MC_STRMAP_EACH(&c.podidx, s) free(((mc_an_vec *)s->val)->v);
         mc_strmap_free(&c.podidx);
     }
     if (c.svc_built) { mc_strmap_free(&c.svc_exact); mc_strmap_free(&c.svc_wild); }
+    mc_an_vs_free(&c);
     free(c.pods);
     mc_strmap_free(&c.seen);
     mc_buf_free(&c.msg);

@@ -313,17 +313,22 @@ typedef struct cg {
     mc_an_vec all_buckets;
 } cg;
 
+/* strconv.Itoa(int(port.GetNumber())) */
 static const char *port_text(mc_an_ctx *c, const mc_node *server)
 {
-    return mc_arena_printf(&c->a, "%d", (int)(uint32_t)mc_an_int(mc_path(server, "port", "number", NULL), 0));
+    return mc_an_u32(c, (uint32_t)mc_an_int(mc_path(server, "port", "number", NULL), 0));
 }
 
 static cg_bucket *bucket(cg *g, uint32_t sel, const char *port, bool create)
 {
-    const char *k = mc_arena_printf(&g->c->a, "%s~%s", g->sels[sel], port);
-    size_t kl = strlen(k);
-    cg_bucket *b = mc_strmap_get(&g->buckets, k, kl);
+    mc_buf_reset(&g->key);
+    mc_buf_puts(&g->key, g->sels[sel]);
+    mc_buf_putc(&g->key, '~');
+    mc_buf_puts(&g->key, port);
+    cg_bucket *b = mc_strmap_get(&g->buckets, g->key.s, g->key.n);
     if (b || !create) return b;
+    const char *k = mc_arena_strndup(&g->c->a, g->key.s, g->key.n);
+    size_t kl = g->key.n;
     b = mc_arena_zalloc(&g->c->a, sizeof *b);
     b->sel = sel;
     mc_strmap_init(&b->own);
@@ -678,8 +683,8 @@ void mc_an_gw_certificates(mc_an_ctx *c)
             const mc_node *cn = mc_get(tls, "credentialName"), *sc = mc_get(tls, "serverCertificate");
             const char *cns = mc_an_s(cn), *scs = mc_an_s(sc), *pks = mc_an_s(mc_get(tls, "privateKey"));
             const char *k;
-            if (*cns) k = mc_arena_printf(&c->a, "c\x1f%s", cns);
-            else if (*scs && *pks) k = mc_arena_printf(&c->a, "f\x1f%s\x1f%s", scs, pks);
+            if (*cns) k = mc_an_cat(c, "c", '\x1f', cns);
+            else if (*scs && *pks) k = mc_an_cat(c, mc_an_cat(c, "f", '\x1f', scs), '\x1f', pks);
             else continue;
             bool found;
             void **slot = mc_strmap_put(&by_cert, k, strlen(k), &found);

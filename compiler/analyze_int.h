@@ -44,6 +44,7 @@ typedef struct mc_an_ctx {
     const mc_check_opts *opt;
     mc_arena a;                 /* everything the analysis allocates */
     const char *domain;         /* cluster domain, "cluster.local" */
+    const char *svc_suffix;     /* ".svc.cluster.local" */
     mc_an_vec objs[MC_NKINDS];  /* visible resources per kind, input order */
     mc_an_pod *pods;
     uint32_t npods;
@@ -59,8 +60,12 @@ typedef struct mc_an_ctx {
     bool svc_built;
     mc_strmap svc_exact;        /* "scope/fqdn" -> mc_an_svc */
     mc_strmap svc_wild;         /* "scope/tail" of wildcard hosts -> mc_an_svc */
-    bool names_built;
-    mc_strmap by_name[MC_NKINDS];   /* "ns/name" -> mc_obj */
+    const char *memo_ns, *memo_host;    /* the last mc_an_dest_host query */
+    const mc_node *memo_exp;
+    const mc_an_svc *memo_svc;
+    bool names_built[MC_NKINDS];
+    mc_strmap by_name[MC_NKINDS];   /* "ns\x1fname" -> mc_obj */
+    struct mc_an_vsd *vsd;      /* VirtualService destinations (analyze_vs.c) */
     bool podidx_built;
     mc_strmap podidx;           /* "key\x1fvalue" -> mc_an_vec of pod indexes */
 } mc_an_ctx;
@@ -82,6 +87,10 @@ int64_t mc_an_int(const mc_node *n, int64_t def);
 /* A present, non-null node (Go: a non-nil message or list). */
 static inline bool mc_an_set(const mc_node *n) { return n && n->type != MC_NULL; }
 
+/* a, sep, b concatenated in the arena (index keys: no printf in loops) */
+const char *mc_an_cat(mc_an_ctx *c, const char *a, char sep, const char *b);
+/* decimal text of v in the arena */
+const char *mc_an_u32(mc_an_ctx *c, uint32_t v);
 /* resource.FullName.String(): "ns/name", or "name" when ns is empty */
 const char *mc_an_fullname(mc_an_ctx *c, const mc_obj *o);
 /* Resource by kind and "ns/name" (as resource.NewShortOrFullName builds it). */
@@ -91,8 +100,8 @@ void mc_an_short_or_full(mc_an_ctx *c, const char *defns, const char *ref, const
 
 /* util.ConvertHostToFQDN with the cluster domain */
 const char *mc_an_fqdn(mc_an_ctx *c, const char *ns, const char *host);
-/* util.GetResourceNameFromHost as "ns\x1fname" */
-const char *mc_an_resource_name(mc_an_ctx *c, const char *defns, const char *host);
+/* util.GetResourceNameFromHost, appended to out as "ns\x1fname" */
+void mc_an_resource_name(mc_an_ctx *c, mc_buf *out, const char *defns, const char *host);
 /* A short or cluster-local host ("reviews", "x.ns.svc.cluster.local"). */
 bool mc_an_cluster_local(const mc_an_ctx *c, const char *host);
 /* util.GetDestinationHost: the ServiceEntry or Service a host refers to, as
@@ -125,6 +134,8 @@ void mc_an_goquote(mc_buf *b, const char *s);
 const char *mc_an_q(mc_an_ctx *c, const char *s);
 const char *mc_an_seq_v(mc_an_ctx *c, const mc_node *seq);
 const char *mc_an_list_v(mc_an_ctx *c, const char *const *items, uint32_t n);
+
+void mc_an_vs_free(mc_an_ctx *c);
 
 /* The analyzers, one per Istio analyzer (analyze_vs.c, analyze_gw.c, analyze_svc.c) */
 void mc_an_vs_destination_hosts(mc_an_ctx *c);

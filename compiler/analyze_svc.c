@@ -117,7 +117,7 @@ static const char *eff_label(const subset_pods *sp, uint32_t i, const char *key)
 
 static void idx_add(subset_pods *sp, const char *k, const char *v, uint32_t i)
 {
-    char *key = mc_arena_printf(&sp->c->a, "%s\x1f%s", k, v);
+    const char *key = mc_an_cat(sp->c, k, '\x1f', v);
     bool found;
     void **slot = mc_strmap_put(&sp->idx, key, strlen(key), &found);
     if (!found) *slot = mc_arena_zalloc(&sp->c->a, sizeof(mc_an_vec));
@@ -167,7 +167,7 @@ static bool selects_any(subset_pods *sp, const mc_node *wl, const mc_node *sub)
         MC_MAP_EACH(maps[m], i) {
             const char *k = mc_key(maps[m], i)->u.s, *w = want(wl, sub, k);
             if (!w) return false;
-            char *key = mc_arena_printf(&c->a, "%s\x1f%s", k, w);
+            const char *key = mc_an_cat(c, k, '\x1f', w);
             const mc_an_vec *v = mc_strmap_get(&sp->idx, key, strlen(key));
             if (!v) return false;
             if (!best || v->n < best->n) best = v;
@@ -311,7 +311,7 @@ void mc_an_se_protocols(mc_an_ctx *c)
                 MC_SEQ_EACH(ports, p) {
                     const mc_node *pn = mc_item(ports, p);
                     uint32_t num = (uint32_t)mc_an_int(mc_get(pn, "number"), 0);
-                    char *k = mc_arena_printf(&c->a, "%s\x1f%s\x1f%u", scopes[s], host, num);
+                    const char *k = mc_an_cat(c, mc_an_cat(c, scopes[s], '\x1f', host), '\x1f', mc_an_u32(c, num));
                     bool found;
                     void **slot = mc_strmap_put(&keys, k, strlen(k), &found);
                     if (!found) {
@@ -339,7 +339,7 @@ void mc_an_se_protocols(mc_an_ctx *c)
         ents.n = 0;
         for (uint32_t j = 0; j < k->ents.n; j++) mc_an_vec_push(&ents, k->ents.v[j]);
         if (strcmp(k->scope, "*") != 0) {
-            char *sk = mc_arena_printf(&c->a, "*\x1f%s\x1f%u", k->host, k->port);
+            const char *sk = mc_an_cat(c, mc_an_cat(c, "*", '\x1f', k->host), '\x1f', mc_an_u32(c, k->port));
             const proto_key *star = mc_strmap_get(&keys, sk, strlen(sk));
             for (uint32_t j = 0; star && j < star->ents.n; j++) mc_an_vec_push(&ents, star->ents.v[j]);
         }

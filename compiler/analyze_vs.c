@@ -20,28 +20,34 @@ typedef struct vsdest {
     const mc_node *dest;        /* the Destination map, or NULL */
     const mc_node *host;        /* dest.host, or NULL */
     const mc_node *anchor;      /* where istioctl's ErrorLine points, or NULL */
+    const mc_node *subset;      /* dest.subset, or NULL */
     const char *route_name;     /* http[].name, for IST0140's lookup */
     bool mirror;
     bool http;
 } vsdest;
 
-typedef struct dvec { vsdest *v; uint32_t n, cap; } dvec;
+/* Every VirtualService's destinations, collected once for the analyzers
+** that walk them: all[start[v] .. start[v + 1]) belong to VirtualService v. */
+struct mc_an_vsd {
+    vsdest *all;
+    uint32_t n, cap;
+    uint32_t *start;
+};
 
-static vsdest *dpush(dvec *d)
+static vsdest *dpush(struct mc_an_vsd *d)
 {
     if (d->n == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 16;
-        d->v = mc_xrealloc(d->v, d->cap * sizeof *d->v);
+        d->cap = d->cap ? d->cap * 2 : 64;
+        d->all = mc_xrealloc(d->all, d->cap * sizeof *d->all);
     }
-    vsdest *x = &d->v[d->n++];
+    vsdest *x = &d->all[d->n++];
     memset(x, 0, sizeof *x);
     return x;
 }
 
-static void collect(const mc_node *spec, dvec *out)
+static void collect(const mc_node *spec, struct mc_an_vsd *out)
 {
     static const char *const rules[] = { "tcp", "tls", "http" };
-    out->n = 0;
     for (int r = 0; r < 3; r++) {
         const mc_node *list = mc_get(spec, rules[r]);
         MC_SEQ_EACH(list, i) {
@@ -51,6 +57,7 @@ static void collect(const mc_node *spec, dvec *out)
                 d->item = mc_item(route, j);
                 d->dest = mc_get(d->item, "destination");
                 d->host = mc_get(d->dest, "host");
+                d->subset = mc_get(d->dest, "subset");
                 d->anchor = d->host;
                 d->http = r == 2;
                 d->route_name = r == 2 ? mc_an_s(mc_get(rule, "name")) : NULL;
@@ -64,6 +71,7 @@ static void collect(const mc_node *spec, dvec *out)
             vsdest *d = dpush(out);
             d->item = d->dest = m;
             d->host = mc_get(m, "host");
+            d->subset = mc_get(m, "subset");
             d->anchor = d->host;
             d->mirror = true;
         }
@@ -73,12 +81,39 @@ static void collect(const mc_node *spec, dvec *out)
             d->item = mc_item(ms, j);
             d->dest = mc_get(d->item, "destination");
             d->host = mc_get(d->dest, "host");
+            d->subset = mc_get(d->dest, "subset");
             /* istioctl looks for .spec.http[i].mirrors[j].host, which does
             ** not exist: these messages carry the resource's line */
             d->anchor = NULL;
             d->mirror = true;
         }
     }
+}
+
+static const vsdest *dests(mc_an_ctx *c, uint32_t v, uint32_t *n)
+{
+    if (!c->vsd) {
+        struct mc_an_vsd *d = mc_xcalloc(1, sizeof *d);
+        uint32_t nvs = mc_an_count(c, MC_K_VIRTUALSERVICE);
+        d->start = mc_xmalloc((nvs + 1) * sizeof *d->start);
+        for (uint32_t i = 0; i < nvs; i++) {
+            d->start[i] = d->n;
+            collect(mc_an_obj(c, MC_K_VIRTUALSERVICE, i)->spec, d);
+        }
+        d->start[nvs] = d->n;
+        c->vsd = d;
+    }
+    *n = c->vsd->start[v + 1] - c->vsd->start[v];
+    return c->vsd->all + c->vsd->start[v];
+}
+
+void mc_an_vs_free(mc_an_ctx *c)
+{
+    if (!c->vsd) return;
+    free(c->vsd->all);
+    free(c->vsd->start);
+    free(c->vsd);
+    c->vsd = NULL;
 }
 
 static const mc_node *where(const vsdest *d)
@@ -120,22 +155,20 @@ static void index_subset_routes(mc_an_ctx *c, mc_strmap *idx)
 {
     for (uint32_t v = 0; v < mc_an_count(c, MC_K_VIRTUALSERVICE); v++) {
         mc_obj *o = mc_an_obj(c, MC_K_VIRTUALSERVICE, v);
-        const mc_node *hosts = mc_get(o->spec, "hosts"), *http = mc_get(o->spec, "http");
-        MC_SEQ_EACH(http, i) {
-            const mc_node *route = mc_get(mc_item(http, i), "route");
-            MC_SEQ_EACH(route, j) {
-                const mc_node *dest = mc_get(mc_item(route, j), "destination");
-                if (!*mc_an_s(mc_get(dest, "subset"))) continue;
-                const char *h = mc_an_s(mc_get(dest, "host"));
-                bool own = false;
-                MC_SEQ_EACH(hosts, k) own = own || strcmp(mc_an_s(mc_item(hosts, k)), h) == 0;
-                if (!own) continue;
-                bool found;
-                void **slot = mc_strmap_put(idx, h, strlen(h), &found);
-                if (!found) *slot = mc_arena_zalloc(&c->a, sizeof(mc_an_vec));
-                mc_an_vec *vec = *slot;
-                if (vec->n == 0 || vec->v[vec->n - 1] != o) mc_an_vec_push(vec, o);
-            }
+        const mc_node *hosts = mc_get(o->spec, "hosts");
+        uint32_t nd;
+        const vsdest *d = dests(c, v, &nd);
+        for (uint32_t i = 0; i < nd; i++) {
+            if (!d[i].http || d[i].mirror || !*mc_an_s(d[i].subset)) continue;
+            const char *h = mc_an_s(d[i].host);
+            bool own = false;
+            MC_SEQ_EACH(hosts, k) own = own || strcmp(mc_an_s(mc_item(hosts, k)), h) == 0;
+            if (!own) continue;
+            bool found;
+            void **slot = mc_strmap_put(idx, h, strlen(h), &found);
+            if (!found) *slot = mc_arena_zalloc(&c->a, sizeof(mc_an_vec));
+            mc_an_vec *vec = *slot;
+            if (vec->n == 0 || vec->v[vec->n - 1] != o) mc_an_vec_push(vec, o);
         }
     }
 }
@@ -145,13 +178,13 @@ void mc_an_vs_destination_hosts(mc_an_ctx *c)
     mc_strmap subset_routes;
     mc_strmap_init(&subset_routes);
     index_subset_routes(c, &subset_routes);
-    dvec d = { NULL, 0, 0 };
     for (uint32_t v = 0; v < mc_an_count(c, MC_K_VIRTUALSERVICE); v++) {
         mc_obj *vs = mc_an_obj(c, MC_K_VIRTUALSERVICE, v);
         const mc_node *exp = mc_get(vs->spec, "exportTo");
-        collect(vs->spec, &d);
-        for (uint32_t i = 0; i < d.n; i++) {
-            const vsdest *x = &d.v[i];
+        uint32_t nd;
+        const vsdest *d = dests(c, v, &nd);
+        for (uint32_t i = 0; i < nd; i++) {
+            const vsdest *x = &d[i];
             const char *host = mc_an_s(x->host);
             const mc_an_svc *s = mc_an_dest_host(c, vs->o.ns, exp, host);
             if (!s) {
@@ -166,9 +199,9 @@ void mc_an_vs_destination_hosts(mc_an_ctx *c)
         /* IST0140: a gateway-bound VirtualService routes a host without a
         ** subset that another VirtualService routes with one */
         if (mc_len(mc_get(vs->spec, "gateways")) == 0) continue;
-        for (uint32_t i = 0; i < d.n; i++) {
-            const vsdest *x = &d.v[i];
-            if (!x->http || x->mirror || *mc_an_s(mc_get(x->dest, "subset"))) continue;
+        for (uint32_t i = 0; i < nd; i++) {
+            const vsdest *x = &d[i];
+            if (!x->http || x->mirror || *mc_an_s(x->subset)) continue;
             const char *host = mc_an_s(x->host);
             const mc_an_vec *others = mc_strmap_get(&subset_routes, host, strlen(host));
             /* istioctl's line lookup uses the route's name where "http"
@@ -180,7 +213,6 @@ void mc_an_vs_destination_hosts(mc_an_ctx *c)
                              mc_an_fullname(c, others->v[k]), mc_an_fullname(c, vs));
         }
     }
-    free(d.v);
     MC_STRMAP_EACH(&subset_routes, s) free(((mc_an_vec *)s->val)->v);
     mc_strmap_free(&subset_routes);
 }
@@ -191,32 +223,50 @@ void mc_an_vs_destination_rules(mc_an_ctx *c)
 {
     mc_strmap have;
     mc_strmap_init(&have);
+    mc_buf k;
+    mc_buf_init(&k);
     for (uint32_t i = 0; i < mc_an_count(c, MC_K_DESTINATIONRULE); i++) {
         mc_obj *dr = mc_an_obj(c, MC_K_DESTINATIONRULE, i);
-        const char *rn = mc_an_resource_name(c, dr->o.ns, mc_an_s(mc_get(dr->spec, "host")));
         const mc_node *subsets = mc_get(dr->spec, "subsets");
         MC_SEQ_EACH(subsets, j) {
-            char *k = mc_arena_printf(&c->a, "%s\x1f%s", rn, mc_an_s(mc_get(mc_item(subsets, j), "name")));
-            *mc_strmap_put(&have, k, strlen(k), NULL) = (void *)1;
+            mc_buf_reset(&k);
+            mc_an_resource_name(c, &k, dr->o.ns, mc_an_s(mc_get(dr->spec, "host")));
+            mc_buf_putc(&k, '\x1f');
+            mc_buf_puts(&k, mc_an_s(mc_get(mc_item(subsets, j), "name")));
+            char *key = mc_arena_strndup(&c->a, k.s, k.n);
+            *mc_strmap_put(&have, key, k.n, NULL) = (void *)1;
         }
     }
-    dvec d = { NULL, 0, 0 };
+    const mc_obj *last_vs = NULL;
+    const char *last_host = NULL, *last_sub = NULL;
+    bool last_ok = false;
     for (uint32_t v = 0; v < mc_an_count(c, MC_K_VIRTUALSERVICE); v++) {
         mc_obj *vs = mc_an_obj(c, MC_K_VIRTUALSERVICE, v);
-        collect(vs->spec, &d);
-        for (uint32_t i = 0; i < d.n; i++) {
-            const vsdest *x = &d.v[i];
-            const mc_node *sub = mc_get(x->dest, "subset");
+        uint32_t nd;
+        const vsdest *d = dests(c, v, &nd);
+        for (uint32_t i = 0; i < nd; i++) {
+            const vsdest *x = &d[i];
+            const mc_node *sub = x->subset;
             const char *subset = mc_an_s(sub), *host = mc_an_s(x->host);
             if (!*subset) continue;
-            const char *k = mc_arena_printf(&c->a, "%s\x1f%s", mc_an_resource_name(c, vs->o.ns, host), subset);
-            if (mc_strmap_get(&have, k, strlen(k))) continue;
+            /* the same host and subset as the last destination: same answer */
+            if (last_sub && last_vs == vs && strcmp(last_host, host) == 0 && strcmp(last_sub, subset) == 0 && last_ok)
+                continue;
+            mc_buf_reset(&k);
+            mc_an_resource_name(c, &k, vs->o.ns, host);
+            mc_buf_putc(&k, '\x1f');
+            mc_buf_puts(&k, subset);
+            last_vs = vs;
+            last_host = host;
+            last_sub = subset;
+            last_ok = mc_strmap_get(&have, k.s, k.n) != NULL;
+            if (last_ok) continue;
             mc_an_report(c, IST0101, MC_ERROR, vs, sub, x->anchor, "Referenced %s not found: %s",
                          x->mirror ? "mirror+subset in destinationrule" : "host+subset in destinationrule",
                          mc_an_q(c, mc_arena_printf(&c->a, "%s+%s", host, subset)));
         }
     }
-    free(d.v);
+    mc_buf_free(&k);
     mc_strmap_free(&have);
 }
 
@@ -423,7 +473,7 @@ void mc_an_vs_mesh_hosts(mc_an_ctx *c)
         for (uint32_t s = 0; s < ns; s++)
             MC_SEQ_EACH(hosts, h) {
                 const char *fq = mc_an_fqdn(c, vs->o.ns, mc_an_s(mc_item(hosts, h)));
-                char *text = mc_arena_printf(&c->a, "%s/%s", scopes[s], fq);
+                const char *text = mc_an_cat(c, scopes[s], '/', fq);
                 bool found;
                 void **slot = mc_strmap_put(&keys, text, strlen(text), &found);
                 if (!found) {
