@@ -704,8 +704,8 @@ void mc_analyze(mc_input *in, const mc_check_opts *opt)
     c.in = in;
     c.opt = opt;
     c.domain = opt->cluster_domain && *opt->cluster_domain ? opt->cluster_domain : "cluster.local";
-    c.svc_suffix = mc_an_cat(&c, ".svc", '.', c.domain);
     mc_arena_init(&c.a);
+    c.svc_suffix = mc_an_cat(&c, ".svc", '.', c.domain);
     mc_strmap_init(&c.seen);
     mc_buf_init(&c.msg);
     mc_buf_init(&c.key);

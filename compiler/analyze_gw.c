@@ -539,7 +539,7 @@ static void conflicts_in(cg *g, cg_bucket *b, int64_t self, const mc_node *hosts
     a->bind = bind;
     a->nexc = skipped;
     a->exc = mc_arena_alloc(&g->c->a, (skipped ? skipped : 1) * sizeof *a->exc);
-    memcpy(a->exc, conf->v, conf->n * sizeof *a->exc);
+    if (conf->n) memcpy(a->exc, conf->v, conf->n * sizeof *a->exc);
     if (self >= 0) a->exc[conf->n] = (uint32_t)self;
     qsort(a->exc, a->nexc, sizeof *a->exc, cmp_u32);
     MC_SEQ_EACH(hosts, hi) {

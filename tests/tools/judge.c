@@ -104,8 +104,8 @@ static int cmp(const void *a, const void *b)
 /* Prints the differences; true when the multisets are equal. */
 static bool compare(entries *want, entries *got)
 {
-    qsort(want->v, want->n, sizeof *want->v, cmp);
-    qsort(got->v, got->n, sizeof *got->v, cmp);
+    if (want->n) qsort(want->v, want->n, sizeof *want->v, cmp);
+    if (got->n) qsort(got->v, got->n, sizeof *got->v, cmp);
     size_t i = 0, j = 0;
     bool same = true;
     while (i < want->n || j < got->n) {
