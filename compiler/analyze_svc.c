@@ -275,9 +275,9 @@ static const char *join_set(mc_an_ctx *c, const char **v, uint32_t n)
     qsort(v, n, sizeof *v, cmp_cstr);
     mc_buf b;
     mc_buf_init(&b);
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0, k = 0; i < n; i++) {
         if (i && strcmp(v[i], v[i - 1]) == 0) continue;
-        mc_buf_printf(&b, "%s%s", b.n ? ", " : "", v[i]);
+        mc_buf_printf(&b, "%s%s", k++ ? ", " : "", v[i]);
     }
     const char *r = mc_arena_strdup(&c->a, b.s ? b.s : "");
     mc_buf_free(&b);
