@@ -344,6 +344,27 @@ static const mc_an_svc *dest_host(mc_an_ctx *c, const char *srcns, const mc_node
     return NULL;
 }
 
+const char **mc_an_scopes(mc_an_ctx *c, const mc_obj *o, const mc_node *export_to, uint32_t *n)
+{
+    uint32_t len = mc_len(export_to);
+    bool all = len == 0;
+    MC_SEQ_EACH(export_to, e) all = all || strcmp(mc_an_s(mc_item(export_to, e)), "*") == 0;
+    const char **v = mc_arena_alloc(&c->a, (all ? 1 : len) * sizeof *v);
+    *n = 0;
+    if (all) { v[(*n)++] = "*"; return v; }
+    mc_strmap seen;
+    mc_strmap_init(&seen);
+    MC_SEQ_EACH(export_to, e) {
+        const char *s = mc_an_s(mc_item(export_to, e));
+        if (strcmp(s, ".") == 0) s = o->o.ns;
+        bool found;
+        mc_strmap_put(&seen, s, strlen(s), &found);
+        if (!found) v[(*n)++] = s;
+    }
+    mc_strmap_free(&seen);
+    return v;
+}
+
 /* ------------------------------------------------------------ labels, pods */
 
 /* Label values as Kubernetes reads them: a null value is "". */

@@ -98,6 +98,10 @@ mc_obj *mc_an_find(mc_an_ctx *c, mc_kind k, const char *ns, const char *name);
 /* resource.NewShortOrFullName: "ns/name" splits at the first '/'. */
 void mc_an_short_or_full(mc_an_ctx *c, const char *defns, const char *ref, const char **ns, const char **name);
 
+/* The exportTo scopes of a resource, as a set in first-seen order: just "*"
+** when exportTo is empty or holds "*", else the entries with "." read as
+** the resource's namespace. */
+const char **mc_an_scopes(mc_an_ctx *c, const mc_obj *o, const mc_node *export_to, uint32_t *n);
 /* util.ConvertHostToFQDN with the cluster domain */
 const char *mc_an_fqdn(mc_an_ctx *c, const char *ns, const char *host);
 /* util.GetResourceNameFromHost, appended to out as "ns\x1fname" */

@@ -293,18 +293,8 @@ void mc_an_se_protocols(mc_an_ctx *c)
         mc_obj *se = mc_an_obj(c, MC_K_SERVICEENTRY, i);
         const mc_node *exp = mc_get(se->spec, "exportTo"), *hosts = mc_get(se->spec, "hosts");
         const mc_node *ports = mc_get(se->spec, "ports");
-        const char *scopes[64];
-        uint32_t ns = 0;
-        bool all = mc_len(exp) == 0;
-        MC_SEQ_EACH(exp, e) all = all || strcmp(mc_an_s(mc_item(exp, e)), "*") == 0;
-        if (all) scopes[ns++] = "*";
-        else MC_SEQ_EACH(exp, e) {
-            const char *s = mc_an_s(mc_item(exp, e));
-            if (strcmp(s, ".") == 0) s = se->o.ns;
-            bool dup = false;
-            for (uint32_t k = 0; k < ns; k++) dup = dup || strcmp(scopes[k], s) == 0;
-            if (!dup && ns < 64) scopes[ns++] = s;
-        }
+        uint32_t ns;
+        const char **scopes = mc_an_scopes(c, se, exp, &ns);
         for (uint32_t s = 0; s < ns; s++)
             MC_SEQ_EACH(hosts, h) {
                 const char *host = mc_an_s(mc_item(hosts, h));

@@ -455,21 +455,8 @@ void mc_an_vs_mesh_hosts(mc_an_ctx *c)
         const mc_node *exp = mc_get(vs->spec, "exportTo"), *hosts = mc_get(vs->spec, "hosts");
         /* scopes: '*' when exportTo is empty or has '*'; else the set of
         ** namespaces, '.' being the VirtualService's own */
-        const char *scopes[64];
-        uint32_t ns = 0;
-        bool all = mc_len(exp) == 0;
-        MC_SEQ_EACH(exp, e) all = all || strcmp(mc_an_s(mc_item(exp, e)), "*") == 0;
-        if (all) {
-            scopes[ns++] = "*";
-        } else {
-            MC_SEQ_EACH(exp, e) {
-                const char *s = mc_an_s(mc_item(exp, e));
-                if (strcmp(s, ".") == 0) s = vs->o.ns;
-                bool dup = false;
-                for (uint32_t k = 0; k < ns; k++) dup = dup || strcmp(scopes[k], s) == 0;
-                if (!dup && ns < 64) scopes[ns++] = s;
-            }
-        }
+        uint32_t ns;
+        const char **scopes = mc_an_scopes(c, vs, exp, &ns);
         for (uint32_t s = 0; s < ns; s++)
             MC_SEQ_EACH(hosts, h) {
                 const char *fq = mc_an_fqdn(c, vs->o.ns, mc_an_s(mc_item(hosts, h)));
