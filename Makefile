@@ -158,3 +158,6 @@ clean:
 	rm -rf build build-san
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# the conformance runner reads the corpus' JSON with tests/tools/judge
+conformance: $(TOOL_BIN)

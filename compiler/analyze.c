@@ -119,6 +119,21 @@ void mc_an_vec_push(mc_an_vec *v, void *p)
     v->v[v->n++] = p;
 }
 
+void mc_an_multi_add(mc_an_ctx *c, mc_strmap *m, const char *key, void *val, bool once)
+{
+    bool found;
+    void **slot = mc_strmap_put(m, key, strlen(key), &found);
+    if (!found) *slot = mc_arena_zalloc(&c->a, sizeof(mc_an_vec));
+    mc_an_vec *v = *slot;
+    if (!once || v->n == 0 || v->v[v->n - 1] != val) mc_an_vec_push(v, val);
+}
+
+void mc_an_multi_free(mc_strmap *m)
+{
+    MC_STRMAP_EACH(m, s) free(((mc_an_vec *)s->val)->v);
+    mc_strmap_free(m);
+}
+
 const char *mc_an_str(const mc_node *n)
 {
     return n && n->type != MC_NULL && n->type <= MC_STR ? n->u.s : NULL;
@@ -428,14 +443,8 @@ static void build_podidx(mc_an_ctx *c)
         MC_MAP_EACH(l, j) {
             const char *v = label_text(mc_val(l, j));
             if (!v) continue;
-            const char *key = mc_an_cat(c, mc_key(l, j)->u.s, '\x1f', v);
-            bool found;
-            void **slot = mc_strmap_put(&c->podidx, key, strlen(key), &found);
-            if (!found) *slot = mc_arena_zalloc(&c->a, sizeof(mc_an_vec));
-            mc_an_vec *vec = *slot;
             /* a label written twice (MSH0007) indexes the pod once */
-            if (vec->n == 0 || vec->v[vec->n - 1] != (void *)(uintptr_t)(i + 1))
-                mc_an_vec_push(vec, (void *)(uintptr_t)(i + 1));
+            mc_an_multi_add(c, &c->podidx, mc_an_cat(c, mc_key(l, j)->u.s, '\x1f', v), (void *)(uintptr_t)(i + 1), true);
         }
     }
 }
@@ -742,10 +751,7 @@ void mc_analyze(mc_input *in, const mc_check_opts *opt)
         free(c.objs[k].v);
         if (c.names_built[k]) mc_strmap_free(&c.by_name[k]);
     }
-    if (c.podidx_built) {
-        MC_STRMAP_EACH(&c.podidx, s) free(((mc_an_vec *)s->val)->v);
-        mc_strmap_free(&c.podidx);
-    }
+    if (c.podidx_built) mc_an_multi_free(&c.podidx);
     if (c.svc_built) { mc_strmap_free(&c.svc_exact); mc_strmap_free(&c.svc_wild); }
     mc_an_vs_free(&c);
     free(c.pods);

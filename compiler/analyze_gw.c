@@ -98,10 +98,7 @@ void mc_an_gw_ports(mc_an_ctx *c)
     mc_strmap_init(&by_ns);
     for (uint32_t i = 0; i < mc_an_count(c, MC_K_SERVICE); i++) {
         mc_obj *s = mc_an_obj(c, MC_K_SERVICE, i);
-        bool found;
-        void **slot = mc_strmap_put(&by_ns, s->o.ns, strlen(s->o.ns), &found);
-        if (!found) *slot = mc_arena_zalloc(&c->a, sizeof(mc_an_vec));
-        mc_an_vec_push(*slot, s);
+        mc_an_multi_add(c, &by_ns, s->o.ns, s, false);
     }
     ports p = { c, &by_ns, 0, NULL, 0, 0 };
     for (uint32_t g = 0; g < mc_an_count(c, MC_K_GATEWAY); g++) {
@@ -131,8 +128,7 @@ void mc_an_gw_ports(mc_an_ctx *c)
         }
     }
     free(p.v);
-    MC_STRMAP_EACH(&by_ns, s) free(((mc_an_vec *)s->val)->v);
-    mc_strmap_free(&by_ns);
+    mc_an_multi_free(&by_ns);
 }
 
 /* ------------------------------------------------------------ secrets */
@@ -542,14 +538,7 @@ static void conflicts_in(cg *g, cg_bucket *b, int64_t self, const mc_node *hosts
     if (conf->n) memcpy(a->exc, conf->v, conf->n * sizeof *a->exc);
     if (self >= 0) a->exc[conf->n] = (uint32_t)self;
     qsort(a->exc, a->nexc, sizeof *a->exc, cmp_u32);
-    MC_SEQ_EACH(hosts, hi) {
-        const char *h = mc_an_s(mc_item(hosts, hi));
-        bool found;
-        void **slot = mc_strmap_put(&b->adds, h, strlen(h), &found);
-        if (!found) *slot = mc_arena_zalloc(&g->c->a, sizeof(mc_an_vec));
-        mc_an_vec *v = *slot;
-        if (v->n == 0 || v->v[v->n - 1] != a) mc_an_vec_push(v, a);
-    }
+    MC_SEQ_EACH(hosts, hi) mc_an_multi_add(g->c, &b->adds, mc_an_s(mc_item(hosts, hi)), a, true);
 }
 
 static int cmp_cstr(const void *a, const void *b)
@@ -641,9 +630,8 @@ void mc_an_gw_conflicts(mc_an_ctx *c)
     for (uint32_t i = 0; i < g.all_buckets.n; i++) {
         cg_bucket *b = g.all_buckets.v[i];
         MC_STRMAP_EACH(&b->own, s) free(((own_vec *)s->val)->v);
-        MC_STRMAP_EACH(&b->adds, s) free(((mc_an_vec *)s->val)->v);
         mc_strmap_free(&b->own);
-        mc_strmap_free(&b->adds);
+        mc_an_multi_free(&b->adds);
         free(b->gws.v);
         free(b->mark);
     }

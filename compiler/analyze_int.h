@@ -71,6 +71,11 @@ typedef struct mc_an_ctx {
 } mc_an_ctx;
 
 void mc_an_vec_push(mc_an_vec *v, void *p);
+/* A strmap of lists: append val to key's list (key must outlive the map);
+** with once, not when it is already the list's last element. */
+void mc_an_multi_add(mc_an_ctx *c, mc_strmap *m, const char *key, void *val, bool once);
+/* Free such a map's lists and the map. */
+void mc_an_multi_free(mc_strmap *m);
 
 /* Resources of a kind, input order, shadowed duplicates and ignored
 ** namespaces left out. */

@@ -117,12 +117,7 @@ static const char *eff_label(const subset_pods *sp, uint32_t i, const char *key)
 
 static void idx_add(subset_pods *sp, const char *k, const char *v, uint32_t i)
 {
-    const char *key = mc_an_cat(sp->c, k, '\x1f', v);
-    bool found;
-    void **slot = mc_strmap_put(&sp->idx, key, strlen(key), &found);
-    if (!found) *slot = mc_arena_zalloc(&sp->c->a, sizeof(mc_an_vec));
-    mc_an_vec *vec = *slot;
-    if (vec->n == 0 || vec->v[vec->n - 1] != (void *)(uintptr_t)(i + 1)) mc_an_vec_push(vec, (void *)(uintptr_t)(i + 1));
+    mc_an_multi_add(sp->c, &sp->idx, mc_an_cat(sp->c, k, '\x1f', v), (void *)(uintptr_t)(i + 1), true);
 }
 
 static void index_pods(subset_pods *sp)
@@ -225,8 +220,7 @@ void mc_an_dr_subsets(mc_an_ctx *c)
         mc_strmap_free(&last);
     }
     if (indexed) {
-        MC_STRMAP_EACH(&sp.idx, s) free(((mc_an_vec *)s->val)->v);
-        mc_strmap_free(&sp.idx);
+        mc_an_multi_free(&sp.idx);
         free(sp.topo);
     }
 }

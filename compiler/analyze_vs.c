@@ -45,6 +45,17 @@ static vsdest *dpush(struct mc_an_vsd *d)
     return x;
 }
 
+static vsdest *dest_at(struct mc_an_vsd *out, const mc_node *item, const mc_node *dest)
+{
+    vsdest *d = dpush(out);
+    d->item = item;
+    d->dest = dest;
+    d->host = mc_get(dest, "host");
+    d->subset = mc_get(dest, "subset");
+    d->anchor = d->host;
+    return d;
+}
+
 static void collect(const mc_node *spec, struct mc_an_vsd *out)
 {
     static const char *const rules[] = { "tcp", "tls", "http" };
@@ -53,12 +64,7 @@ static void collect(const mc_node *spec, struct mc_an_vsd *out)
         MC_SEQ_EACH(list, i) {
             const mc_node *rule = mc_item(list, i), *route = mc_get(rule, "route");
             MC_SEQ_EACH(route, j) {
-                vsdest *d = dpush(out);
-                d->item = mc_item(route, j);
-                d->dest = mc_get(d->item, "destination");
-                d->host = mc_get(d->dest, "host");
-                d->subset = mc_get(d->dest, "subset");
-                d->anchor = d->host;
+                vsdest *d = dest_at(out, mc_item(route, j), mc_get(mc_item(route, j), "destination"));
                 d->http = r == 2;
                 d->route_name = r == 2 ? mc_an_s(mc_get(rule, "name")) : NULL;
             }
@@ -67,21 +73,10 @@ static void collect(const mc_node *spec, struct mc_an_vsd *out)
     const mc_node *http = mc_get(spec, "http");
     MC_SEQ_EACH(http, i) {
         const mc_node *rule = mc_item(http, i), *m = mc_get(rule, "mirror");
-        if (mc_an_set(m)) {
-            vsdest *d = dpush(out);
-            d->item = d->dest = m;
-            d->host = mc_get(m, "host");
-            d->subset = mc_get(m, "subset");
-            d->anchor = d->host;
-            d->mirror = true;
-        }
+        if (mc_an_set(m)) dest_at(out, m, m)->mirror = true;
         const mc_node *ms = mc_get(rule, "mirrors");
         MC_SEQ_EACH(ms, j) {
-            vsdest *d = dpush(out);
-            d->item = mc_item(ms, j);
-            d->dest = mc_get(d->item, "destination");
-            d->host = mc_get(d->dest, "host");
-            d->subset = mc_get(d->dest, "subset");
+            vsdest *d = dest_at(out, mc_item(ms, j), mc_get(mc_item(ms, j), "destination"));
             /* istioctl looks for .spec.http[i].mirrors[j].host, which does
             ** not exist: these messages carry the resource's line */
             d->anchor = NULL;
@@ -164,11 +159,7 @@ static void index_subset_routes(mc_an_ctx *c, mc_strmap *idx)
             bool own = false;
             MC_SEQ_EACH(hosts, k) own = own || strcmp(mc_an_s(mc_item(hosts, k)), h) == 0;
             if (!own) continue;
-            bool found;
-            void **slot = mc_strmap_put(idx, h, strlen(h), &found);
-            if (!found) *slot = mc_arena_zalloc(&c->a, sizeof(mc_an_vec));
-            mc_an_vec *vec = *slot;
-            if (vec->n == 0 || vec->v[vec->n - 1] != o) mc_an_vec_push(vec, o);
+            mc_an_multi_add(c, idx, h, o, true);
         }
     }
 }
@@ -213,8 +204,7 @@ void mc_an_vs_destination_hosts(mc_an_ctx *c)
                              mc_an_fullname(c, others->v[k]), mc_an_fullname(c, vs));
         }
     }
-    MC_STRMAP_EACH(&subset_routes, s) free(((mc_an_vec *)s->val)->v);
-    mc_strmap_free(&subset_routes);
+    mc_an_multi_free(&subset_routes);
 }
 
 /* ------------------------------------------------------------ subsets */
@@ -580,10 +570,7 @@ void mc_an_vs_jwt_claims(mc_an_ctx *c)
     mc_strmap_init(&ra);
     for (uint32_t i = 0; i < mc_an_count(c, MC_K_REQUESTAUTHN); i++) {
         mc_obj *o = mc_an_obj(c, MC_K_REQUESTAUTHN, i);
-        bool found;
-        void **slot = mc_strmap_put(&ra, o->o.ns, strlen(o->o.ns), &found);
-        if (!found) *slot = mc_arena_zalloc(&c->a, sizeof(mc_an_vec));
-        mc_an_vec_push(*slot, (void *)mc_path(o->spec, "selector", "matchLabels", NULL));
+        mc_an_multi_add(c, &ra, o->o.ns, (void *)mc_path(o->spec, "selector", "matchLabels", NULL), false);
     }
     for (uint32_t v = 0; v < mc_an_count(c, MC_K_VIRTUALSERVICE); v++) {
         mc_obj *vs = mc_an_obj(c, MC_K_VIRTUALSERVICE, v);
@@ -601,6 +588,5 @@ void mc_an_vs_jwt_claims(mc_an_ctx *c)
             mc_an_pods_matching(c, mc_get(gw->spec, "selector"), jwt_pod, &j);
         }
     }
-    MC_STRMAP_EACH(&ra, s) free(((mc_an_vec *)s->val)->v);
-    mc_strmap_free(&ra);
+    mc_an_multi_free(&ra);
 }
