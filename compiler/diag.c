@@ -194,11 +194,19 @@ static void add(mc_code c, mc_level l, const mc_origin *o, uint16_t file, uint32
     }
 }
 
+static void add_at(mc_code c, mc_level l, const mc_origin *o, const mc_node *at, const char *fmt, va_list ap)
+{
+    uint16_t file = 0;
+    uint32_t line = 0, col = 0;
+    bool has = at && mc_src_locate(at->pos, &file, &line, &col);
+    add(c, l, o, file, line, col, has, fmt, ap);
+}
+
 void mc_diag(mc_code c, const mc_origin *o, const mc_node *at, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    add(c, mc_code_level(c), o, at ? at->file : 0, at ? at->line : 0, at ? at->col : 0, at != NULL, fmt, ap);
+    add_at(c, mc_code_level(c), o, at, fmt, ap);
     va_end(ap);
 }
 
@@ -206,7 +214,7 @@ void mc_diag_l(mc_code c, mc_level l, const mc_origin *o, const mc_node *at, con
 {
     va_list ap;
     va_start(ap, fmt);
-    add(c, l, o, at ? at->file : 0, at ? at->line : 0, at ? at->col : 0, at != NULL, fmt, ap);
+    add_at(c, l, o, at, fmt, ap);
     va_end(ap);
 }
 
@@ -234,9 +242,7 @@ void mc_diag_note(const mc_node *at, const char *fmt, ...)
     finding *f = &MC_VEC_AT(&F, finding, F.n - 1);
     if (f->seq != seqno - 1) return;
     note *n = mc_arena_zalloc(&A, sizeof *n);
-    n->file = at->file;
-    n->line = at->line;
-    n->col = at->col;
+    if (!mc_src_locate(at->pos, &n->file, &n->line, &n->col)) return;
     va_list ap;
     va_start(ap, fmt);
     char tmp[1024];
