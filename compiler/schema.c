@@ -687,55 +687,62 @@ static size_t rune_count(const char *s, size_t n)
     return r;
 }
 
-/* Go's base64.StdEncoding.DecodeString: padded, '\r' and '\n' ignored. */
+/* format byte as kube-openapi checks it (govalidator.IsBase64): standard
+** alphabet, padded to a multiple of 4, not empty, no line breaks. */
 static bool is_base64(const char *s, size_t n)
 {
-    size_t q = 0, pad = 0;
-    for (size_t i = 0; i < n; i++) {
+    if (n == 0 || n % 4) return false;
+    size_t pad = s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
+    for (size_t i = 0; i < n - pad; i++) {
         char ch = s[i];
-        if (ch == '\r' || ch == '\n') continue;
-        if (ch == '=') {
-            if (q % 4 < 2 || pad >= 2) return false;
-            pad++;
-            q++;
-            continue;
-        }
-        if (pad) return false;
         if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' || ch == '/'))
             return false;
-        q++;
     }
-    return q % 4 == 0;
-}
-
-static bool digits(const char *s, size_t *i, size_t n, size_t k)
-{
-    for (size_t j = 0; j < k; j++, (*i)++)
-        if (*i >= n || s[*i] < '0' || s[*i] > '9') return false;
     return true;
 }
 
-/* RFC 3339 date-time, as Go's time.Parse(time.RFC3339) reads it:
-** 2006-01-02T15:04:05[.frac](Z|+07:00) */
+/* k decimal digits at s[*i]; their value in *v */
+static bool digits(const char *s, size_t *i, size_t n, size_t k, int *v)
+{
+    *v = 0;
+    for (size_t j = 0; j < k; j++, (*i)++) {
+        if (*i >= n || s[*i] < '0' || s[*i] > '9') return false;
+        *v = *v * 10 + (s[*i] - '0');
+    }
+    return true;
+}
+
+static bool lit(const char *s, size_t *i, size_t n, char ch)
+{
+    if (*i >= n || s[*i] != ch) return false;
+    (*i)++;
+    return true;
+}
+
+/* RFC 3339 date-time as Go's time.Parse(time.RFC3339) accepts it (what
+** metav1.Time decodes): 2006-01-02T15:04:05[.frac](Z|+07:00), fields in
+** range, the day valid for its month. */
 static bool is_rfc3339(const char *s, size_t n)
 {
+    static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     size_t i = 0;
-    if (!digits(s, &i, n, 4) || i >= n || s[i++] != '-' || !digits(s, &i, n, 2) || i >= n || s[i++] != '-' ||
-        !digits(s, &i, n, 2) || i >= n || (s[i] != 'T' && s[i] != 't'))
+    int y, mo, d, h, mi, se, zh, zm;
+    if (!digits(s, &i, n, 4, &y) || !lit(s, &i, n, '-') || !digits(s, &i, n, 2, &mo) || !lit(s, &i, n, '-') ||
+        !digits(s, &i, n, 2, &d) || !lit(s, &i, n, 'T') || !digits(s, &i, n, 2, &h) || !lit(s, &i, n, ':') ||
+        !digits(s, &i, n, 2, &mi) || !lit(s, &i, n, ':') || !digits(s, &i, n, 2, &se))
         return false;
-    i++;
-    if (!digits(s, &i, n, 2) || i >= n || s[i++] != ':' || !digits(s, &i, n, 2) || i >= n || s[i++] != ':' ||
-        !digits(s, &i, n, 2))
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || se > 59)
         return false;
     if (i < n && s[i] == '.') {
         size_t st = ++i;
         while (i < n && s[i] >= '0' && s[i] <= '9') i++;
         if (i == st) return false;
     }
-    if (i < n && (s[i] == 'Z' || s[i] == 'z')) return i + 1 == n;
+    if (i < n && s[i] == 'Z') return i + 1 == n;
     if (i >= n || (s[i] != '+' && s[i] != '-')) return false;
     i++;
-    return digits(s, &i, n, 2) && i < n && s[i++] == ':' && digits(s, &i, n, 2) && i == n;
+    return digits(s, &i, n, 2, &zh) && lit(s, &i, n, ':') && digits(s, &i, n, 2, &zm) && i == n && zh < 24 && zm < 60;
 }
 
 static void check_scalar(vctx *c, mc_node *n, const mc_snode *s)
