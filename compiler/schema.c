@@ -967,11 +967,11 @@ static void check_map(vctx *c, mc_node *m, const mc_snode *s, const mc_node *anc
             mc_buf_printf(&names, "%s%s", cnt == 1 ? "" : cnt == total ? (total == 2 ? " and " : ", and ") : ", ",
                           s->props[i].name);
             if ((set >> i) & 1) {
-                if (!first || keyat[i]->line < first->line || (keyat[i]->line == first->line && keyat[i]->col < first->col)) {
+                /* positions are global and grow through a file */
+                if (!first || keyat[i]->pos < first->pos) {
                     second = first;
                     first = keyat[i];
-                } else if (!second || keyat[i]->line < second->line ||
-                           (keyat[i]->line == second->line && keyat[i]->col < second->col)) {
+                } else if (!second || keyat[i]->pos < second->pos) {
                     second = keyat[i];
                 }
             }
@@ -1113,7 +1113,7 @@ static void exclusive(vctx *c, mc_code code, const mc_node *m, const char *a, co
     mc_node *va = member(m, a), *vb = member(m, b);
     if (!va || !vb) return;
     const mc_node *ka = va - 1, *kb = vb - 1;
-    bool b_later = kb->line > ka->line || (kb->line == ka->line && kb->col > ka->col);
+    bool b_later = kb->pos > ka->pos;
     const mc_node *later = b_later ? kb : ka, *earlier = b_later ? ka : kb;
     push_prop(c, later->u.s, later->n, false);
     report(c, code, later, "%s and %s may not both be set%s", a, b, why);
