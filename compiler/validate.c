@@ -84,6 +84,24 @@ bool mc_v_has(const mc_node *m, const char *k)
     return n && n->n > 0;
 }
 
+bool mc_v_blank(const mc_node *m, const char *k)
+{
+    const mc_node *n = mc_get(m, k);
+    return !n || n->type == MC_NULL || (n->type == MC_STR && n->n == 0);
+}
+
+bool mc_v_none(const mc_node *m, const char *k)
+{
+    const mc_node *n = mc_get(m, k);
+    return !n || n->type == MC_NULL || ((n->type == MC_SEQ || n->type == MC_MAP) && n->n == 0);
+}
+
+bool mc_v_odd(const mc_node *m, const char *k, mc_type t)
+{
+    const mc_node *n = mc_get(m, k);
+    return n && n->type != MC_NULL && n->type != t;
+}
+
 const mc_node *mc_v_keyat(const mc_node *m, const char *k, const mc_node *fallback)
 {
     mc_node *n = mc_get_key(m, k);
@@ -141,24 +159,32 @@ const char *mc_v_qn(mc_vctx *c, const mc_node *n)
 
 /* time.ParseDuration: [-+]?([0-9]*(\.[0-9]*)?[a-z]+)+ or "0", in int64
 ** nanoseconds; fractions go through float64 exactly as Go computes them. */
+static int parse_duration(const char *s, size_t n, int64_t *out);
+
 bool mc_v_parse_duration(const char *s, size_t n, int64_t *out)
+{
+    return parse_duration(s, n, out) == 0;
+}
+
+/* 0: parsed; 1: syntax error; 2: out of range */
+static int parse_duration(const char *s, size_t n, int64_t *out)
 {
     const uint64_t lim = (uint64_t)1 << 63;
     bool neg = false;
     size_t i = 0;
     if (n > 0 && (s[0] == '-' || s[0] == '+')) neg = s[0] == '-', i++;
-    if (n - i == 1 && s[i] == '0') { *out = 0; return true; }
-    if (i == n) return false;
+    if (n - i == 1 && s[i] == '0') { *out = 0; return 0; }
+    if (i == n) return 1;
     uint64_t d = 0;
     while (i < n) {
         uint64_t v = 0, f = 0;
         double scale = 1;
-        if (!(s[i] == '.' || (s[i] >= '0' && s[i] <= '9'))) return false;
+        if (!(s[i] == '.' || (s[i] >= '0' && s[i] <= '9'))) return 1;
         size_t st = i;
         for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
-            if (v > lim / 10) return false;
+            if (v > lim / 10) return 2;
             v = v * 10 + (uint64_t)(s[i] - '0');
-            if (v > lim) return false;
+            if (v > lim) return 2;
         }
         bool pre = i != st, post = false;
         if (i < n && s[i] == '.') {
@@ -175,7 +201,7 @@ bool mc_v_parse_duration(const char *s, size_t n, int64_t *out)
             }
             post = i != fs;
         }
-        if (!pre && !post) return false;
+        if (!pre && !post) return 1;
         size_t us = i;
         while (i < n && s[i] != '.' && !(s[i] >= '0' && s[i] <= '9')) i++;
         size_t ul = i - us;
@@ -188,32 +214,36 @@ bool mc_v_parse_duration(const char *s, size_t n, int64_t *out)
         else if (ul == 1 && u[0] == 's') unit = 1000000000;
         else if (ul == 1 && u[0] == 'm') unit = 60000000000ull;
         else if (ul == 1 && u[0] == 'h') unit = 3600000000000ull;
-        else return false;
-        if (v > lim / unit) return false;
+        else return 1;
+        if (v > lim / unit) return 2;
         v *= unit;
         if (f > 0) {
             v += (uint64_t)((double)f * ((double)unit / scale));
-            if (v > lim) return false;
+            if (v > lim) return 2;
         }
         d += v;
-        if (d > lim) return false;
+        if (d > lim) return 2;
     }
     if (neg) {
         *out = d == lim ? INT64_MIN : -(int64_t)d;
-        return true;
+        return 0;
     }
-    if (d > lim - 1) return false;
+    if (d > lim - 1) return 2;
     *out = (int64_t)d;
-    return true;
+    return 0;
 }
 
 /* agent.ValidateDuration */
 bool mc_v_duration(mc_vctx *c, const mc_node *n, int64_t *out)
 {
     int64_t d;
-    if (!mc_v_parse_duration(n->u.s, n->n, &d)) {
-        mc_v_report(c, MSH0327, n, "invalid duration %s: expected a number with a unit (ns, us, ms, s, m, h), like 1.5s",
-                    mc_v_qn(c, n));
+    int r = parse_duration(n->u.s, n->n, &d);
+    if (r) {
+        if (r == 1)
+            mc_v_report(c, MSH0327, n, "invalid duration %s: expected numbers with units (ns, us, ms, s, m, h), "
+                        "like 1.5s or 1h30m", mc_v_qn(c, n));
+        else
+            mc_v_report(c, MSH0327, n, "duration %s is out of range (over 292 years)", mc_v_qn(c, n));
         return false;
     }
     if (out) *out = d;
@@ -676,7 +706,7 @@ void mc_v_destination(mc_vctx *c, const mc_node *dest)
     const mc_node *sub = mc_v_str(dest, "subset");
     if (sub && sub->n) mc_v_subset_name(c, sub, sub->u.s, sub->n);
     const mc_node *port = mc_v_map(dest, "port");
-    if (port) {
+    if (port && !mc_v_odd(port, "number", MC_INT)) {
         int64_t num;
         const mc_node *nn = mc_v_int(port, "number", &num);
         mc_v_port(c, nn ? nn : port, num, "destination port");

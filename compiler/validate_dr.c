@@ -43,7 +43,7 @@ static void non_negative(mc_vctx *c, const mc_node *m, const char *k, const char
 static void connection_pool(mc_vctx *c, const mc_node *p)
 {
     const mc_node *http = mc_v_map(p, "http"), *tcp = mc_v_map(p, "tcp");
-    if (!http && !tcp) {
+    if (mc_v_blank(p, "http") && mc_v_blank(p, "tcp")) {
         mc_v_report(c, MSH0406, p, "connectionPool sets neither http nor tcp");
         return;
     }
@@ -314,7 +314,7 @@ static void load_balancer(mc_vctx *c, const mc_node *lb, const mc_node *od)
                             mc_v_map(ch, "ringHash") ? "ringHash" : "maglev");
         }
         const mc_node *ml = mc_v_map(ch, "maglev");
-        if (ml) {
+        if (ml && !mc_v_odd(ml, "tableSize", MC_INT)) {
             int64_t ts;
             const mc_node *tn = mc_v_int(ml, "tableSize", &ts);
             uint64_t t = (uint64_t)ts;
@@ -387,10 +387,10 @@ static void client_tls(mc_vctx *c, const mc_node *t)
             }
         return;
     }
-    if (mutual) {
-        if (!mc_v_has(t, "clientCertificate"))
+    if (mutual && !mc_v_odd(t, "clientCertificate", MC_STR) && !mc_v_odd(t, "privateKey", MC_STR)) {
+        if (mc_v_blank(t, "clientCertificate"))
             mc_v_report(c, MSH0427, mc_v_keyat(t, "mode", t), "MUTUAL TLS needs clientCertificate (or a credentialName)");
-        if (!mc_v_has(t, "privateKey"))
+        if (mc_v_blank(t, "privateKey"))
             mc_v_report(c, MSH0427, mc_v_keyat(t, "mode", t), "MUTUAL TLS needs privateKey (or a credentialName)");
     }
 }
@@ -431,10 +431,10 @@ static void port_policies(mc_vctx *c, const mc_node *pls)
     MC_SEQ_EACH(pls, i) {
         const mc_node *p = mc_item(pls, i);
         if (p->type != MC_MAP) continue;
-        if (!mc_v_map(p, "port"))
+        if (mc_v_blank(p, "port"))
             mc_v_report(c, MSH0428, p, "portLevelSettings[%u] has no port", i);
-        if (!mc_v_map(p, "outlierDetection") && !mc_v_map(p, "connectionPool") && !mc_v_map(p, "loadBalancer") &&
-            !mc_v_map(p, "tls"))
+        if (mc_v_blank(p, "outlierDetection") && mc_v_blank(p, "connectionPool") && mc_v_blank(p, "loadBalancer") &&
+            mc_v_blank(p, "tls"))
             mc_v_report(c, MSH0429, p, "portLevelSettings[%u] sets no policy: add outlierDetection, connectionPool, "
                         "loadBalancer or tls", i);
         else
@@ -449,8 +449,8 @@ static void traffic_policy(mc_vctx *c, const mc_node *tp)
     if (!mc_is(tp, MC_MAP)) return;
     static const char *fields[] = { "outlierDetection", "connectionPool", "loadBalancer", "tls", "tunnel",
                                     "proxyProtocol", "retryBudget" };
-    bool any = mc_v_seq(tp, "portLevelSettings") != NULL;
-    for (int i = 0; i < 7; i++) any |= mc_v_map(tp, fields[i]) != NULL;
+    bool any = !mc_v_none(tp, "portLevelSettings");
+    for (int i = 0; i < 7; i++) any |= !mc_v_blank(tp, fields[i]);
     if (!any) {
         mc_v_report(c, MSH0400, tp, "trafficPolicy sets nothing");
         return;

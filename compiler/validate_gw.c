@@ -143,6 +143,10 @@ static void server_tls(mc_vctx *c, const mc_node *tls)
     const mc_node *creds = mc_v_seq(tls, "credentialNames"), *certs = mc_v_seq(tls, "tlsCertificates");
     bool has_scert = scert && scert->n, has_pkey = pkey && pkey->n, has_ca = ca && ca->n, has_cred = cred && cred->n,
          has_crl = crl && crl->n;
+    /* fields of the wrong type: neither set nor missing */
+    bool odd = mc_v_odd(tls, "serverCertificate", MC_STR) || mc_v_odd(tls, "privateKey", MC_STR) ||
+               mc_v_odd(tls, "caCertificates", MC_STR) || mc_v_odd(tls, "credentialName", MC_STR) ||
+               mc_v_odd(tls, "credentialNames", MC_SEQ) || mc_v_odd(tls, "tlsCertificates", MC_SEQ);
 
     if (mode == TLS_ISTIO_MUTUAL) {
         static const char *what[] = { "serverCertificate", "privateKey", "caCertificates", "tlsCertificates",
@@ -166,6 +170,7 @@ static void server_tls(mc_vctx *c, const mc_node *tls)
 
     bool terminating = mode == TLS_SIMPLE || mode == TLS_MUTUAL || mode == TLS_OPTIONAL_MUTUAL;
     if (terminating && (has_cred || creds)) return;     /* certificates come from the credential */
+    if (odd) terminating = false;
     if (terminating) {
         const char *pfx = mode == TLS_SIMPLE ? "SIMPLE TLS" : "MUTUAL TLS";
         if (mode != TLS_SIMPLE && !has_ca)
@@ -257,8 +262,8 @@ static void server(mc_vctx *c, const mc_node *s)
 
     if (port_err) return;
     mc_proto p = mc_v_proto(protocol->u.s);
-    if (mc_v_proto_tls(p) && !tls) {
-        mc_v_report(c, MSH0216, protocol, "a %s server needs tls settings (mode and certificates)", protocol->u.s);
+    if (mc_v_proto_tls(p) && mc_v_blank(s, "tls")) {
+        mc_v_report(c, MSH0216, protocol, "protocol %s needs tls settings (mode and certificates)", protocol->u.s);
     } else if (!mc_v_proto_tls(p) && tls) {
         if (mc_v_proto_http(p)) {
             tls_mode mode = server_tls_mode(tls);
@@ -302,9 +307,8 @@ void mc_v_gateway(mc_vctx *c)
             bool found;
             const mc_node **first = (const mc_node **)mc_strmap_put(&names, pn->u.s, pn->n, &found);
             if (found) {
-                mc_v_report(c, MSH0213, pn, "port name %s is already used by another server of this Gateway",
-                            mc_v_qn(c, pn));
-                mc_diag_note(*first, "first used here");
+                mc_v_report(c, MSH0213, pn, "port name %s is already used by the server on line %u",
+                            mc_v_qn(c, pn), (*first)->line);
             } else {
                 *first = pn;
             }

@@ -50,6 +50,13 @@ const char *mc_v_s(const mc_node *m, const char *k);   /* "" when absent */
 bool        mc_v_has(const mc_node *m, const char *k); /* non-empty string */
 /* A non-empty map of any value, as Go sees a map field. */
 mc_node    *mc_v_nmap(const mc_node *m, const char *k);
+/* Rules that fire on a missing field must not fire when the field is
+** there with the wrong type (the schema stage reports that instead):
+** blank: absent, null or "";  none: absent, null, [] or {}. */
+bool        mc_v_blank(const mc_node *m, const char *k);
+bool        mc_v_none(const mc_node *m, const char *k);
+/* present, not null, and not of type t */
+bool        mc_v_odd(const mc_node *m, const char *k, mc_type t);
 /* Node of key k (for positions), or fallback. */
 const mc_node *mc_v_keyat(const mc_node *m, const char *k, const mc_node *fallback);
 

@@ -59,7 +59,8 @@ static void static_endpoint(mc_vctx *c, const mc_node *ep, const mc_strmap *name
     const char *addr = an ? an->u.s : "";
     size_t al = an ? an->n : 0;
     if (al == 0) {
-        if (!mc_v_has(ep, "network")) {
+        if (mc_v_odd(ep, "address", MC_STR)) return;      /* the schema stage reports it */
+        if (mc_v_blank(ep, "network")) {
             mc_v_report(c, MSH0510, an ? an : ep, "endpoint has neither an address nor a network");
             return;
         }
@@ -140,7 +141,7 @@ void mc_v_serviceentry(mc_vctx *c)
         if (p->type != MC_MAP) continue;
         const mc_node *name = mc_v_str(p, "name");
         bool found;
-        mc_strmap_put(&names, name ? name->u.s : "", name ? name->n : 0, &found);
+        *mc_strmap_put(&names, name ? name->u.s : "", name ? name->n : 0, &found) = (void *)p;
         if (found && name)
             mc_v_report(c, MSH0504, name, "port name %s is already used by another port", mc_v_qn(c, name));
         int64_t num, tp;
@@ -154,7 +155,8 @@ void mc_v_serviceentry(mc_vctx *c)
         if (tp != 0) mc_v_port(c, tn, tp, "targetPort");
         const mc_node *proto = mc_v_str(p, "protocol");
         const char *ps = proto ? proto->u.s : "";
-        if (!addresses && !auto_alloc && res != RES_UNKNOWN && (ps[0] == '\0' || strcmp(ps, "TCP") == 0))
+        if (!addresses && !auto_alloc && res != RES_UNKNOWN && !mc_v_odd(p, "protocol", MC_STR) &&
+            (ps[0] == '\0' || strcmp(ps, "TCP") == 0))
             mc_v_report(c, MSH0506, p, "port %lld serves %s without addresses; with resolution NONE (or IP "
                         "auto-allocation turned off) the ServiceEntry cannot be told apart from other TCP traffic "
                         "on that port", (long long)num, ps[0] ? "TCP" : "an unset protocol");
@@ -183,7 +185,7 @@ void mc_v_serviceentry(mc_vctx *c)
         break;
     case RES_DNS:
     case RES_DNS_ROUND_ROBIN:
-        if (!endpoints) {
+        if (mc_v_none(spec, "endpoints")) {
             MC_SEQ_EACH(hosts, i) {
                 const mc_node *h = mc_item(hosts, i);
                 if (h->type != MC_STR || mc_dns_check(h->u.s, h->n, false, NULL, NULL) == MC_DNS_OK) continue;
@@ -212,9 +214,11 @@ void mc_v_serviceentry(mc_vctx *c)
             MC_SEQ_EACH(ports, i) {
                 const mc_node *p = mc_item(ports, i);
                 if (p->type != MC_MAP || !mc_v_proto_tcp(mc_v_proto(mc_v_s(p, "protocol")))) continue;
+                int64_t num;
+                mc_v_int(p, "number", &num);
                 if (hosts && hosts->n > 1)
-                    mc_v_report(c, MSH0518, p, "with addresses and a %s port, only one host can be told apart; "
-                                "this ServiceEntry has %u", mc_v_s(p, "protocol"), hosts->n);
+                    mc_v_report(c, MSH0518, p, "with addresses, port %lld (%s) is keyed by address and port, so only "
+                                "one of the %u hosts can be told apart", (long long)num, mc_v_s(p, "protocol"), hosts->n);
                 break;
             }
         }

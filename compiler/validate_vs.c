@@ -303,7 +303,7 @@ static void route_conflicts(mc_vctx *c, const mc_node *r, bool delegate_vs)
         if (fault) mc_v_report(c, MSH0311, w, "an HTTP route cannot have both fault and %s", with);
         if (rewrite) mc_v_report(c, MSH0311, w, "an HTTP route cannot have both rewrite and %s", with);
         if (redirect && dr) mc_v_report(c, MSH0311, w, "an HTTP route cannot have both directResponse and redirect");
-    } else if (!route) {
+    } else if (mc_v_none(r, "route") && mc_v_none(r, "redirect") && mc_v_none(r, "directResponse")) {
         mc_v_report(c, MSH0312, r, "HTTP route has no action: set route, redirect or directResponse");
     }
     if (mc_v_map(r, "mirror") && mc_v_seq(r, "mirrors"))
@@ -322,12 +322,12 @@ static void cors(mc_vctx *c, const mc_node *p)
         if (o->type != MC_MAP) continue;
         mc_node *v;
         const char *k = mc_v_sm_kind(o, &v);
-        if (!k || v->n == 0) {
+        if (k ? v->n == 0 : mc_v_blank(o, "exact") && mc_v_blank(o, "prefix") && mc_v_blank(o, "regex")) {
             mc_v_report(c, MSH0323, o, "allowOrigins[%u] matches nothing: give exact, prefix or regex a non-empty "
                         "value", i);
             continue;
         }
-        mc_v_string_match(c, o, "corsPolicy.allowOrigins", true);
+        if (k) mc_v_string_match(c, o, "corsPolicy.allowOrigins", true);
     }
     const mc_node *am = mc_get(p, "allowMethods");
     MC_SEQ_EACH(am, i) {
@@ -386,7 +386,7 @@ static const char *grpc_codes[] = { "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUM
 static void fault(mc_vctx *c, const mc_node *f)
 {
     const mc_node *abort_ = mc_v_map(f, "abort"), *delay = mc_v_map(f, "delay");
-    if (!abort_ && !delay)
+    if (mc_v_blank(f, "abort") && mc_v_blank(f, "delay"))
         mc_v_report(c, MSH0328, f, "fault injection with neither abort nor delay does nothing");
     if (abort_) {
         fraction(c, mc_get(abort_, "percentage"), "fault.abort.percentage");
@@ -458,8 +458,8 @@ static void redirect(mc_vctx *c, const mc_node *r, const mc_node *matches)
     }
     int64_t port = 0;
     const mc_node *pn = mc_v_int(r, "port", &port);
-    bool has_port = pn || mc_v_str(r, "derivePort");
-    if (!has_uri && !has_pr && !mc_v_has(r, "authority") && !has_port && !mc_v_has(r, "scheme")) {
+    if (mc_v_blank(r, "uri") && mc_v_blank(r, "prefixRewrite") && mc_v_blank(r, "authority") &&
+        mc_v_blank(r, "port") && mc_v_blank(r, "derivePort") && mc_v_blank(r, "scheme")) {
         mc_v_report(c, MSH0337, r, "redirect changes nothing: set uri, prefixRewrite, authority, scheme or port");
         return;
     }
@@ -550,7 +550,7 @@ static void retries(mc_vctx *c, const mc_node *r)
     const mc_node *ptt = mc_v_str(r, "perTryTimeout"), *ro = mc_v_str(r, "retryOn");
     const mc_node *rrl = mc_get(r, "retryRemoteLocalities");
     if (rrl && rrl->type != MC_BOOL) rrl = NULL;
-    if (attempts == 0 && (ptt || (ro && ro->n) || rrl))
+    if (attempts == 0 && !mc_v_odd(r, "attempts", MC_INT) && (ptt || (ro && ro->n) || rrl))
         mc_v_report(c, MSH0343, an ? an : r, "retries has %s but attempts is 0, which disables retries",
                     ptt ? "perTryTimeout" : ro && ro->n ? "retryOn" : "retryRemoteLocalities");
     if (ptt) mc_v_duration(c, ptt, NULL);
@@ -582,13 +582,13 @@ static void rewrite(mc_vctx *c, const mc_node *r)
                     "uriRegexRewrite");
         return;
     }
-    if (!(uri && uri->n) && !rr && !mc_v_has(r, "authority")) {
+    if (mc_v_blank(r, "uri") && mc_v_blank(r, "uriRegexRewrite") && mc_v_blank(r, "authority")) {
         mc_v_report(c, MSH0346, r, "rewrite changes nothing: set uri, uriRegexRewrite or authority");
         return;
     }
     if (!rr) return;
     const mc_node *m = mc_v_str(rr, "match");
-    if (!(m && m->n) || !mc_v_has(rr, "rewrite")) {
+    if (mc_v_blank(rr, "match") || mc_v_blank(rr, "rewrite")) {
         mc_v_report(c, MSH0347, rr, "uriRegexRewrite needs both match and rewrite");
         return;
     }
@@ -625,6 +625,7 @@ static void authority_rewrite(mc_vctx *c, const mc_node *r)
 static void destinations(mc_vctx *c, const mc_node *route, bool http)
 {
     uint32_t total = 0;     /* int32 arithmetic, wrapping as Go's does */
+    bool odd = false;       /* a weight of the wrong type: no total */
     MC_SEQ_EACH(route, i) {
         const mc_node *d = mc_item(route, i);
         if (d->type != MC_MAP) continue;
@@ -632,11 +633,13 @@ static void destinations(mc_vctx *c, const mc_node *route, bool http)
         if (!c->gw_semantics) mc_v_destination(c, mc_get(d, "destination"));
         int64_t w;
         const mc_node *wn = mc_v_int(d, "weight", &w);
+        odd |= mc_v_odd(d, "weight", MC_INT);
         if (w < 0) mc_v_report(c, MSH0350, wn, "weight %lld is negative", (long long)w);
         total += (uint32_t)w;
     }
-    if (mc_len(route) > 1 && total == 0)
-        mc_v_report(c, MSH0351, route, "all %u destinations have weight 0, so no traffic can be sent", route->n);
+    if (mc_len(route) > 1 && total == 0 && !odd)
+        mc_v_report(c, MSH0351, route, "the weights of the %u destinations add up to 0 (as 32-bit integers), so "
+                    "there is nothing to split traffic by", route->n);
 }
 
 /* validateHTTPRoute */
@@ -711,8 +714,12 @@ static void sni_host(mc_vctx *c, const mc_node *sh, const mc_node *hosts, bool g
         if (b.n) mc_buf_puts(&b, ", ");
         mc_buf_puts(&b, h->u.s);
     }
-    mc_v_report(c, MSH0355, sh, "SNI host %s is not covered by any host of the VirtualService [%s]", mc_v_qn(c, sh),
-                b.s ? b.s : "");
+    if (b.n)
+        mc_v_report(c, MSH0355, sh, "SNI host %s is not covered by any host of the VirtualService [%s]",
+                    mc_v_qn(c, sh), b.s);
+    else
+        mc_v_report(c, MSH0355, sh, "SNI host %s is not covered by any host: the VirtualService has none",
+                    mc_v_qn(c, sh));
     mc_buf_free(&b);
 }
 
@@ -754,7 +761,7 @@ static void tls_route(mc_vctx *c, const mc_node *r, const mc_node *hosts, bool g
         l4_match_common(c, m, true);
     }
     const mc_node *route = mc_v_seq(r, "route");
-    if (!route) mc_v_report(c, MSH0357, r, "TLS route has no route destinations");
+    if (mc_v_none(r, "route")) mc_v_report(c, MSH0357, r, "TLS route has no route destinations");
     destinations(c, route, false);
 }
 
@@ -767,7 +774,7 @@ static void tcp_route(mc_vctx *c, const mc_node *r)
         if (m->type == MC_MAP) l4_match_common(c, m, false);
     }
     const mc_node *route = mc_v_seq(r, "route");
-    if (!route) mc_v_report(c, MSH0357, r, "TCP route has no route destinations");
+    if (mc_v_none(r, "route")) mc_v_report(c, MSH0357, r, "TCP route has no route destinations");
     destinations(c, route, false);
 }
 
@@ -1063,6 +1070,7 @@ static void unreachable(mc_vctx *c, const mc_node *rules, bool http)
     MC_SEQ_EACH(rules, rn) {
         const mc_node *r = mc_item(rules, rn);
         if (r->type != MC_MAP) continue;
+        if (mc_v_odd(r, "match", MC_SEQ)) continue;    /* the schema stage reports it */
         const char *rname = rule_name(c, r, rn, http);
         const mc_node *matches = mc_v_seq(r, "match");
         if (!matches) {
@@ -1123,7 +1131,8 @@ void mc_v_virtualservice(mc_vctx *c)
     const mc_node *spec = c->spec;
     const mc_node *hosts = mc_v_seq(spec, "hosts"), *gateways = mc_v_seq(spec, "gateways");
     const mc_node *http = mc_v_seq(spec, "http"), *tls = mc_v_seq(spec, "tls"), *tcp = mc_v_seq(spec, "tcp");
-    bool delegate_vs = hosts == NULL;
+    /* no hosts: a delegate; hosts of the wrong type: neither checked nor a delegate */
+    bool delegate_vs = mc_v_none(spec, "hosts");
     if (delegate_vs) {
         if (gateways)
             mc_v_report(c, MSH0300, mc_get_key(spec, "gateways"), "a delegate VirtualService (one without hosts) "
@@ -1180,7 +1189,7 @@ void mc_v_virtualservice(mc_vctx *c)
     }
     if (all_valid && hosts) duplicate_hosts(c, hosts);
 
-    if (!http && !tcp && !tls)
+    if (mc_v_none(spec, "http") && mc_v_none(spec, "tcp") && mc_v_none(spec, "tls"))
         mc_v_report(c, MSH0308, spec ? spec : c->at, "VirtualService has no routes: add http, tcp or tls rules");
     MC_SEQ_EACH(http, i) {
         const mc_node *r = mc_item(http, i);
