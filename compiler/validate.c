@@ -121,26 +121,22 @@ void mc_v_report(mc_vctx *c, mc_code code, const mc_node *at, const char *fmt, .
     mc_diag(code, &c->o->o, at ? at : c->at, "%s", buf);
 }
 
-const char *mc_v_q(mc_vctx *c, const char *s, size_t n)
+/* Go's strconv.Quote escapes; past `limit` bytes the text is cut (at a
+** UTF-8 boundary) and its length given. */
+static const char *quote(mc_vctx *c, const char *s, size_t n, size_t limit)
 {
     mc_buf b;
     mc_buf_init(&b);
-    size_t lim = n > 120 ? 100 : n;
-    /* keep whole UTF-8 sequences */
+    size_t lim = n > limit ? limit - 20 : n;
     while (lim < n && lim > 0 && ((unsigned char)s[lim] & 0xC0) == 0x80) lim--;
     mc_buf_putc(&b, '"');
     for (size_t i = 0; i < lim; i++) {
         unsigned char ch = (unsigned char)s[i];
-        switch (ch) {
-        case '"': mc_buf_puts(&b, "\\\""); break;
-        case '\\': mc_buf_puts(&b, "\\\\"); break;
-        case '\n': mc_buf_puts(&b, "\\n"); break;
-        case '\r': mc_buf_puts(&b, "\\r"); break;
-        case '\t': mc_buf_puts(&b, "\\t"); break;
-        default:
-            if (ch < 0x20 || ch == 0x7F) mc_buf_printf(&b, "\\x%02x", ch);
-            else mc_buf_putc(&b, (char)ch);
-        }
+        static const char from[] = "\"\\\a\b\f\n\r\t\v", to[] = "\"\\abfnrtv";
+        const char *e = ch ? strchr(from, ch) : NULL;
+        if (e) mc_buf_printf(&b, "\\%c", to[e - from]);
+        else if (ch < 0x20 || ch == 0x7F) mc_buf_printf(&b, "\\x%02x", ch);
+        else mc_buf_putc(&b, (char)ch);
     }
     if (lim < n) mc_buf_printf(&b, "...\" (%zu bytes)", n);
     else mc_buf_putc(&b, '"');
@@ -148,6 +144,9 @@ const char *mc_v_q(mc_vctx *c, const char *s, size_t n)
     mc_buf_free(&b);
     return r;
 }
+
+const char *mc_v_q(mc_vctx *c, const char *s, size_t n) { return quote(c, s, n, 120); }
+const char *mc_v_goquote(mc_vctx *c, const char *s, size_t n) { return quote(c, s, n, SIZE_MAX); }
 
 const char *mc_v_qn(mc_vctx *c, const mc_node *n)
 {
@@ -818,7 +817,9 @@ void mc_validate(mc_input *in, const mc_check_opts *opt)
         if (!c.at) c.at = o->root;
         c.scratch = &scratch;
         c.warn = true;
-        if (metadata_ok(&c)) {
+        /* a spec of the wrong type is the schema stage's finding */
+        bool odd_spec = o->spec && o->spec->type != MC_MAP && o->spec->type != MC_NULL;
+        if (metadata_ok(&c) && !odd_spec) {
             const mc_node *ann = mc_v_map(o->meta, "annotations");
             switch (o->kind) {
             case MC_K_GATEWAY:

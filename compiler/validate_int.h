@@ -66,6 +66,8 @@ void mc_v_report(mc_vctx *c, mc_code code, const mc_node *at, const char *fmt, .
 /* s[0..n) quoted the way Go's %q does, shortened past 120 bytes (scratch). */
 const char *mc_v_q(mc_vctx *c, const char *s, size_t n);
 const char *mc_v_qn(mc_vctx *c, const mc_node *n);      /* string node */
+/* strconv.Quote exactly, for Istio's message templates */
+const char *mc_v_goquote(mc_vctx *c, const char *s, size_t n);
 
 /* ---- primitives ---- */
 /* time.ParseDuration; false on a syntax error or overflow. */

@@ -60,6 +60,7 @@ static void static_endpoint(mc_vctx *c, const mc_node *ep, const mc_strmap *name
     size_t al = an ? an->n : 0;
     if (al == 0) {
         if (mc_v_odd(ep, "address", MC_STR)) return;      /* the schema stage reports it */
+        if (mc_v_odd(ep, "network", MC_STR)) return;
         if (mc_v_blank(ep, "network")) {
             mc_v_report(c, MSH0510, an ? an : ep, "endpoint has neither an address nor a network");
             return;

@@ -592,7 +592,7 @@ static void rewrite(mc_vctx *c, const mc_node *r)
         mc_v_report(c, MSH0347, rr, "uriRegexRewrite needs both match and rewrite");
         return;
     }
-    mc_v_regex(c, m, "rewrite.uriRegexRewrite.match");
+    if (m) mc_v_regex(c, m, "rewrite.uriRegexRewrite.match");
 }
 
 static bool authority_header(const char *s, size_t n)
@@ -780,40 +780,11 @@ static void tcp_route(mc_vctx *c, const mc_node *r)
 
 /* ------------------------------------------------------------ IST0130/IST0131 */
 
-/* strconv.Quote, for rule and match names in Istio's message templates */
-static const char *go_quote(mc_vctx *c, const char *s, size_t n)
-{
-    mc_buf b;
-    mc_buf_init(&b);
-    mc_buf_putc(&b, '"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        switch (ch) {
-        case '"': mc_buf_puts(&b, "\\\""); break;
-        case '\\': mc_buf_puts(&b, "\\\\"); break;
-        case '\a': mc_buf_puts(&b, "\\a"); break;
-        case '\b': mc_buf_puts(&b, "\\b"); break;
-        case '\f': mc_buf_puts(&b, "\\f"); break;
-        case '\n': mc_buf_puts(&b, "\\n"); break;
-        case '\r': mc_buf_puts(&b, "\\r"); break;
-        case '\t': mc_buf_puts(&b, "\\t"); break;
-        case '\v': mc_buf_puts(&b, "\\v"); break;
-        default:
-            if (ch < 0x20 || ch == 0x7F) mc_buf_printf(&b, "\\x%02x", ch);
-            else mc_buf_putc(&b, (char)ch);
-        }
-    }
-    mc_buf_putc(&b, '"');
-    char *r = mc_arena_strndup(c->scratch, b.s, b.n);
-    mc_buf_free(&b);
-    return r;
-}
-
 /* routeName / requestName: a quoted name (HTTP only) or #index */
 static const char *rule_name(mc_vctx *c, const mc_node *r, uint32_t i, bool http)
 {
     const mc_node *nm = http ? mc_v_str(r, "name") : NULL;
-    if (nm && nm->n) return go_quote(c, nm->u.s, nm->n);
+    if (nm && nm->n) return mc_v_goquote(c, nm->u.s, nm->n);
     return mc_arena_printf(c->scratch, "#%u", i);
 }
 
