@@ -15,8 +15,10 @@
 #define C_VALUE  2              /* field-value byte other than HTAB: SP..~ and obs-text */
 #define C_TARGET 4              /* request-target byte: 0x21..0x7E */
 #define C_HEX    8
+#define C_AUTH   16             /* RFC 3986 authority byte (nghttp2_check_authority) */
 
 static unsigned char cls[256];
+static unsigned char lowered[256];
 
 __attribute__((constructor))
 static void init_classes(void)
@@ -29,19 +31,23 @@ static void init_classes(void)
         if ((c >= 0x20 && c != 0x7f) || c == '\t') k |= C_VALUE;
         if (c > 0x20 && c < 0x7f) k |= C_TARGET;
         if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) k |= C_HEX;
+        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c && strchr("-._~!$&'()*+,;=:@[]%", c)))
+            k |= C_AUTH;
         cls[c] = k;
+        lowered[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
     }
 }
 
 #define IS(c, k) (cls[(unsigned char)(c)] & (k))
 
-static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+static inline int lower(int c) { return lowered[c & 0xff]; }
 
-static bool eq_nocase(const char *a, size_t an, const char *b, size_t bn)
+static inline bool eq_nocase(const char *a, size_t an, const char *b, size_t bn)
 {
     if (an != bn) return false;
     for (size_t i = 0; i < an; i++)
-        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return false;
+        if (lowered[(unsigned char)a[i]] != lowered[(unsigned char)b[i]]) return false;
     return true;
 }
 
@@ -414,11 +420,8 @@ static bool check_token(const char *t, size_t n, void *ud)
 /* RFC 3986 authority bytes as nghttp2_check_authority accepts them. */
 static bool authority_ok(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) continue;
-        if (!strchr("-._~!$&'()*+,;=:@[]%", c) || c == 0) return false;
-    }
+    for (size_t i = 0; i < n; i++)
+        if (!IS(s[i], C_AUTH)) return false;
     return true;
 }
 
