@@ -158,3 +158,8 @@ clean:
 	rm -rf build build-san
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# HTTP/1 parser micro benchmark (ns per request; runtime core)
+.PHONY: bench-http1
+bench-http1: $(BUILD)/bench/http1
+	@$(BUILD)/bench/http1
