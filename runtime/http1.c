@@ -466,6 +466,18 @@ static bool terminator_since(const char *b, size_t len, size_t last_len)
     return false;
 }
 
+/* The last_len shortcut: a long block whose end has not arrived yet is
+** not parsed again. Returns -2, -1 (too large) or 0 (parse it). */
+static int still_incomplete(const char *buf, size_t len, size_t last_len, size_t max_bytes,
+                            uint8_t *err, uint32_t *erroff)
+{
+    if (last_len < RT_H1_RESCAN || len <= last_len || terminator_since(buf, len, last_len)) return 0;
+    if (len < max_bytes) return -2;
+    *err = RT_H1_E_HEADERS_TOO_LARGE;
+    *erroff = (uint32_t)max_bytes;
+    return -1;
+}
+
 /* Map a parse result onto the header-block size limit as Balsa does: it
 ** reads up to max_bytes looking for the end of the block, judges the
 ** start line as soon as it is complete, and the field lines only once
@@ -639,14 +651,8 @@ int rt_h1_parse_request(rt_h1_request *req, const char *buf, size_t len,
     memset(req, 0, sizeof *req);
     req->headers = hs;
     req->max_headers = max;
-    if (last_len >= RT_H1_RESCAN && len > last_len && !terminator_since(buf, len, last_len)) {
-        if (len >= max_bytes) {
-            req->err = RT_H1_E_HEADERS_TOO_LARGE;
-            req->err_offset = (uint32_t)max_bytes;
-            return -1;
-        }
-        return -2;
-    }
+    int quick = still_incomplete(buf, len, last_len, max_bytes, &req->err, &req->err_offset);
+    if (quick) return quick;
     pstate ps = { .buf = buf, .len = len, .hs = hs, .max = max };
     size_t pos = 0;
     int empty = 0;
@@ -771,14 +777,8 @@ int rt_h1_parse_response(rt_h1_response *resp, const char *buf, size_t len,
     memset(resp, 0, sizeof *resp);
     resp->headers = hs;
     resp->max_headers = max;
-    if (last_len >= RT_H1_RESCAN && len > last_len && !terminator_since(buf, len, last_len)) {
-        if (len >= max_bytes) {
-            resp->err = RT_H1_E_HEADERS_TOO_LARGE;
-            resp->err_offset = (uint32_t)max_bytes;
-            return -1;
-        }
-        return -2;
-    }
+    int quick = still_incomplete(buf, len, last_len, max_bytes, &resp->err, &resp->err_offset);
+    if (quick) return quick;
     pstate ps = { .buf = buf, .len = len, .hs = hs, .max = max };
     long r = status_line(&ps, resp);
     if (r > 0) {
