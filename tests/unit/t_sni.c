@@ -255,6 +255,29 @@ int main(void)
     m = handmade(short_ext, sizeof short_ext, true, hb);
     ok(peek(hb, m) == -1 && I.err == RT_SNI_E_MALFORMED, "extension longer than the message");
 
+    /* random corruption of the real hello: never an overread, and no
+    ** prefix decides differently from the whole */
+    uint32_t x = 88172645u;
+    int incons = 0, outcomes[4] = { 0 };
+    for (int k = 0; k < 3000; k++) {
+        memcpy(alt, ch, n);
+        for (int e = 0; e < 1 + k % 3; e++) {
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+            alt[x % n] = (uint8_t)(x >> 11);
+        }
+        int whole = peek(alt, n);
+        uint8_t werr = I.err;
+        outcomes[whole + 2]++;
+        for (int j = 0; j < 4; j++) {
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+            size_t cut = x % n;
+            int r2 = peek(alt, cut);
+            if (r2 != -2 && !(r2 == -1 && whole == -1 && I.err == werr)) incons++;
+        }
+    }
+    ok(incons == 0, "3000 corrupted hellos: prefixes agree with the whole (-2:%d -1:%d 0:%d 1:%d)",
+       outcomes[0], outcomes[1], outcomes[2], outcomes[3]);
+
     /* not TLS at all */
     static const char get[] = "GET / HTTP/1.1\r\nHost: www.google.com\r\n\r\n";
     ok(peek((const uint8_t *)get, sizeof get - 1) == -1 && I.err == RT_SNI_E_NOT_TLS, "plaintext HTTP: not TLS");
