@@ -79,6 +79,11 @@
 ** syntax and limits, duplicate/invalid CL, CL+TE, TE, Connection,
 ** absolute URL, version, Host, CONNECT.
 **
+** When errors show: as in Balsa, the start line is judged as soon as it
+** is complete (an absurd method even before), but a field line only once
+** the whole block has arrived within max_bytes; before that the answer
+** is -2, and a block that runs past max_bytes is 431 whatever it holds.
+**
 ** Re-parsing: pass last_len = the length of the previous call's buffer
 ** that returned -2 (0 the first time). Blocks longer than RT_H1_RESCAN
 ** bytes are then only re-parsed once their end has arrived, so a client
