@@ -171,3 +171,8 @@ $(BUILD)/gen/schemas.o: $(BUILD)/gen/schemas.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libmeshc.a: $(BUILD)/gen/schemas.o
+
+# HTTP/1 parser micro benchmark (ns per request; runtime core)
+.PHONY: bench-http1
+bench-http1: $(BUILD)/bench/http1
+	@$(BUILD)/bench/http1
