@@ -112,7 +112,7 @@ extern "C" void rx_free(rx *r)
     delete r;
 }
 
-extern "C" bool rx_full(const rx *r, const char *s, size_t n)
+extern "C" bool rx_full_match(const rx *r, const char *s, size_t n)
 {
     try {
         return RE2::FullMatch(re2::StringPiece(s, n), *r->re);
@@ -121,7 +121,7 @@ extern "C" bool rx_full(const rx *r, const char *s, size_t n)
     }
 }
 
-extern "C" bool rx_partial(const rx *r, const char *s, size_t n)
+extern "C" bool rx_partial_match(const rx *r, const char *s, size_t n)
 {
     try {
         return RE2::PartialMatch(re2::StringPiece(s, n), *r->re);
@@ -132,31 +132,32 @@ extern "C" bool rx_partial(const rx *r, const char *s, size_t n)
 
 extern "C" int rx_groups(const rx *r) { return r->re->NumberOfCapturingGroups(); }
 
-extern "C" char *rx_replace(const rx *r, const char *s, size_t n, const char *rewrite, size_t rlen,
-                            size_t *outlen, char *err, size_t errlen)
+extern "C" bool rx_check_rewrite(const rx *r, const char *rewrite, size_t rlen, char *err, size_t errlen)
+{
+    try {
+        std::string why;
+        if (r->re->CheckRewriteString(re2::StringPiece(rewrite, rlen), &why)) return true;
+        set_err(err, errlen, why.c_str());
+    } catch (...) {
+        set_err(err, errlen, "out of memory");
+    }
+    return false;
+}
+
+extern "C" long rx_replace_all(const rx *r, const char *s, size_t n, const char *rewrite, size_t rlen,
+                               char *out, size_t cap)
 {
     try {
         re2::StringPiece rw(rewrite, rlen);
         std::string why;
-        if (!r->re->CheckRewriteString(rw, &why)) {
-            set_err(err, errlen, why.c_str());
-            return nullptr;
-        }
+        if (!r->re->CheckRewriteString(rw, &why)) return -2;
         std::string str(s, n);
         RE2::GlobalReplace(&str, *r->re, rw);
-        char *out = static_cast<char *>(std::malloc(str.size() + 1));
-        if (!out) {
-            set_err(err, errlen, "out of memory");
-            return nullptr;
-        }
+        if (str.size() + 1 > cap) return -1;
         std::memcpy(out, str.data(), str.size());
         out[str.size()] = '\0';
-        if (outlen) *outlen = str.size();
-        return out;
-    } catch (const std::bad_alloc &) {
-        set_err(err, errlen, "out of memory");
+        return static_cast<long>(str.size());
     } catch (...) {
-        set_err(err, errlen, "internal error in RE2");
+        return -1;
     }
-    return nullptr;
 }

@@ -31,19 +31,22 @@ rx  *rx_compile(const char *pat, size_t len, char *err, size_t errlen);
 void rx_free(rx *r);
 
 /* Whole subject matches (Envoy's safe_regex on paths and headers). */
-bool rx_full(const rx *r, const char *s, size_t n);
+bool rx_full_match(const rx *r, const char *s, size_t n);
 /* Some substring matches. */
-bool rx_partial(const rx *r, const char *s, size_t n);
+bool rx_partial_match(const rx *r, const char *s, size_t n);
 /* Number of capturing groups. */
 int  rx_groups(const rx *r);
+/* Is rewrite valid for r (groups it names exist, escapes well formed)?
+** False with the reason in err. */
+bool rx_check_rewrite(const rx *r, const char *rewrite, size_t rlen, char *err, size_t errlen);
 
 /* Replace every non-overlapping match of r in s[0..n) with rewrite, where
-** \0..\9 stand for the groups and \\ for a backslash (Envoy's regex_rewrite).
-** Returns a malloc'd NUL-terminated string, its length in *outlen; NULL with
-** err filled when the rewrite names a group the pattern lacks or is
-** malformed. */
-char *rx_replace(const rx *r, const char *s, size_t n, const char *rewrite, size_t rlen,
-                 size_t *outlen, char *err, size_t errlen);
+** \0..\9 stand for the match and its groups and \\ for a backslash
+** (Envoy's regex_rewrite, RE2's GlobalReplace). Writes a NUL-terminated
+** result into out[0..cap); returns its length, -1 when cap is too small,
+** -2 when rewrite names a group the pattern lacks or is malformed. */
+long rx_replace_all(const rx *r, const char *s, size_t n, const char *rewrite, size_t rlen,
+                    char *out, size_t cap);
 
 #ifdef __cplusplus
 }
