@@ -594,7 +594,7 @@ void mc_an_report(mc_an_ctx *c, mc_code code, mc_level level, const mc_obj *o, c
     /* istioctl drops a message whose level, code, origin, line and text
     ** equal an earlier one's */
     mc_buf_printf(&c->msg, "%u\x1f%d\x1f%d\x1f%u\x1f%s", o->seq, (int)code, (int)level,
-                  istio_at ? istio_at->line : 0, m);
+                  istio_at ? mc_node_line(istio_at) : 0, m);
     if (!mc_strmap_get(&c->seen, c->msg.s, c->msg.n)) {
         char *k = mc_arena_strndup(&c->a, c->msg.s, c->msg.n);
         *mc_strmap_put(&c->seen, k, c->msg.n, NULL) = (void *)1;
@@ -696,7 +696,7 @@ static mc_node *parse_text(mc_an_ctx *c, int id)
 {
     first_doc d = { NULL };
     if (id < 0) return NULL;
-    mc_parse(&c->a, (uint16_t)id, on_first_doc, &d);
+    mc_parse(&c->a, NULL, (uint16_t)id, on_first_doc, &d);
     return d.root;
 }
 
