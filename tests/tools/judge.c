@@ -19,9 +19,7 @@
 ** the case's analyzers can emit (Istio's tests run one analyzer at a time),
 ** from the analyzer table below, which follows istio-analyzers.md section 1a
 ** independently of meshc's own table. Exit 0: equal (or clean); 1: differs,
-** with "# " lines saying how; 2: bad input. With PENDING=1, a case that
-** expects only validation-stage codes while meshc reports none of them at
-** all prints "pending" and exits 3 (the stage has not landed).
+** with "# " lines saying how; 2: bad input.
 */
 #include <jansson.h>
 #include <stdbool.h>
@@ -177,27 +175,15 @@ static int cmd_conformance(const char *exp_path, const char *act_path)
         if (!known) { fprintf(stderr, "judge: unknown analyzer %s\n", name); return 2; }
     }
     entries want = { 0 }, got = { 0 };
-    bool only_validation = true;
-    json_array_foreach(json_object_get(e, "messages"), i, a) {
+    json_array_foreach(json_object_get(e, "messages"), i, a)
         add(&want, str(a, "code"), str(a, "kind"), str(a, "namespace"), str(a, "name"));
-        only_validation = only_validation && in_list(VALIDATION_CODES, str(a, "code"));
-    }
-    bool any_validation = false;
     json_array_foreach(act, i, a) {
         const char *code = code_of(a);
-        any_validation = any_validation || in_list(VALIDATION_CODES, code);
         if (!in_list(codes, code)) continue;
         add(&got, code, str(a, "kind"), str(a, "namespace"), str(a, "name"));
     }
-    int rc;
-    const char *pending = getenv("PENDING");
-    if (pending && *pending == '1' && want.n && only_validation && !any_validation) {
-        printf("pending\n");
-        rc = 3;
-    } else {
-        bool ok = fatal_free(act);
-        rc = compare(&want, &got) && ok ? 0 : 1;
-    }
+    bool ok = fatal_free(act);
+    int rc = compare(&want, &got) && ok ? 0 : 1;
     free_entries(&want);
     free_entries(&got);
     json_decref(e);
@@ -245,11 +231,10 @@ static int cmd_sample(const char *index, const char *id, const char *act_path)
     const char *max = json_string_value(json_object_get(expect, "max_level"));
     json_t *findings = json_object_get(expect, "findings");
     entries want = { 0 }, got = { 0 };
-    bool ok = fatal_free(act), any_validation = false;
+    bool ok = fatal_free(act);
     json_t *f, *x;
     json_array_foreach(act, i, f) {
         const char *code = code_of(f), *kind = str(f, "kind");
-        any_validation = any_validation || in_list(VALIDATION_CODES, code);
         bool in_scope = false;
         json_array_foreach(scope, j, x) in_scope = in_scope || strcmp(json_string_value(x), kind) == 0;
         if (!in_scope) continue;
@@ -273,24 +258,9 @@ static int cmd_sample(const char *index, const char *id, const char *act_path)
         else if (findings && rank >= 1)
             printf("# not judged: %s %s %s/%s\n", code, kind, str(f, "namespace"), str(f, "name"));
     }
-    entries want_nv = { 0 };
-    json_array_foreach(findings, i, x) {
+    json_array_foreach(findings, i, x)
         add(&want, str(x, "code"), str(x, "kind"), str(x, "namespace"), str(x, "name"));
-        if (!in_list(VALIDATION_CODES, str(x, "code")))
-            add(&want_nv, str(x, "code"), str(x, "kind"), str(x, "namespace"), str(x, "name"));
-    }
-    int rc;
-    const char *pending = getenv("PENDING");
-    if (findings && pending && *pending == '1' && want_nv.n < want.n && !any_validation) {
-        /* the validation stage has not landed: its part of the expectation
-        ** is pending, the rest must match exactly */
-        bool same = compare(&want_nv, &got) && ok;
-        if (same) printf("pending\n");
-        rc = same ? 3 : 1;
-    } else {
-        rc = (findings ? compare(&want, &got) : true) && ok ? 0 : 1;
-    }
-    free_entries(&want_nv);
+    int rc = (findings ? compare(&want, &got) : true) && ok ? 0 : 1;
     free_entries(&want);
     free_entries(&got);
     json_decref(ix);
