@@ -33,6 +33,7 @@
 #ifndef IMG_IMAGE_H
 #define IMG_IMAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,6 +93,7 @@ typedef struct img_range { uint32_t first, count; } img_range;
 /* match operators for headers, query parameters and CORS origins */
 #define IMG_MATCH_OPS(X) X(EXACT, "exact") X(PREFIX, "prefix") X(REGEX, "regex") X(PRESENT, "present")
 #define IMG_MATCH_TARGETS(X) X(HEADER, "header") X(QUERY, "query") X(ORIGIN, "origin")
+#define IMG_ENTRY_KINDS(X) X(HTTP, "http") X(TLS, "tls") X(TCP, "tcp")
 #define IMG_ACTION_KINDS(X) X(ROUTE, "route") X(REDIRECT, "redirect") X(DIRECT, "direct_response")
 #define IMG_HEADER_OPS(X) X(SET, "set") X(ADD, "add") X(REMOVE, "remove")
 #define IMG_CLUSTER_KINDS(X) X(STATIC, "STATIC") X(STRICT_DNS, "STRICT_DNS") \
@@ -113,6 +115,7 @@ typedef struct img_range { uint32_t first, count; } img_range;
 #define IMG_ENUM_ROW_IMG_PATH(n, s) IMG_PATH_##n,
 #define IMG_ENUM_ROW_IMG_OP(n, s) IMG_OP_##n,
 #define IMG_ENUM_ROW_IMG_TARGET(n, s) IMG_TARGET_##n,
+#define IMG_ENUM_ROW_IMG_ENTRY(n, s) IMG_ENTRY_##n,
 #define IMG_ENUM_ROW_IMG_ACTION(n, s) IMG_ACTION_##n,
 #define IMG_ENUM_ROW_IMG_HOP(n, s) IMG_HOP_##n,
 #define IMG_ENUM_ROW_IMG_CLUSTER(n, s) IMG_CLUSTER_##n,
@@ -128,6 +131,7 @@ IMG_ENUM_DECL(IMG_HOST, IMG_HOST_KINDS)
 IMG_ENUM_DECL(IMG_PATH, IMG_PATH_KINDS)
 IMG_ENUM_DECL(IMG_OP, IMG_MATCH_OPS)
 IMG_ENUM_DECL(IMG_TARGET, IMG_MATCH_TARGETS)
+IMG_ENUM_DECL(IMG_ENTRY, IMG_ENTRY_KINDS)
 IMG_ENUM_DECL(IMG_ACTION, IMG_ACTION_KINDS)
 IMG_ENUM_DECL(IMG_HOP, IMG_HEADER_OPS)
 IMG_ENUM_DECL(IMG_CLUSTER, IMG_CLUSTER_KINDS)
@@ -139,7 +143,7 @@ IMG_ENUM_DECL(IMG_CTLS, IMG_CLIENT_TLS)
 #define IMG_ENUMS(X) X(VIEW, IMG_VIEW_KINDS) X(LISTENER, IMG_LISTENER_KINDS) \
     X(CHAIN, IMG_CHAIN_KINDS) X(TLS, IMG_TLS_MODES) X(PROTO, IMG_PROTOCOLS) \
     X(HOST, IMG_HOST_KINDS) X(PATH, IMG_PATH_KINDS) X(OP, IMG_MATCH_OPS) \
-    X(TARGET, IMG_MATCH_TARGETS) X(ACTION, IMG_ACTION_KINDS) X(HOP, IMG_HEADER_OPS) \
+    X(TARGET, IMG_MATCH_TARGETS) X(ENTRY, IMG_ENTRY_KINDS) X(ACTION, IMG_ACTION_KINDS) X(HOP, IMG_HEADER_OPS) \
     X(CLUSTER, IMG_CLUSTER_KINDS) X(EP, IMG_ENDPOINT_KINDS) X(LB, IMG_LB_POLICIES) \
     X(CTLS, IMG_CLIENT_TLS)
 typedef enum {
@@ -302,7 +306,7 @@ typedef struct img_route {
     uint32_t action;            /* ACTIONS */
     uint32_t target;            /* TARGETS for IMG_ACTION_ROUTE, else IMG_NONE */
     img_str name;               /* %ROUTE_NAME%: http.name[.match.name] */
-    uint32_t origin;            /* ORIGINS */
+    uint32_t origin;            /* ORIGINS, or IMG_NONE (a default route) */
     uint32_t pad;
 } img_route;
 
@@ -315,20 +319,17 @@ typedef struct img_matcher {
     img_str value;
 } img_matcher;
 
+/* Where a row came from. No file names or line numbers: the image must
+** not change when documents move between or within files. */
 typedef struct img_origin {
     uint32_t vs;                /* VSES */
     uint32_t delegate;          /* VSES of the delegate VS the route came from, or IMG_NONE */
-    uint16_t entry;             /* http[i] / tls[i] / tcp[i] of the root VS */
+    uint32_t kind;              /* IMG_ENTRY_*: http[], tls[] or tcp[] */
+    uint16_t entry;             /* index in that list of the root VS */
     uint16_t match;             /* match[j], 0xffff: no match block */
-    uint32_t line;              /* line of the match (or entry) in the VS's file */
 } img_origin;
 
-typedef struct img_vs {
-    img_str ns, name;
-    img_str file;               /* as given to meshc */
-    uint32_t line;              /* of the document */
-    uint32_t pad;
-} img_vs;
+typedef struct img_vs { img_str ns, name; } img_vs;
 
 typedef struct img_action {
     uint32_t kind;              /* IMG_ACTION_* */
@@ -581,17 +582,15 @@ enum { IMG_F_STR, IMG_F_RANGE, IMG_F_IDX, IMG_F_IDXN, IMG_F_ENUM, IMG_F_FLAGS, I
     F(img_route, flags, FLAGS, IMG_ROUTE_FLAGS_MASK) F(img_route, regex, IDXN, IMG_S_REGEXES) \
     F(img_route, path, STR, 0) F(img_route, matchers, RANGE, IMG_S_MATCHERS) \
     F(img_route, action, IDX, IMG_S_ACTIONS) F(img_route, target, IDXN, IMG_S_TARGETS) \
-    F(img_route, name, STR, 0) F(img_route, origin, IDX, IMG_S_ORIGINS) F(img_route, pad, ZERO, 0)
+    F(img_route, name, STR, 0) F(img_route, origin, IDXN, IMG_S_ORIGINS) F(img_route, pad, ZERO, 0)
 #define IMG_FIELDS_MATCHERS(F) \
     F(img_matcher, target, ENUM, IMG_E_TARGET) F(img_matcher, op, ENUM, IMG_E_OP) \
     F(img_matcher, flags, FLAGS, IMG_M_FLAGS_MASK) F(img_matcher, regex, IDXN, IMG_S_REGEXES) \
     F(img_matcher, name, STR, 0) F(img_matcher, value, STR, 0)
 #define IMG_FIELDS_ORIGINS(F) \
     F(img_origin, vs, IDX, IMG_S_VSES) F(img_origin, delegate, IDXN, IMG_S_VSES) \
-    F(img_origin, line, U32, 0)
-#define IMG_FIELDS_VSES(F) \
-    F(img_vs, ns, STR, 0) F(img_vs, name, STR, 0) F(img_vs, file, STR, 0) \
-    F(img_vs, line, U32, 0) F(img_vs, pad, ZERO, 0)
+    F(img_origin, kind, ENUM, IMG_E_ENTRY)
+#define IMG_FIELDS_VSES(F) F(img_vs, ns, STR, 0) F(img_vs, name, STR, 0)
 #define IMG_FIELDS_ACTIONS(F) \
     F(img_action, kind, ENUM, IMG_E_ACTION) F(img_action, detail, U32, 0) \
     F(img_action, req_headers, RANGE, IMG_S_HEADEROPS) F(img_action, resp_headers, RANGE, IMG_S_HEADEROPS) \
@@ -663,6 +662,26 @@ typedef struct img_field {
 } img_field;
 #define IMG_FIELD_ROW(type, field, kind, arg) \
     { (uint16_t)offsetof(type, field), IMG_F_##kind, 0, (uint32_t)(arg), #field },
+
+/* ------------------------------------------------------------ checking */
+
+struct rx;
+/* A verified image: base, size and where each section's records are. */
+typedef struct img_map {
+    const uint8_t *base;
+    uint64_t size;
+    const void *sec[IMG_NSECTIONS];
+    uint32_t count[IMG_NSECTIONS];
+} img_map;
+
+/* Check every byte of p[0..n) (8-byte aligned) before anything reads it:
+** header, section table, every field of every record, every cross
+** reference, hash-table placement, trie order, regex syntax. On success
+** fills m and, when rxs is not NULL, hands over the compiled regexes (one
+** per REGEXES record; free with img_free_regexes). On failure returns
+** false with err naming the file offset: "at offset N: what". */
+bool img_verify(const void *p, size_t n, img_map *m, struct rx ***rxs, char *err, size_t errlen);
+void img_free_regexes(struct rx **rxs, uint32_t n);
 
 /* Names for dump, messages and the CLI. */
 const char *img_enum_name(img_enum e, uint32_t v);

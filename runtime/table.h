@@ -249,9 +249,9 @@ rt_header_op rt_wcluster_resp_header_op(const rt_image *img, uint32_t wcluster, 
 
 /* Where the matched route came from. */
 typedef struct rt_origin_info {
-    rt_str vs_ns, vs_name, file;
-    uint32_t entry, match;      /* http[entry] / tls[] / tcp[]; match UINT32_MAX: none */
-    uint32_t line;
+    rt_str vs_ns, vs_name;
+    uint32_t kind;              /* IMG_ENTRY_*: http[], tls[], tcp[] */
+    uint32_t entry, match;      /* [entry] of the root VS; match UINT32_MAX: none */
     rt_str delegate_ns, delegate_name;  /* "" unless merged from a delegate VS */
 } rt_origin_info;
 bool rt_origin_get(const rt_image *img, uint32_t origin, rt_origin_info *out);
