@@ -135,7 +135,9 @@ int mc_cmd_build(const mc_check_opts *opt, const char *out)
             const img_header *h = (const img_header *)img.s;
             fprintf(stderr, "meshc: wrote %s: %zu bytes, build ", out, img.n);
             for (int i = 0; i < 16; i++) fprintf(stderr, "%02x", h->build_id[i]);
-            fprintf(stderr, ", %u views, %u clusters\n", ir->nviews, ir->nclusters);
+            const img_section *tab = (const img_section *)(img.s + IMG_HEADER_SIZE);
+            fprintf(stderr, ", %u views, %u virtual hosts, %u routes, %u clusters\n", tab[IMG_S_VIEWS].count,
+                    tab[IMG_S_VHOSTS].count, tab[IMG_S_ROUTES].count, tab[IMG_S_CLUSTERS].count);
         }
     }
     mc_buf_free(&img);

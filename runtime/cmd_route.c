@@ -510,7 +510,8 @@ typedef struct tresult { int failures; bool printed_name; } tresult;
 
 static void failure(const char *name, bool details, tresult *r, const char *type, const char *want, const char *got)
 {
-    if (!r->printed_name && !details) printf("%s\n", name);
+    (void)details;
+    if (!r->printed_name) printf("%s\n", name);
     r->printed_name = true;
     printf("expected: [%s], actual: [%s], test type: %s\n", want, got, type);
     r->failures++;
@@ -584,6 +585,46 @@ static bool test_query(const mc_node *in, query *q, char *msg, size_t cap)
         }
     }
     return true;
+}
+
+/* One-line renderings of a route's action records, compared by meshrt
+** test's validate keys (see man/meshrt-test.5). */
+static void policy_text(const rt_image *img, const rt_decision *d, const rt_policy *p, const char *what, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+#define APPEND(...) do { int k_ = snprintf(buf + n, cap - n, __VA_ARGS__); if (k_ > 0) n += (size_t)k_; if (n >= cap) n = cap - 1; } while (0)
+    if (d->action_rec == IMG_NONE) return;
+    if (strcmp(what, "timeout") == 0) {
+        if (p->action != IMG_ACTION_ROUTE) return;
+        if (p->timeout_ms) APPEND("%ums", p->timeout_ms);
+        else APPEND("none");
+    } else if (strcmp(what, "retries") == 0) {
+        if (p->action != IMG_ACTION_ROUTE) return;
+        if (!p->retry.enabled) { APPEND("none"); return; }
+        APPEND("%u on %s", p->retry.num_retries, p->retry.retry_on.p);
+        for (uint32_t i = 0; i < p->retry.ncodes; i++) APPEND("%s%u", i ? "," : " codes ", rt_retry_code(img, d, i));
+        if (p->retry.per_try_timeout_ms) APPEND(" per-try %ums", p->retry.per_try_timeout_ms);
+        if (!p->retry.previous_hosts) APPEND(" no-previous-hosts");
+    } else if (strcmp(what, "mirrors") == 0) {
+        for (uint32_t i = 0; i < p->nmirrors; i++) {
+            rt_mirror m = rt_mirror_get(img, d, i);
+            APPEND("%s%s@%u", i ? "," : "", cluster_name(img, m.cluster), m.per_million);
+        }
+    } else if (strcmp(what, "fault") == 0) {
+        if (p->fault.delay) APPEND("delay %ums@%u", p->fault.delay_ms, p->fault.delay_per_million);
+        if (p->fault.abort) APPEND("%sabort %s%u@%u", p->fault.delay ? "; " : "", p->fault.grpc ? "grpc " : "", p->fault.abort_status,
+                                   p->fault.abort_per_million);
+    } else {
+        bool req = strcmp(what, "request_headers") == 0;
+        uint32_t cnt = req ? p->nreq_headers : p->nresp_headers;
+        for (uint32_t i = 0; i < cnt; i++) {
+            rt_header_op op = req ? rt_req_header_op(img, d, i) : rt_resp_header_op(img, d, i);
+            if (op.op == IMG_HOP_REMOVE) APPEND("%s%s %s", i ? "; " : "", img_enum_name(IMG_E_HOP, op.op), op.name.p);
+            else APPEND("%s%s %s=%s", i ? "; " : "", img_enum_name(IMG_E_HOP, op.op), op.name.p, op.value.p);
+        }
+    }
+#undef APPEND
 }
 
 static void run_test(const rt_image *img, const mc_node *t, uint32_t idx, bool details, bool only_failures,
@@ -660,15 +701,35 @@ static void run_test(const rt_image *img, const mc_node *t, uint32_t idx, bool d
             }
             if (strcmp(want, got) != 0) failure(name, details, &r, "clusters", want, got);
         }
+        rt_policy p;
+        rt_policy_get(img, d, &p);
+        char pol[1024];
+        policy_text(img, d, &p, "timeout", pol, sizeof pol);
+        check_str_field(name, details, &r, validate, "timeout", pol);
+        policy_text(img, d, &p, "retries", pol, sizeof pol);
+        check_str_field(name, details, &r, validate, "retries", pol);
+        policy_text(img, d, &p, "mirrors", pol, sizeof pol);
+        check_str_field(name, details, &r, validate, "mirrors", pol);
+        policy_text(img, d, &p, "fault", pol, sizeof pol);
+        check_str_field(name, details, &r, validate, "fault", pol);
+        policy_text(img, d, &p, "request_headers", pol, sizeof pol);
+        check_str_field(name, details, &r, validate, "request_headers", pol);
+        policy_text(img, d, &p, "response_headers", pol, sizeof pol);
+        check_str_field(name, details, &r, validate, "response_headers", pol);
+        static const char *const cors_keys[] = { "cors_allows", "cors_denies" };
+        for (int k = 0; k < 2; k++) {
+            const char *origin = text_of(mc_get(validate, cors_keys[k]));
+            if (!origin) continue;
+            bool allowed = rt_cors_origin_allowed(img, d, origin, strlen(origin));
+            if (allowed != (k == 0)) failure(name, details, &r, cors_keys[k], origin, allowed ? "allowed" : "denied");
+        }
         const mc_node *rh = mc_get(validate, "request_header_matches");
         MC_SEQ_EACH(rh, i) {
-            /* the headers the route adds: name and exact value among set/add operations */
+            /* router_check_tool style: a header the route adds, by name and exact value */
             const mc_node *m = mc_item(rh, i);
             const char *hn = text_of(mc_get(m, "name")), *hv = text_of(mc_get(mc_get(m, "string_match"), "exact"));
             if (!hv) hv = text_of(mc_get(m, "exact"));
             bool found = false;
-            rt_policy p;
-            rt_policy_get(img, d, &p);
             for (uint32_t k = 0; hn && k < p.nreq_headers && !found; k++) {
                 rt_header_op op = rt_req_header_op(img, d, k);
                 found = op.op != IMG_HOP_REMOVE && strcasecmp(op.name.p, hn) == 0 && (!hv || strcmp(op.value.p, hv) == 0);
