@@ -7,7 +7,8 @@
 ** fsync'd, then renamed over the target, and the directory is fsync'd. A
 ** failure at any step removes the temporary file and leaves an existing
 ** image untouched; SIGINT, SIGTERM and SIGHUP during the write do the same
-** before the signal takes its default effect.
+** before the signal takes its default effect, and SIGXFSZ is ignored so a
+** file size limit fails the write instead of killing the process.
 */
 #include "check.h"
 #include "dump.h"
@@ -64,12 +65,16 @@ static int write_atomic(const char *out, const char *data, size_t n)
     strcpy(basebuf, out);
     const char *dir = dirname(dirbuf), *base = basename(basebuf);
     snprintf(tmp_path, sizeof tmp_path, "%s/.%s.tmp.XXXXXX", dir, base);
-    struct sigaction sa, old_int, old_term, old_hup;
+    struct sigaction sa, ign, old_int, old_term, old_hup, old_xfsz;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     sigaction(SIGHUP, &sa, &old_hup);
+    /* over a file size limit, write() must fail (EFBIG) so we can clean up */
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGXFSZ, &ign, &old_xfsz);
     int rc = 2;
     int fd = mkstemp(tmp_path);
     if (fd < 0) {
@@ -107,6 +112,7 @@ restore:
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGHUP, &old_hup, NULL);
+    sigaction(SIGXFSZ, &old_xfsz, NULL);
     return rc;
 }
 

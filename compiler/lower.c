@@ -17,6 +17,12 @@
 #include <string.h>
 #include <time.h>
 
+/* memcpy that accepts an empty (NULL) source */
+static void copy_n(void *dst, const void *src, size_t bytes)
+{
+    if (bytes) memcpy(dst, src, bytes);
+}
+
 /* qsort without the undefined behaviour of a NULL base when n is 0 */
 static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
@@ -837,7 +843,7 @@ static void merge_delegates(L *l, mc_vs *vs)
         }
     }
     vs->http = mc_arena_alloc(l->a, (out.n + 1) * sizeof *vs->http);
-    memcpy(vs->http, out.v, out.n * sizeof *vs->http);
+    copy_n(vs->http, out.v, out.n * sizeof *vs->http);
     vs->nhttp = (uint32_t)out.n;
     mc_vec_free(&out);
 }
@@ -2660,7 +2666,7 @@ static void gateway_listeners(L *l, mc_ir_view *v)
         }
         mc_vec_free(&pg->servers);
         li->chains = mc_arena_alloc(l->a, (chains.n + 1) * sizeof *li->chains);
-        memcpy(li->chains, chains.v, chains.n * sizeof *li->chains);
+        copy_n(li->chains, chains.v, chains.n * sizeof *li->chains);
         li->nchains = (uint32_t)chains.n;
         mc_vec_free(&chains);
         v->nlisteners++;
@@ -2861,7 +2867,7 @@ static void mesh_listeners(L *l, mc_ir_view *v)
             }
         }
         li->chains = mc_arena_alloc(l->a, (chains.n + 1) * sizeof *li->chains);
-        memcpy(li->chains, chains.v, chains.n * sizeof *li->chains);
+        copy_n(li->chains, chains.v, chains.n * sizeof *li->chains);
         li->nchains = (uint32_t)chains.n;
         mc_vec_free(&chains);
         if (li->nchains) v->nlisteners++;
@@ -3086,7 +3092,7 @@ mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt)
         for (uint32_t g = 0; g < l.ngateways; g++)
             if (gw_selects(l.gateways[g], w->labels, w->n)) *(const mc_obj **)mc_vec_push(&gws) = l.gateways[g];
         v->gateways = mc_arena_alloc(l.a, (gws.n + 1) * sizeof *v->gateways);
-        memcpy(v->gateways, gws.v, gws.n * sizeof *v->gateways);
+        copy_n(v->gateways, gws.v, gws.n * sizeof *v->gateways);
         v->ngateways = (uint32_t)gws.n;
         mc_vec_free(&gws);
         build_view(&l, v, IMG_VIEW_WORKLOAD, w->key, w->ns, w->labels, w->n);
@@ -3112,7 +3118,7 @@ mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt)
     /* clusters, sorted by name */
     ir->nclusters = (uint32_t)l.cluster_list.n;
     ir->clusters = mc_arena_alloc(l.a, (l.cluster_list.n + 1) * sizeof *ir->clusters);
-    memcpy(ir->clusters, l.cluster_list.v, l.cluster_list.n * sizeof *ir->clusters);
+    copy_n(ir->clusters, l.cluster_list.v, l.cluster_list.n * sizeof *ir->clusters);
     sort_n(ir->clusters, ir->nclusters, sizeof *ir->clusters, cmp_cluster);
 
     mc_vec_free(&l.cluster_list);

@@ -562,7 +562,7 @@ enum { IMG_F_STR, IMG_F_RANGE, IMG_F_IDX, IMG_F_IDXN, IMG_F_ENUM, IMG_F_FLAGS, I
 #define IMG_FIELDS_HSLOTS(F)
 #define IMG_FIELDS_HENTRIES(F) \
     F(img_host_entry, key, STR, 0) F(img_host_entry, target, U32, 0) \
-    F(img_host_entry, kind, ENUM, IMG_E_HOST)
+    F(img_host_entry, kind, ENUM, IMG_E_HOST) F(img_host_entry, hash, U32, 0) /* 64 bits; checked against the key by hand */
 #define IMG_FIELDS_VHOSTS(F) \
     F(img_vhost, domain, STR, 0) F(img_vhost, port, U32, 65536) \
     F(img_vhost, flags, FLAGS, IMG_VHOST_FLAGS_MASK) F(img_vhost, rowset, IDX, IMG_S_ROWSETS) \
