@@ -159,6 +159,24 @@ clean:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
+# Schemas (schema stage): schemas/*.json are embedded into libmeshc as
+# string literals by compiler/embed.awk, and compiled at run time.
+SCHEMA_JSON := $(sort $(wildcard schemas/*.json))
+
+$(BUILD)/gen/schemas.c: $(SCHEMA_JSON) compiler/embed.awk
+	@mkdir -p $(dir $@)
+	LC_ALL=C awk -f compiler/embed.awk $(SCHEMA_JSON) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/schemas.o: $(BUILD)/gen/schemas.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libmeshc.a: $(BUILD)/gen/schemas.o
+
+# HTTP/1 parser micro benchmark (ns per request; runtime core)
+.PHONY: bench-http1
+bench-http1: $(BUILD)/bench/http1
+	@$(BUILD)/bench/http1
+
 # route image (issue 4): meshrt test reads its YAML with the compiler's
 # loader, so meshrt links libmeshc too (after the runtime libraries).
 $(BUILD)/meshrt: $(BUILD)/libmeshc.a

@@ -166,6 +166,38 @@ static const char *copy_origin_str(const char *s)
     return s ? mc_arena_strdup(&A, s) : NULL;
 }
 
+/* positions of error findings: open addressing over uint32, 0 = empty */
+static uint32_t *errpos;
+static size_t errcap, errn;
+
+static void errpos_add(uint32_t pos)
+{
+    if (pos == 0) return;
+    if ((errn + 1) * 2 > errcap) {
+        uint32_t *old = errpos;
+        size_t oldcap = errcap;
+        errcap = errcap ? errcap * 2 : 64;
+        errpos = mc_xcalloc(errcap, sizeof *errpos);
+        errn = 0;
+        for (size_t i = 0; i < oldcap; i++) if (old[i]) errpos_add(old[i]);
+        free(old);
+    }
+    size_t i = (pos * 2654435761u) & (errcap - 1);
+    while (errpos[i] && errpos[i] != pos) i = (i + 1) & (errcap - 1);
+    if (!errpos[i]) { errpos[i] = pos; errn++; }
+}
+
+bool mc_diag_error_at(uint32_t pos)
+{
+    if (!errcap || pos == 0) return false;
+    size_t i = (pos * 2654435761u) & (errcap - 1);
+    while (errpos[i]) {
+        if (errpos[i] == pos) return true;
+        i = (i + 1) & (errcap - 1);
+    }
+    return false;
+}
+
 static void add(mc_code c, mc_level l, const mc_origin *o, uint16_t file, uint32_t line,
                 uint32_t col, bool has_pos, const char *fmt, va_list ap)
 {
@@ -194,11 +226,20 @@ static void add(mc_code c, mc_level l, const mc_origin *o, uint16_t file, uint32
     }
 }
 
+static void add_at(mc_code c, mc_level l, const mc_origin *o, const mc_node *at, const char *fmt, va_list ap)
+{
+    if (l == MC_ERROR && at) errpos_add(at->pos);
+    uint16_t file = 0;
+    uint32_t line = 0, col = 0;
+    bool has = at && mc_src_locate(at->pos, &file, &line, &col);
+    add(c, l, o, file, line, col, has, fmt, ap);
+}
+
 void mc_diag(mc_code c, const mc_origin *o, const mc_node *at, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    add(c, mc_code_level(c), o, at ? at->file : 0, at ? at->line : 0, at ? at->col : 0, at != NULL, fmt, ap);
+    add_at(c, mc_code_level(c), o, at, fmt, ap);
     va_end(ap);
 }
 
@@ -206,7 +247,7 @@ void mc_diag_l(mc_code c, mc_level l, const mc_origin *o, const mc_node *at, con
 {
     va_list ap;
     va_start(ap, fmt);
-    add(c, l, o, at ? at->file : 0, at ? at->line : 0, at ? at->col : 0, at != NULL, fmt, ap);
+    add_at(c, l, o, at, fmt, ap);
     va_end(ap);
 }
 
@@ -234,9 +275,7 @@ void mc_diag_note(const mc_node *at, const char *fmt, ...)
     finding *f = &MC_VEC_AT(&F, finding, F.n - 1);
     if (f->seq != seqno - 1) return;
     note *n = mc_arena_zalloc(&A, sizeof *n);
-    n->file = at->file;
-    n->line = at->line;
-    n->col = at->col;
+    if (!mc_src_locate(at->pos, &n->file, &n->line, &n->col)) return;
     va_list ap;
     va_start(ap, fmt);
     char tmp[1024];
@@ -634,4 +673,7 @@ void mc_diag_reset(void)
     A_init = false;
     had_fatal = false;
     seqno = 0;
+    free(errpos);
+    errpos = NULL;
+    errcap = errn = 0;
 }

@@ -68,6 +68,11 @@ bool mc_diag_suppress(const char *spec, char *err, size_t errlen);
 /* Only findings of these codes are kept (for --analyzer); NULL = all. */
 void mc_diag_only(const bool *codes);
 
+/* Was an error (any stage, suppressed or not) reported at this position?
+** Later stages use it to stay quiet where an earlier gate already refuses
+** the object: the API server validates the schema before webhooks run. */
+bool mc_diag_error_at(uint32_t pos);
+
 /* Counts after suppression, before the output threshold. */
 unsigned mc_diag_count(mc_level l);
 bool     mc_diag_had_fatal(void);

@@ -106,6 +106,116 @@ bool mc_is_cidr(const char *s)
     return atoi(p) <= max;
 }
 
+bool mc_is_ip_addr(const char *s)
+{
+    if (!s) return false;
+    const char *pct = strchr(s, '%');
+    if (!pct) return mc_is_ip(s);
+    /* a zone: non-empty, after an IPv6 address */
+    if (!pct[1]) return false;
+    size_t n = (size_t)(pct - s);
+    char addr[64];
+    if (n >= sizeof addr) return false;
+    memcpy(addr, s, n);
+    addr[n] = '\0';
+    return mc_is_ipv6(addr);
+}
+
+bool mc_is_ip_subnet(const char *s)
+{
+    if (!s) return false;
+    const char *slash = strchr(s, '/');
+    if (slash && !strchr(slash + 1, '/')) return !strchr(s, '%') && mc_is_cidr(s);
+    return mc_is_ip_addr(s);
+}
+
+static bool alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool mc_istio_label(const char *s, size_t n)
+{
+    if (n == 0 || n > 63 || !alnum(s[0]) || !alnum(s[n - 1])) return false;
+    for (size_t i = 1; i + 1 < n; i++)
+        if (!alnum(s[i]) && s[i] != '-') return false;
+    return true;
+}
+
+bool mc_istio_wild_label(const char *s, size_t n)
+{
+    if (n > 63) return false;
+    if (n == 1 && s[0] == '*') return true;
+    if (n > 0 && s[0] == '*') {
+        s++, n--;
+        if (n > 0 && s[0] == '-') s++, n--;
+    }
+    return mc_istio_label(s, n);
+}
+
+/* Go's strconv.Atoi succeeds: [+-]?[0-9]+ within int64 */
+static bool go_atoi_ok(const char *s, size_t n)
+{
+    bool neg = false;
+    if (n && (s[0] == '+' || s[0] == '-')) neg = s[0] == '-', s++, n--;
+    if (n == 0) return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    while (n > 1 && s[0] == '0') s++, n--;
+    if (n != 19) return n < 19;
+    return memcmp(s, neg ? "9223372036854775808" : "9223372036854775807", 19) <= 0;
+}
+
+/* ValidateDNS1123Labels */
+static mc_dns_status dns_labels(const char *h, size_t n, const char **bad, size_t *badlen)
+{
+    const char *last = h;
+    for (size_t i = 0; i < n; i++)
+        if (h[i] == '.') last = h + i + 1;
+    size_t lastn = n - (size_t)(last - h);
+    if (go_atoi_ok(last, lastn)) {
+        *bad = last, *badlen = lastn;
+        return MC_DNS_NUMERIC_TLD;
+    }
+    const char *p = h, *end = h + n;
+    for (;;) {
+        const char *dot = memchr(p, '.', (size_t)(end - p));
+        size_t l = dot ? (size_t)(dot - p) : (size_t)(end - p);
+        if (!dot && l == 0) return MC_DNS_OK;   /* trailing dot */
+        if (!mc_istio_label(p, l)) {
+            *bad = p, *badlen = l;
+            return MC_DNS_BAD_LABEL;
+        }
+        if (!dot) return MC_DNS_OK;
+        p = dot + 1;
+    }
+}
+
+mc_dns_status mc_dns_check(const char *h, size_t n, bool wild, const char **bad, size_t *badlen)
+{
+    const char *b0;
+    size_t l0;
+    if (!bad) bad = &b0;
+    if (!badlen) badlen = &l0;
+    if (n > 255) return MC_DNS_TOO_LONG;
+    if (n == 0) return MC_DNS_EMPTY;
+    if (!wild) return dns_labels(h, n, bad, badlen);
+    const char *dot = memchr(h, '.', n);
+    size_t l = dot ? (size_t)(dot - h) : n;
+    if (!mc_istio_wild_label(h, l)) {
+        *bad = h, *badlen = l;
+        return MC_DNS_BAD_LABEL;
+    }
+    if (!dot) return MC_DNS_OK;
+    return dns_labels(dot + 1, n - l - 1, bad, badlen);
+}
+
+bool mc_host_partial_wild(const char *h, size_t n)
+{
+    if (!memchr(h, '*', n) || n == 1) return false;
+    return !(n >= 2 && h[0] == '*' && h[1] == '.');
+}
+
 static bool label_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
 static bool label_n(const char *s, size_t n)

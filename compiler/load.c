@@ -30,11 +30,13 @@ void mc_input_init(mc_input *in)
 {
     memset(in, 0, sizeof *in);
     mc_arena_init(&in->arena);
+    mc_strmap_init(&in->intern);
 }
 
 void mc_input_free(mc_input *in)
 {
     free(in->objs);
+    mc_strmap_free(&in->intern);
     mc_arena_free(&in->arena);
     memset(in, 0, sizeof *in);
 }
@@ -160,7 +162,7 @@ static void parse_source(mc_input *in, const mc_load_opts *opt, int id)
 {
     load_ctx c = { in, opt };
     in->nfiles++;
-    mc_parse(&in->arena, (uint16_t)id, on_doc, &c);
+    mc_parse(&in->arena, &in->intern, (uint16_t)id, on_doc, &c);
 }
 
 static void io_error(const char *name, const char *what)

@@ -16,6 +16,7 @@
 
 #include "arena.h"
 #include "diag.h"
+#include "strmap.h"
 #include "tree.h"
 
 /* Kinds meshc reads. The first four are checked and compiled; the others
@@ -74,6 +75,7 @@ typedef struct mc_load_opts {
 
 typedef struct mc_input {
     mc_arena arena;             /* trees and strings of every resource */
+    mc_strmap intern;           /* shared copies of short scalar texts */
     mc_obj **objs;              /* all resources, input order */
     uint32_t nobjs, capobjs;
     uint32_t nfiles;            /* sources read */

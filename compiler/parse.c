@@ -31,7 +31,9 @@ typedef struct frame {
 
 typedef struct builder {
     mc_arena *a;
+    mc_strmap *intern;
     uint16_t file;
+    uint32_t base;          /* global position of the source's character 0 */
     int depth;              /* open containers */
     frame frames[MC_MAX_DEPTH];
     mc_node root;
@@ -43,11 +45,13 @@ typedef struct builder {
     bool failed;
 } builder;
 
-static void b_init(builder *b, mc_arena *a, uint16_t file)
+static void b_init(builder *b, mc_arena *a, mc_strmap *intern, uint16_t file)
 {
     memset(b, 0, sizeof *b);
     b->a = a;
+    b->intern = intern;
     b->file = file;
+    b->base = mc_src_get(file)->base;
     for (int i = 0; i < MC_MAX_DEPTH; i++) {
         mc_vec_init(&b->frames[i].kids, sizeof(mc_node));
         mc_vec_init(&b->frames[i].merges, sizeof(mc_node));
@@ -75,9 +79,29 @@ static void b_free(builder *b)
     mc_vec_free(&b->anchors);
 }
 
-static void fail_at(builder *b, mc_code c, uint32_t line, uint32_t col, const char *msg)
+#define INTERN_MAX 64
+
+/* The arena copy of a scalar's text, shared when short. */
+static const char *b_text(builder *b, const char *s, size_t len)
 {
-    mc_diag_pos(c, MC_ERROR, NULL, b->file, line, col, "%s", msg);
+    if (!b->intern || len > INTERN_MAX) return mc_arena_strndup(b->a, s, len);
+    bool found;
+    void **slot = mc_strmap_put(b->intern, s, len, &found);
+    if (found) return *slot;
+    char *copy = mc_arena_strndup(b->a, s, len);
+    /* the map must key on the copy, not on the parser's buffer */
+    mc_strmap_rekey(b->intern, slot, copy);
+    *slot = copy;
+    return copy;
+}
+
+/* Report at a character index of the source. */
+static void fail_at(builder *b, mc_code c, size_t index, const char *msg)
+{
+    mc_node at;
+    memset(&at, 0, sizeof at);
+    at.pos = b->base + (uint32_t)index;
+    mc_diag(c, NULL, &at, "%s", msg);
     b->failed = true;
 }
 
@@ -139,21 +163,18 @@ static void b_add(builder *b, const mc_node *n, uint64_t expanded)
     }
 }
 
-static void b_open(builder *b, mc_type t, uint8_t flags, uint32_t line, uint32_t col, const char *anchor_name)
+static void b_open(builder *b, mc_type t, size_t index, const char *anchor_name)
 {
     if (b->depth >= MC_MAX_DEPTH) {
         char m[96];
         snprintf(m, sizeof m, "nesting deeper than %d levels", MC_MAX_DEPTH);
-        fail_at(b, MSH0004, line, col, m);
+        fail_at(b, MSH0004, index, m);
         return;
     }
     frame *f = &b->frames[b->depth++];
     memset(&f->hdr, 0, sizeof f->hdr);
-    f->hdr.type = (uint8_t)t;
-    f->hdr.flags = flags;
-    f->hdr.file = b->file;
-    f->hdr.line = line;
-    f->hdr.col = col;
+    f->hdr.type = t;
+    f->hdr.pos = b->base + (uint32_t)index;
     f->kids.n = 0;
     f->merges.n = 0;
     f->expanded = 0;
@@ -192,7 +213,7 @@ static void dedupe_keys(frame *f)
                     if (!drop) drop = mc_xcalloc(n, sizeof *drop);
                     if (!drop[i]) {
                         mc_diag(MSH0007, NULL, &kids[2 * i], "mapping key \"%s\" already defined at line %u",
-                                kids[2 * i].u.s, kids[2 * j].line);
+                                kids[2 * i].u.s, mc_node_line(&kids[2 * j]));
                         drop[i] = true;
                     }
                     break;
@@ -210,7 +231,7 @@ static void dedupe_keys(frame *f)
                 uint32_t k = i - 1;
                 while (k > 0 && same_key(&kids[2 * idx[k - 1]], &kids[2 * idx[i]])) first = idx[--k];
                 mc_diag(MSH0007, NULL, &kids[2 * idx[i]], "mapping key \"%s\" already defined at line %u",
-                        kids[2 * idx[i]].u.s, kids[2 * first].line);
+                        kids[2 * idx[i]].u.s, mc_node_line(&kids[2 * first]));
                 drop[idx[i]] = true;
             }
         free(idx);
@@ -273,7 +294,8 @@ static void b_close(builder *b)
     }
     mc_node n = f->hdr;
     size_t count = f->hdr.type == MC_MAP ? f->kids.n / 2 : f->kids.n;
-    n.n = (uint32_t)count;
+    /* the expansion budget keeps counts far below MC_NODE_MAX_N */
+    n.n = (uint32_t)count & MC_NODE_MAX_N;
     n.u.kids = f->kids.n ? mc_arena_alloc(b->a, f->kids.n * sizeof(mc_node)) : NULL;
     if (f->kids.n) memcpy(n.u.kids, f->kids.v, f->kids.n * sizeof(mc_node));
     uint64_t expanded = 1 + f->expanded;
@@ -286,21 +308,19 @@ static void b_close(builder *b)
 }
 
 static void b_scalar(builder *b, const char *s, size_t len, bool plain, const char *tag,
-                     uint32_t line, uint32_t col, const char *anchor_name)
+                     size_t index, const char *anchor_name)
 {
     if (len > MC_MAX_SCALAR) {
         char m[96];
         snprintf(m, sizeof m, "scalar of %zu bytes is larger than the limit of %u bytes", len, MC_MAX_SCALAR);
-        fail_at(b, MSH0006, line, col, m);
+        fail_at(b, MSH0006, index, m);
         return;
     }
     mc_node n;
     memset(&n, 0, sizeof n);
-    n.file = b->file;
-    n.line = line;
-    n.col = col;
+    n.pos = b->base + (uint32_t)index;
     n.n = (uint32_t)len;
-    n.u.s = mc_arena_strndup(b->a, s, len);
+    n.u.s = b_text(b, s, len);
     uint8_t flags = plain ? 0 : MC_N_QUOTED;
     mc_type t = MC_STR;
     if (tag && strncmp(tag, "tag:yaml.org,2002:", 18) == 0) {
@@ -319,22 +339,21 @@ static void b_scalar(builder *b, const char *s, size_t len, bool plain, const ch
     } else if (plain) {
         t = mc_resolve_plain(s, (uint32_t)len, &flags);
     }
-    n.type = (uint8_t)t;
-    n.flags = flags;
+    n.type = t;
+    n.flags = flags & 0x1F;
     b->real++;
     if (!budget(b, 1, &n)) return;
     register_anchor(b, anchor_name, &n, 1);
     b_add(b, &n, 1);
 }
 
-static void b_alias(builder *b, const char *name, uint32_t line, uint32_t col)
+static void b_alias(builder *b, const char *name, size_t index)
 {
     for (size_t i = b->anchors.n; i-- > 0;) {
         anchor *an = &MC_VEC_AT(&b->anchors, anchor, i);
         if (strcmp(an->name, name) != 0) continue;
         mc_node n = an->node;
-        n.line = line;
-        n.col = col;
+        n.pos = b->base + (uint32_t)index;
         n.flags |= MC_N_ALIAS;
         if (!budget(b, an->expanded, &n)) return;
         b_add(b, &n, an->expanded);
@@ -344,12 +363,12 @@ static void b_alias(builder *b, const char *name, uint32_t line, uint32_t col)
         if (b->frames[i].anchor && strcmp(b->frames[i].anchor, name) == 0) {
             char m[160];
             snprintf(m, sizeof m, "anchor '%.100s' value contains itself", name);
-            fail_at(b, MSH0008, line, col, m);
+            fail_at(b, MSH0008, index, m);
             return;
         }
     char m[160];
     snprintf(m, sizeof m, "unknown anchor '%.100s' referenced", name);
-    fail_at(b, MSH0008, line, col, m);
+    fail_at(b, MSH0008, index, m);
 }
 
 static void b_deliver(builder *b, mc_doc_fn fn, void *ud)
@@ -390,8 +409,8 @@ static int read_handler(void *data, unsigned char *buffer, size_t size, size_t *
 static void yaml_error(builder *b, yaml_parser_t *p)
 {
     char m[512];
+    if (p->error == YAML_MEMORY_ERROR) mc_oom();
     if (p->error == YAML_READER_ERROR) {
-        uint32_t line, col;
         /* point at the first byte of a broken multi-byte sequence, not at
         ** the octet that broke it */
         const mc_source *src = mc_src_get(b->file);
@@ -401,26 +420,23 @@ static void yaml_error(builder *b, yaml_parser_t *p)
             while (k > 0 && k > off - 4 && ((unsigned char)src->data[k - 1] & 0xC0) == 0x80) k--;
             if (k > 0 && ((unsigned char)src->data[k - 1] & 0xC0) == 0xC0) off = k - 1;
         }
+        uint32_t line, col;
         mc_src_position(b->file, off, &line, &col);
         if (p->problem_value != -1)
             snprintf(m, sizeof m, "%s (#x%X) at byte %zu", p->problem ? p->problem : "invalid input",
                      (unsigned)p->problem_value, off);
         else
             snprintf(m, sizeof m, "%s at byte %zu", p->problem ? p->problem : "invalid input", off);
-        fail_at(b, MSH0003, line, col, m);
+        mc_diag_pos(MSH0003, MC_ERROR, NULL, b->file, line, col, "%s", m);
+        b->failed = true;
         return;
     }
-    if (p->error == YAML_MEMORY_ERROR) mc_oom();
     snprintf(m, sizeof m, "%s", p->problem ? p->problem : "syntax error");
-    mc_diag_pos(MSH0001, MC_ERROR, NULL, b->file, (uint32_t)p->problem_mark.line + 1,
-                (uint32_t)p->problem_mark.column + 1, "%s", m);
-    b->failed = true;
+    fail_at(b, MSH0001, p->problem_mark.index, m);
     if (p->context) {
         mc_node at;
         memset(&at, 0, sizeof at);
-        at.file = b->file;
-        at.line = (uint32_t)p->context_mark.line + 1;
-        at.col = (uint32_t)p->context_mark.column + 1;
+        at.pos = b->base + (uint32_t)p->context_mark.index;
         mc_diag_note(&at, "%s", p->context);
     }
 }
@@ -436,7 +452,7 @@ static bool parse_yaml(builder *b, const mc_source *src, mc_doc_fn fn, void *ud)
     while (!done && !b->failed) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&p, &ev)) { yaml_error(b, &p); break; }
-        uint32_t line = (uint32_t)ev.start_mark.line + 1, col = (uint32_t)ev.start_mark.column + 1;
+        size_t at = ev.start_mark.index;
         switch (ev.type) {
         case YAML_STREAM_END_EVENT:
             done = true;
@@ -450,7 +466,7 @@ static bool parse_yaml(builder *b, const mc_source *src, mc_doc_fn fn, void *ud)
                 char m[96];
                 snprintf(m, sizeof m, "document of %zu bytes is larger than the limit of %u bytes",
                          ev.end_mark.index - doc_start, MC_MAX_DOCUMENT);
-                fail_at(b, MSH0006, line, col, m);
+                fail_at(b, MSH0006, at, m);
                 break;
             }
             b_deliver(b, fn, ud);
@@ -460,24 +476,22 @@ static bool parse_yaml(builder *b, const mc_source *src, mc_doc_fn fn, void *ud)
             bool plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
             /* a plain scalar with the non-specific tag '!' is a string */
             if (tag && strcmp(tag, "!") == 0) plain = false;
-            b_scalar(b, (const char *)ev.data.scalar.value, ev.data.scalar.length, plain, tag, line, col,
+            b_scalar(b, (const char *)ev.data.scalar.value, ev.data.scalar.length, plain, tag, at,
                      (const char *)ev.data.scalar.anchor);
             break;
         }
         case YAML_SEQUENCE_START_EVENT:
-            b_open(b, MC_SEQ, ev.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE ? MC_N_FLOW : 0, line, col,
-                   (const char *)ev.data.sequence_start.anchor);
+            b_open(b, MC_SEQ, at, (const char *)ev.data.sequence_start.anchor);
             break;
         case YAML_MAPPING_START_EVENT:
-            b_open(b, MC_MAP, ev.data.mapping_start.style == YAML_FLOW_MAPPING_STYLE ? MC_N_FLOW : 0, line, col,
-                   (const char *)ev.data.mapping_start.anchor);
+            b_open(b, MC_MAP, at, (const char *)ev.data.mapping_start.anchor);
             break;
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT:
             b_close(b);
             break;
         case YAML_ALIAS_EVENT:
-            b_alias(b, (const char *)ev.data.alias.anchor, line, col);
+            b_alias(b, (const char *)ev.data.alias.anchor, at);
             break;
         default:
             break;
@@ -496,15 +510,14 @@ typedef struct jp {
     builder *b;
     const char *s;
     size_t len, i;
-    uint32_t line, col;
+    size_t ci;              /* character index of s[i] */
     mc_buf tmp;
 } jp;
 
 static void jp_adv(jp *j)
 {
     unsigned char c = (unsigned char)j->s[j->i++];
-    if (c == '\n') { j->line++; j->col = 1; }
-    else if ((c & 0xC0) != 0x80) j->col++;
+    if ((c & 0xC0) != 0x80) j->ci++;
 }
 
 static void jp_ws(jp *j)
@@ -525,7 +538,7 @@ static bool jp_fail(jp *j, const char *what)
         if (c >= 0x20 && c < 0x7f) snprintf(m, sizeof m, "invalid character '%c' %s", c, what);
         else snprintf(m, sizeof m, "invalid character 0x%02x %s", c, what);
     }
-    fail_at(j->b, MSH0010, j->line, j->col, m);
+    fail_at(j->b, MSH0010, j->ci, m);
     return false;
 }
 
@@ -579,7 +592,7 @@ static int hex4(const char *p)
     return v;
 }
 
-static bool jp_string(jp *j, uint32_t line, uint32_t col, bool *ok)
+static bool jp_string(jp *j, size_t at, bool *ok)
 {
     /* at the opening quote */
     jp_adv(j);
@@ -624,14 +637,14 @@ static bool jp_string(jp *j, uint32_t line, uint32_t col, bool *ok)
         if (k == 0) {
             char m[96];
             snprintf(m, sizeof m, "invalid UTF-8 byte (#x%02X) at byte %zu", c, j->i);
-            fail_at(j->b, MSH0003, j->line, j->col, m);
+            fail_at(j->b, MSH0003, j->ci, m);
             return *ok = false;
         }
         mc_buf_add(&j->tmp, j->s + j->i, k);
         for (size_t q = 0; q < k; q++) jp_adv(j);
     }
     if (j->tmp.n > MC_MAX_SCALAR) {
-        fail_at(j->b, MSH0006, line, col, "string larger than the scalar limit");
+        fail_at(j->b, MSH0006, at, "string larger than the scalar limit");
         return *ok = false;
     }
     return *ok = true;
@@ -639,17 +652,15 @@ static bool jp_string(jp *j, uint32_t line, uint32_t col, bool *ok)
 
 static bool jp_value(jp *j, int depth);
 
-static void jp_scalar(jp *j, mc_type t, uint8_t flags, const char *s, size_t n, uint32_t line, uint32_t col)
+static void jp_scalar(jp *j, mc_type t, uint8_t flags, const char *s, size_t n, size_t at)
 {
     mc_node nd;
     memset(&nd, 0, sizeof nd);
-    nd.type = (uint8_t)t;
-    nd.flags = flags;
-    nd.file = j->b->file;
-    nd.line = line;
-    nd.col = col;
+    nd.type = t;
+    nd.flags = flags & 0x1F;
+    nd.pos = j->b->base + (uint32_t)at;
     nd.n = (uint32_t)n;
-    nd.u.s = mc_arena_strndup(j->b->a, s, n);
+    nd.u.s = b_text(j->b, s, n);
     j->b->real++;
     budget(j->b, 1, &nd);
     b_add(j->b, &nd, 1);
@@ -659,11 +670,11 @@ static bool jp_value(jp *j, int depth)
 {
     jp_ws(j);
     if (j->i >= j->len) return jp_fail(j, "looking for beginning of value");
-    uint32_t line = j->line, col = j->col;
+    size_t at = j->ci;
     char c = j->s[j->i];
     if (c == '{' || c == '[') {
         bool obj = c == '{';
-        b_open(j->b, obj ? MC_MAP : MC_SEQ, MC_N_FLOW, line, col, NULL);
+        b_open(j->b, obj ? MC_MAP : MC_SEQ, at, NULL);
         if (j->b->failed) return false;
         (void)depth;
         jp_adv(j);
@@ -673,11 +684,11 @@ static bool jp_value(jp *j, int depth)
             if (obj) {
                 jp_ws(j);
                 if (j->i >= j->len || j->s[j->i] != '"') return jp_fail(j, "looking for beginning of object key string");
-                uint32_t kl = j->line, kc = j->col;
+                size_t kat = j->ci;
                 bool ok;
-                jp_string(j, kl, kc, &ok);
+                jp_string(j, kat, &ok);
                 if (!ok) return false;
-                jp_scalar(j, MC_STR, MC_N_QUOTED, j->tmp.s ? j->tmp.s : "", j->tmp.n, kl, kc);
+                jp_scalar(j, MC_STR, MC_N_QUOTED, j->tmp.s ? j->tmp.s : "", j->tmp.n, kat);
                 jp_ws(j);
                 if (j->i >= j->len || j->s[j->i] != ':') return jp_fail(j, "after object key");
                 jp_adv(j);
@@ -694,9 +705,9 @@ static bool jp_value(jp *j, int depth)
     }
     if (c == '"') {
         bool ok;
-        jp_string(j, line, col, &ok);
+        jp_string(j, at, &ok);
         if (!ok) return false;
-        jp_scalar(j, MC_STR, MC_N_QUOTED, j->tmp.s ? j->tmp.s : "", j->tmp.n, line, col);
+        jp_scalar(j, MC_STR, MC_N_QUOTED, j->tmp.s ? j->tmp.s : "", j->tmp.n, at);
         return true;
     }
     static const struct { const char *w; mc_type t; uint8_t f; } words[] = {
@@ -705,7 +716,7 @@ static bool jp_value(jp *j, int depth)
         size_t wl = strlen(words[w].w);
         if (j->len - j->i >= wl && memcmp(j->s + j->i, words[w].w, wl) == 0) {
             for (size_t k = 0; k < wl; k++) jp_adv(j);
-            jp_scalar(j, words[w].t, words[w].f, words[w].w, wl, line, col);
+            jp_scalar(j, words[w].t, words[w].f, words[w].w, wl, at);
             return true;
         }
     }
@@ -732,7 +743,7 @@ static bool jp_value(jp *j, int depth)
         }
         int64_t v;
         mc_type t = isf ? MC_FLOAT : (mc_parse_int(j->s + st, (uint32_t)(j->i - st), &v) ? MC_INT : MC_FLOAT);
-        jp_scalar(j, t, 0, j->s + st, j->i - st, line, col);
+        jp_scalar(j, t, 0, j->s + st, j->i - st, at);
         return true;
     }
     return jp_fail(j, "looking for beginning of value");
@@ -746,8 +757,7 @@ static bool parse_json(builder *b, const mc_source *src, size_t start, mc_doc_fn
     j.s = src->data;
     j.len = src->len;
     j.i = start;
-    j.line = 1;
-    j.col = 1;
+    j.ci = 0;
     mc_buf_init(&j.tmp);
     bool ok = true;
     for (;;) {
@@ -760,12 +770,12 @@ static bool parse_json(builder *b, const mc_source *src, size_t start, mc_doc_fn
     return ok && !b->failed;
 }
 
-bool mc_parse(mc_arena *a, uint16_t file, mc_doc_fn fn, void *ud)
+bool mc_parse(mc_arena *a, mc_strmap *intern, uint16_t file, mc_doc_fn fn, void *ud)
 {
     const mc_source *src = mc_src_get(file);
     if (!src) return false;
     builder *b = mc_xmalloc(sizeof *b);
-    b_init(b, a, file);
+    b_init(b, a, intern, file);
     size_t i = 0;
     if (src->len >= 3 && memcmp(src->data, "\xEF\xBB\xBF", 3) == 0) i = 3;
     while (i < src->len && (src->data[i] == ' ' || src->data[i] == '\t' || src->data[i] == '\n' || src->data[i] == '\r')) i++;

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "strmap.h"
 #include "tree.h"
 
 #define MC_MAX_DEPTH      100
@@ -29,6 +30,9 @@
 
 typedef void (*mc_doc_fn)(void *ud, mc_node *root);
 
-bool mc_parse(mc_arena *a, uint16_t file, mc_doc_fn fn, void *ud);
+/* `intern`, when not NULL, shares one copy of every short scalar text
+** (keys, names, hosts repeat constantly in manifests); it must live as
+** long as the arena. */
+bool mc_parse(mc_arena *a, mc_strmap *intern, uint16_t file, mc_doc_fn fn, void *ud);
 
 #endif

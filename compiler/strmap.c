@@ -5,6 +5,7 @@
 #include "strmap.h"
 #include "arena.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -69,4 +70,11 @@ void **mc_strmap_put(mc_strmap *m, const char *key, size_t len, bool *found)
     s->val = NULL;
     m->n++;
     return &s->val;
+}
+
+void mc_strmap_rekey(mc_strmap *m, void **val, const char *key)
+{
+    mc_strmap_slot *s = (mc_strmap_slot *)((char *)val - offsetof(mc_strmap_slot, val));
+    (void)m;
+    s->key = key;
 }

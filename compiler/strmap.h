@@ -28,6 +28,9 @@ void  mc_strmap_free(mc_strmap *m);
 void *mc_strmap_get(const mc_strmap *m, const char *key, size_t len);
 /* Slot for key, inserted with val NULL when absent; *found tells which. */
 void **mc_strmap_put(mc_strmap *m, const char *key, size_t len, bool *found);
+/* Point the key of the slot `val` (from mc_strmap_put) at an equal string
+** that lives longer, e.g. an arena copy of a transient key. */
+void  mc_strmap_rekey(mc_strmap *m, void **val, const char *key);
 uint64_t mc_hash(const void *p, size_t n);
 
 #define MC_STRMAP_EACH(m, s) \

@@ -2,6 +2,7 @@
 ** tree.c -- accessors over mc_node trees and go-yaml scalar resolution.
 */
 #include "tree.h"
+#include "source.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -200,7 +201,7 @@ static const char *const yaml_special_float[] = { ".nan", ".NaN", ".NAN", ".inf"
 static bool in_list(const char *const *l, const char *s, uint32_t len)
 {
     for (; *l; l++)
-        if (strlen(*l) == len && memcmp(*l, s, len) == 0) return true;
+        if ((*l)[0] == (len ? s[0] : '\0') && strlen(*l) == len && memcmp(*l, s, len) == 0) return true;
     return false;
 }
 
@@ -211,6 +212,8 @@ mc_type mc_resolve_plain(const char *s, uint32_t len, uint8_t *flags)
     ** anything but a string */
     bool digit = c >= '0' && c <= '9';
     if (!(digit || c == '+' || c == '-' || c == '.' || strchr("yYnNtTfFoO~", c))) return MC_STR;
+    /* every word in the tables below has at most 5 characters */
+    if (len > 5 && !(digit || c == '+' || c == '-' || c == '.')) return MC_STR;
     if (in_list(yaml_null, s, len)) return MC_NULL;
     if (in_list(yaml_true, s, len)) { *flags |= MC_N_TRUE; return MC_BOOL; }
     if (in_list(yaml_false, s, len)) return MC_BOOL;
@@ -273,4 +276,28 @@ bool mc_bool(const mc_node *n, bool def)
 {
     if (!n || n->type != MC_BOOL) return def;
     return (n->flags & MC_N_TRUE) != 0;
+}
+
+uint16_t mc_node_file(const mc_node *n)
+{
+    uint16_t f = 0;
+    uint32_t l, c;
+    if (n) mc_src_locate(n->pos, &f, &l, &c);
+    return f;
+}
+
+uint32_t mc_node_line(const mc_node *n)
+{
+    uint16_t f;
+    uint32_t l = 0, c;
+    if (n) mc_src_locate(n->pos, &f, &l, &c);
+    return l;
+}
+
+uint32_t mc_node_col(const mc_node *n)
+{
+    uint16_t f;
+    uint32_t l, c = 0;
+    if (n) mc_src_locate(n->pos, &f, &l, &c);
+    return c;
 }

@@ -2,11 +2,16 @@
 ** tree.h -- the document tree every stage reads: YAML and JSON input both
 ** become mc_node trees whose nodes keep file, line and column.
 **
-** Layout: a node is 24 bytes. Containers store their children inline, by
+** Layout: a node is 16 bytes (a 12 MB manifest is 1.5 million nodes).
+** Positions are one 32-bit global character position (source.h); file,
+** line and column are computed from it only when a diagnostic needs them. Containers store their children inline, by
 ** value, in one arena array: a mapping of n pairs has kids[0..2n) laid out
 ** key, value, key, value...; a sequence of n items has kids[0..n). An alias
 ** is a shallow copy of its anchor's node (children shared), carrying the
 ** alias' own position, so subtrees reached through aliases are never copied.
+**
+** Scalar texts are shared between equal scalars (interned): never write
+** through u.s; to change a text, point u.s at a new arena string.
 **
 ** Scalars keep the text as written after YAML unescaping (NUL-terminated)
 ** and a resolved type following go-yaml v2's rules (see yaml.c): plain `80`
@@ -33,23 +38,27 @@ enum {
     MC_N_QUOTED    = 0x02,  /* scalar written quoted or as a block scalar */
     MC_N_TIMESTAMP = 0x04,  /* MC_STR resolved from a plain YAML timestamp */
     MC_N_ALIAS     = 0x08,  /* node reached through an alias */
-    MC_N_MERGED    = 0x10,  /* mapping pair taken from a << merge */
-    MC_N_FLOW      = 0x20   /* container written in flow style ({} or []) */
+    MC_N_MERGED    = 0x10   /* mapping pair taken from a << merge */
 };
+
+#define MC_NODE_MAX_N 0xFFFFFFu  /* limit of n: parse.h's limits stay below it */
 
 typedef struct mc_node mc_node;
 struct mc_node {
-    uint8_t  type;      /* mc_type */
-    uint8_t  flags;     /* MC_N_* */
-    uint16_t file;      /* index in the file table (load.h) */
-    uint32_t line;      /* 1-based */
-    uint32_t col;       /* 1-based, in characters */
-    uint32_t n;         /* scalar: byte length; map: pairs; seq: items */
     union {
         const char *s;  /* scalar text */
         mc_node *kids;  /* children, see layout above */
     } u;
+    uint32_t pos;       /* global character position (source.h), 0 = none */
+    uint32_t n : 24;    /* scalar: byte length; map: pairs; seq: items */
+    uint32_t type : 3;  /* mc_type */
+    uint32_t flags : 5; /* MC_N_* */
 };
+
+/* Where a node is: source index, 1-based line and column (in characters). */
+uint16_t mc_node_file(const mc_node *n);
+uint32_t mc_node_line(const mc_node *n);
+uint32_t mc_node_col(const mc_node *n);
 
 /* Mapping lookup by key text; NULL when absent or when m is not a map. */
 mc_node *mc_get(const mc_node *m, const char *key);

@@ -1,119 +1,163 @@
-// regex.cc -- the RE2 shim behind regex.h.
+/*
+** regex.cc -- the rx_ C API over RE2 (see regex.h). Nothing here may let
+** a C++ exception reach a C caller: every entry point catches them.
+*/
 #include "regex.h"
 
 #include <re2/re2.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <new>
+#include <string>
 
 struct rx {
-    re2::RE2 re;
-    explicit rx(const re2::StringPiece &p, const re2::RE2::Options &o) : re(p, o) {}
+    RE2 *re;
 };
 
-static void copy_err(char *err, size_t errlen, const std::string &msg)
+static void set_err(char *err, size_t errlen, const char *msg)
 {
-    if (!err || !errlen) return;
-    size_t n = msg.size() < errlen - 1 ? msg.size() : errlen - 1;
-    memcpy(err, msg.data(), n);
+    if (!err || errlen == 0) return;
+    size_t n = std::strlen(msg);
+    if (n >= errlen) n = errlen - 1;
+    std::memcpy(err, msg, n);
     err[n] = '\0';
 }
 
-extern "C" rx *rx_compile(const char *pattern, size_t len, char *err, size_t errlen)
+/* Go's regexp (and RE2 since 2023) accept `(?<name>`; this RE2 wants
+** `(?P<name>`. Insert the P where `(?<` opens a named group, outside
+** character classes and \Q...\E quoting. Lookbehind `(?<=` and `(?<!`
+** stay as they are, for RE2 to refuse. */
+static std::string go_names(const char *p, size_t n)
 {
-    re2::RE2::Options o;
-    o.set_log_errors(false);
-    rx *r = new (std::nothrow) rx(re2::StringPiece(pattern, len), o);
-    if (!r) {
-        copy_err(err, errlen, "out of memory");
-        return nullptr;
-    }
-    if (!r->re.ok()) {
-        copy_err(err, errlen, r->re.error());
-        delete r;
-        return nullptr;
-    }
-    return r;
-}
-
-extern "C" void rx_free(rx *r) { delete r; }
-
-extern "C" bool rx_full_match(const rx *r, const char *s, size_t len)
-{
-    return re2::RE2::FullMatch(re2::StringPiece(s, len), r->re);
-}
-
-extern "C" bool rx_partial_match(const rx *r, const char *s, size_t len)
-{
-    return re2::RE2::PartialMatch(re2::StringPiece(s, len), r->re);
-}
-
-extern "C" int rx_groups(const rx *r) { return r->re.NumberOfCapturingGroups(); }
-
-namespace {
-struct out_buf {
-    char *p;
-    size_t cap, n;
-    bool overflow;
-    void add(const char *s, size_t len)
-    {
-        if (overflow || len > cap - n) { overflow = true; return; }
-        memcpy(p + n, s, len);
-        n += len;
-    }
-};
-}
-
-extern "C" long rx_replace_all(const rx *r, const char *s, size_t len, const char *rewrite, size_t rlen,
-                               char *out, size_t cap)
-{
-    if (cap == 0) return -1;
-    const int ngroups = r->re.NumberOfCapturingGroups();
-    for (size_t i = 0; i + 1 < rlen; i++) {
-        if (rewrite[i] != '\\') continue;
-        char c = rewrite[i + 1];
-        if (c >= '0' && c <= '9' && c - '0' > ngroups) return -2;
-        i++;
-    }
-    re2::StringPiece text(s, len);
-    re2::StringPiece m[10];
-    int nsub = ngroups + 1 < 10 ? ngroups + 1 : 10;
-    out_buf o = { out, cap - 1, 0, false };
-    size_t pos = 0;
-    const char *lastend = nullptr;
-    // the loop of RE2::GlobalReplace, writing into the caller's buffer
-    while (pos <= len) {
-        if (!r->re.Match(text, pos, len, re2::RE2::UNANCHORED, m, nsub)) break;
-        size_t ms = (size_t)(m[0].data() - s), me = ms + m[0].size();
-        if (pos < ms) o.add(s + pos, ms - pos);
-        if (m[0].data() == lastend && m[0].empty()) {
-            // no empty match right after the previous match: step over one character
-            size_t n = 1;
-            unsigned char c = (unsigned char)s[ms];
-            if (ms < len && c >= 0xc0) n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-            if (ms + n > len) n = len > ms ? len - ms : 1;
-            if (ms < len) o.add(s + ms, n);
-            pos = ms + n;
+    std::string out;
+    out.reserve(n + 8);
+    bool quoted = false;    /* inside \Q...\E */
+    size_t i = 0;
+    while (i < n) {
+        char c = p[i];
+        if (quoted) {
+            if (c == '\\' && i + 1 < n && p[i + 1] == 'E') {
+                out.append(p + i, 2);
+                i += 2;
+                quoted = false;
+            } else {
+                out.push_back(c);
+                i++;
+            }
             continue;
         }
-        for (size_t i = 0; i < rlen; i++) {
-            if (rewrite[i] == '\\' && i + 1 < rlen) {
-                char c = rewrite[++i];
-                if (c >= '0' && c <= '9') {
-                    const re2::StringPiece &g = m[c - '0'];
-                    if (g.data()) o.add(g.data(), g.size());
-                } else {
-                    o.add(&c, 1);
-                }
-            } else {
-                o.add(rewrite + i, 1);
-            }
+        if (c == '\\') {
+            if (i + 1 < n && p[i + 1] == 'Q') quoted = true;
+            out.append(p + i, i + 1 < n ? 2 : 1);
+            i += 2;
+            continue;
         }
-        pos = me;
-        lastend = s + me;
+        if (c == '[') {
+            /* copy the class verbatim: [ ^? ]? ... ] with [:name:] and escapes */
+            size_t j = i + 1;
+            if (j < n && p[j] == '^') j++;
+            if (j < n && p[j] == ']') j++;
+            while (j < n && p[j] != ']') {
+                if (p[j] == '\\') j += 2;
+                else if (p[j] == '[' && j + 1 < n && p[j + 1] == ':') {
+                    const char *e = static_cast<const char *>(memmem(p + j + 2, n - j - 2, ":]", 2));
+                    j = e ? static_cast<size_t>(e - p) + 2 : j + 1;
+                } else j++;
+            }
+            if (j > n) j = n;
+            if (j < n) j++;     /* the closing ] */
+            out.append(p + i, j - i);
+            i = j;
+            continue;
+        }
+        if (c == '(' && i + 3 < n && p[i + 1] == '?' && p[i + 2] == '<' && p[i + 3] != '=' && p[i + 3] != '!') {
+            out.append("(?P<");
+            i += 3;
+            continue;
+        }
+        out.push_back(c);
+        i++;
     }
-    if (pos < len) o.add(s + pos, len - pos);
-    if (o.overflow) return -1;
-    out[o.n] = '\0';
-    return (long)o.n;
+    return out;
+}
+
+extern "C" rx *rx_compile(const char *pat, size_t len, char *err, size_t errlen)
+{
+    try {
+        std::string src = go_names(pat, len);
+        RE2::Options o;
+        o.set_log_errors(false);
+        RE2 *re = new RE2(src, o);
+        if (!re->ok()) {
+            set_err(err, errlen, re->error().c_str());
+            delete re;
+            return nullptr;
+        }
+        rx *r = new rx;
+        r->re = re;
+        return r;
+    } catch (const std::bad_alloc &) {
+        set_err(err, errlen, "out of memory");
+    } catch (...) {
+        set_err(err, errlen, "internal error in RE2");
+    }
+    return nullptr;
+}
+
+extern "C" void rx_free(rx *r)
+{
+    if (!r) return;
+    delete r->re;
+    delete r;
+}
+
+extern "C" bool rx_full_match(const rx *r, const char *s, size_t n)
+{
+    try {
+        return RE2::FullMatch(re2::StringPiece(s, n), *r->re);
+    } catch (...) {
+        return false;
+    }
+}
+
+extern "C" bool rx_partial_match(const rx *r, const char *s, size_t n)
+{
+    try {
+        return RE2::PartialMatch(re2::StringPiece(s, n), *r->re);
+    } catch (...) {
+        return false;
+    }
+}
+
+extern "C" int rx_groups(const rx *r) { return r->re->NumberOfCapturingGroups(); }
+
+extern "C" bool rx_check_rewrite(const rx *r, const char *rewrite, size_t rlen, char *err, size_t errlen)
+{
+    try {
+        std::string why;
+        if (r->re->CheckRewriteString(re2::StringPiece(rewrite, rlen), &why)) return true;
+        set_err(err, errlen, why.c_str());
+    } catch (...) {
+        set_err(err, errlen, "out of memory");
+    }
+    return false;
+}
+
+extern "C" long rx_replace_all(const rx *r, const char *s, size_t n, const char *rewrite, size_t rlen,
+                               char *out, size_t cap)
+{
+    try {
+        re2::StringPiece rw(rewrite, rlen);
+        std::string why;
+        if (!r->re->CheckRewriteString(rw, &why)) return -2;
+        std::string str(s, n);
+        RE2::GlobalReplace(&str, *r->re, rw);
+        if (str.size() + 1 > cap) return -1;
+        std::memcpy(out, str.data(), str.size());
+        out[str.size()] = '\0';
+        return static_cast<long>(str.size());
+    } catch (...) {
+        return -1;
+    }
 }

@@ -47,6 +47,44 @@ int main(void)
     ok(mc_dns1123_label("a-b0") && !mc_dns1123_label("A") && !mc_dns1123_label("-a") && !mc_dns1123_label("a.b"), "DNS-1123 labels");
     ok(mc_dns1123_subdomain("a.b-c.d") && !mc_dns1123_subdomain("a..b") && !mc_dns1123_subdomain("a.b."), "DNS-1123 subdomains");
 
+    ok(mc_is_ip_addr("fe80::1%eth0") && !mc_is_ip_addr("fe80::1%") && !mc_is_ip_addr("1.2.3.4%eth0"),
+       "netip.ParseAddr: IPv6 zones, non-empty, IPv6 only");
+    ok(mc_is_ip_subnet("10.0.0.0/8") && mc_is_ip_subnet("10.0.0.1") && mc_is_ip_subnet("::1%lo"),
+       "ValidateIPSubnet: a CIDR or an address");
+    ok(!mc_is_ip_subnet("10.0.0.0/8/8") && !mc_is_ip_subnet("fe80::%lo/64") && !mc_is_ip_subnet("10.0.0.0/"),
+       "ValidateIPSubnet rejects two slashes, zones in prefixes, empty lengths");
+
+    ok(mc_istio_label("Foo-1", 5) && !mc_istio_label("-a", 2) && !mc_istio_label("", 0) && !mc_istio_label("a_b", 3),
+       "Istio labels allow upper case, not _ or a leading -");
+    ok(mc_istio_wild_label("*", 1) && mc_istio_wild_label("*foo", 4) && mc_istio_wild_label("*-foo", 5) &&
+       !mc_istio_wild_label("**", 2) && !mc_istio_wild_label("f*o", 3), "wildcard labels");
+
+    const char *bad;
+    size_t bl;
+#define DNS(h, w) mc_dns_check(h, strlen(h), w, &bad, &bl)
+    ok(DNS("reviews", true) == MC_DNS_OK && DNS("*", true) == MC_DNS_OK && DNS("*.a.com", true) == MC_DNS_OK,
+       "wildcard domains: short names, *, *.a.com");
+    ok(DNS("123", true) == MC_DNS_OK && DNS("123", false) == MC_DNS_NUMERIC_TLD,
+       "a single numeric label passes only the wildcard-domain rule (Istio quirk)");
+    ok(DNS("a.com.", false) == MC_DNS_OK && DNS("*.", true) == MC_DNS_OK, "a trailing dot is allowed");
+    ok(DNS("1.2.3.4", true) == MC_DNS_NUMERIC_TLD && bl == 1 && bad[0] == '4', "an IPv4 address fails on its numeric last label");
+    ok(DNS("a.99999999999999999999", false) == MC_DNS_OK, "a numeric label beyond int64 is not 'numeric' for Atoi");
+    ok(DNS("a.00000000000000000001", false) == MC_DNS_NUMERIC_TLD, "leading zeros do not overflow Atoi");
+    ok(DNS("a.+1", false) == MC_DNS_NUMERIC_TLD, "Atoi accepts a sign, so +1 is numeric");
+    ok(DNS("a..com", false) == MC_DNS_BAD_LABEL && bl == 0, "empty inner label");
+    ok(DNS("*.*.com", true) == MC_DNS_BAD_LABEL && bl == 1 && bad[0] == '*', "only the first label may be a wildcard");
+    ok(DNS("a_b.com", true) == MC_DNS_BAD_LABEL && bl == 3, "underscores are refused, label named");
+    ok(DNS("", true) == MC_DNS_EMPTY, "empty name");
+    char longname[300];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    for (int i = 60; i < 290; i += 61) longname[i] = '.';
+    ok(DNS(longname, true) == MC_DNS_TOO_LONG, "over 255 bytes");
+#undef DNS
+    ok(mc_host_partial_wild("*foo.com", 8) && mc_host_partial_wild("a.*.com", 7) &&
+       !mc_host_partial_wild("*", 1) && !mc_host_partial_wild("*.foo.com", 9) && !mc_host_partial_wild("foo.com", 7),
+       "partial wildcards");
+
     mc_arena_free(&a);
     return t_done();
 }

@@ -34,7 +34,7 @@ static bool parse_text(mc_arena *a, const char *text)
 {
     ndocs = 0;
     int id = mc_src_adopt("t.yaml", mc_xstrdup(text), strlen(text));
-    return mc_parse(a, (uint16_t)id, collect, NULL);
+    return mc_parse(a, NULL, (uint16_t)id, collect, NULL);
 }
 
 int main(void)
@@ -117,7 +117,7 @@ int main(void)
         ok(mc_is(mc_get(r, "d"), MC_INT), "!!int \"12\" is an integer");
         ok(mc_is(mc_get(r, "e"), MC_STR), "'1.5' is a string");
         is_str(mc_str(mc_get(r, "f")), "text\n", "literal block keeps its newline");
-        ok(mc_get(r, "b")->line == 2 && mc_get(r, "b")->col == 4, "positions are 1-based line and column");
+        ok(mc_node_line(mc_get(r, "b")) == 2 && mc_node_col(mc_get(r, "b")) == 4, "positions are 1-based line and column");
     }
 
     /* multi-document streams skip empty documents */
@@ -140,7 +140,7 @@ int main(void)
     {
         mc_node *an = mc_get(docs[0], "a"), *al = mc_get(docs[0], "b");
         ok(al->u.kids == an->u.kids && (al->flags & MC_N_ALIAS), "alias shares children");
-        ok(al->line == 2 && al->col == 4, "alias node has the alias position");
+        ok(mc_node_line(al) == 2 && mc_node_col(al) == 4, "alias node has the alias position");
     }
 
     /* duplicate keys: the first value is kept, the second reported */
@@ -160,8 +160,27 @@ int main(void)
         ok(mc_is(mc_get(r, "a"), MC_INT) && mc_is(mc_get(r, "b"), MC_FLOAT), "JSON integer and float");
         is_str(mc_str(mc_get(r, "c")), "x\xc3\xa9/", "JSON escapes decoded");
         ok(mc_bool(mc_item(mc_get(r, "d"), 0), false) && mc_is(mc_item(mc_get(r, "d"), 1), MC_NULL), "JSON true and null");
-        ok(mc_get(r, "b")->col == 16, "JSON column of b's value");
+        ok(mc_node_col(mc_get(r, "b")) == 16, "JSON column of b's value");
     }
+
+    /* positions: CRLF, multi-byte characters, a second source */
+    ok(parse_text(&a, "a: 1\r\nb: \"\xc3\xa9\xc3\xa9\"\r\nc: x\n") && ndocs == 1, "CRLF document parses");
+    {
+        mc_node *c = mc_get(docs[0], "c"), *bq = mc_get(docs[0], "b");
+        ok(mc_node_line(c) == 3 && mc_node_col(c) == 4, "line after CRLF lines, column in characters");
+        ok(mc_node_line(bq) == 2 && mc_node_col(bq) == 4, "quoted value position");
+        const char *p; size_t n;
+        uint16_t f = mc_node_file(c);
+        ok(mc_src_line(f, 2, &p, &n) && n == 9 && p[0] == 'b', "source line 2 without its CRLF");
+    }
+    ok(parse_text(&a, "\xef\xbb\xbfk: \xe2\x82\xac\nl: v\n") && ndocs == 1, "BOM document parses");
+    ok(mc_node_line(mc_get(docs[0], "l")) == 2 && mc_node_col(mc_get(docs[0], "l")) == 4, "BOM is not a column");
+    {
+        mc_node *k = mc_get(docs[0], "k");
+        uint16_t f; uint32_t l, c;
+        ok(mc_src_locate(k->pos, &f, &l, &c) && l == 1 && c == 4 && mc_src_pos_of(f, 1, 4) == k->pos, "locate and pos_of agree");
+    }
+    ok(sizeof(mc_node) == 16, "a node is 16 bytes");
 
     mc_arena_free(&a);
     mc_src_free_all();
