@@ -12,7 +12,4 @@ static int missing(const char *what)
     return 2;
 }
 
-int rt_cmd_verify(int argc, char **argv) { (void)argc; (void)argv; return missing("verify"); }
-int rt_cmd_route(int argc, char **argv) { (void)argc; (void)argv; return missing("route"); }
-int rt_cmd_test(int argc, char **argv) { (void)argc; (void)argv; return missing("test"); }
 int rt_cmd_run(int argc, char **argv) { (void)argc; (void)argv; return missing("run"); }

@@ -1,0 +1,955 @@
+/*
+** emit.c -- IR to image bytes (emit.h). The writer side of image.h; each
+** record built here is checked field by field by runtime/image.c.
+**
+** While records are built, every img_str holds {string id, length}; the
+** string table is laid out at the end (tail-merged) and the ids are then
+** replaced by offsets, walking the STR fields of every record with the
+** field descriptors of image.h. Equal records and ranges are interned by
+** their bytes at that id stage, which is deterministic.
+*/
+#include "emit.h"
+#include "image.h"
+#include "strmap.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+/* qsort without the undefined behaviour of a NULL base when n is 0 */
+static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1) qsort(base, n, size, cmp);
+}
+
+typedef struct sec {
+    uint8_t *p;
+    uint32_t n;             /* records */
+    size_t cap;             /* bytes */
+    uint32_t rs;            /* record size */
+} sec;
+
+typedef struct sstr { const char *p; uint32_t len; } sstr;
+
+typedef struct E {
+    const mc_ir *ir;
+    mc_arena a;
+    sec s[IMG_NSECTIONS];
+    mc_strmap strs;         /* bytes -> id + 1 */
+    mc_vec strv;            /* sstr by id */
+    mc_strmap intern;       /* section byte + record bytes -> first + 1 */
+    mc_strmap ptrs;         /* pointer bytes + tag -> index + 1 */
+    mc_strmap index_keys;   /* row-set structure -> INDEXES + 1 */
+    bool over;
+    char *err;
+    size_t errlen;
+} E;
+
+static void sec_reserve(E *e, sec *s, size_t more)
+{
+    size_t need = ((size_t)s->n + more) * s->rs;
+    if (need <= s->cap) return;
+    size_t cap = s->cap ? s->cap * 2 : 256;
+    while (cap < need) cap *= 2;
+    s->p = mc_xrealloc(s->p, cap);
+    s->cap = cap;
+    (void)e;
+}
+
+static uint32_t sec_push(E *e, img_sec si, const void *rec)
+{
+    sec *s = &e->s[si];
+    if (s->n == UINT32_MAX - 1) { e->over = true; return 0; }
+    sec_reserve(e, s, 1);
+    memcpy(s->p + (size_t)s->n * s->rs, rec, s->rs);
+    return s->n++;
+}
+
+/* Append n records, or find the same n records appended earlier. */
+static img_range sec_range(E *e, img_sec si, const void *recs, uint32_t n)
+{
+    img_range r = { 0, n };
+    if (n == 0) return r;
+    sec *s = &e->s[si];
+    size_t bytes = (size_t)n * s->rs;
+    char *key = mc_arena_alloc(&e->a, bytes + 1);
+    key[0] = (char)si;
+    memcpy(key + 1, recs, bytes);
+    bool found;
+    void **slot = mc_strmap_put(&e->intern, key, bytes + 1, &found);
+    if (found) {
+        r.first = (uint32_t)(uintptr_t)*slot - 1;
+        return r;
+    }
+    if ((uint64_t)s->n + n >= UINT32_MAX - 1) { e->over = true; return r; }
+    sec_reserve(e, s, n);
+    memcpy(s->p + (size_t)s->n * s->rs, recs, bytes);
+    r.first = s->n;
+    s->n += n;
+    *slot = (void *)(uintptr_t)(r.first + 1);
+    return r;
+}
+
+static uint32_t sec_rec(E *e, img_sec si, const void *rec) { return sec_range(e, si, rec, 1).first; }
+
+/* ------------------------------------------------------------ strings */
+
+static img_str str_n(E *e, const char *p, size_t len)
+{
+    img_str r = { 0, (uint32_t)len };
+    if (!p) { p = ""; len = 0; r.len = 0; }
+    bool found;
+    char *k = mc_arena_strndup(&e->a, p, len);
+    void **slot = mc_strmap_put(&e->strs, k, len, &found);
+    if (!found) {
+        sstr *s = mc_vec_push(&e->strv);
+        s->p = k;
+        s->len = (uint32_t)len;
+        *slot = (void *)(uintptr_t)e->strv.n;
+    }
+    r.off = (uint32_t)(uintptr_t)*slot - 1;
+    return r;
+}
+
+static img_str str(E *e, const char *s) { return str_n(e, s ? s : "", s ? strlen(s) : 0); }
+
+/* pointer -> index maps (IR object identity) */
+static bool ptr_get(E *e, char tag, const void *p, uint32_t *out)
+{
+    char key[sizeof p + 1];
+    key[0] = tag;
+    memcpy(key + 1, &p, sizeof p);
+    void *v = mc_strmap_get(&e->ptrs, key, sizeof key);
+    if (!v) return false;
+    *out = (uint32_t)(uintptr_t)v - 1;
+    return true;
+}
+
+static void ptr_put(E *e, char tag, const void *p, uint32_t idx)
+{
+    char *key = mc_arena_alloc(&e->a, sizeof p + 1);
+    key[0] = tag;
+    memcpy(key + 1, &p, sizeof p);
+    *mc_strmap_put(&e->ptrs, key, sizeof p + 1, NULL) = (void *)(uintptr_t)(idx + 1);
+}
+
+static uint32_t regex_id(E *e, const char *pattern)
+{
+    img_str s = str(e, pattern);
+    return sec_rec(e, IMG_S_REGEXES, &s);
+}
+
+/* ------------------------------------------------------------ clusters */
+
+static img_range strlist(E *e, const char *const *v, uint32_t n)
+{
+    img_str *tmp = mc_arena_alloc(&e->a, (n + 1) * sizeof *tmp);
+    for (uint32_t i = 0; i < n; i++) tmp[i] = str(e, v[i]);
+    return sec_range(e, IMG_S_STRLIST, tmp, n);
+}
+
+static void emit_clusters(E *e)
+{
+    for (uint32_t i = 0; i < e->ir->nclusters; i++) {
+        const mc_ir_cluster *c = e->ir->clusters[i];
+        img_cluster rec;
+        memset(&rec, 0, sizeof rec);
+        rec.name = str(e, c->name);
+        rec.host = str(e, c->host);
+        rec.subset = str(e, c->subset);
+        rec.port = c->port;
+        rec.kind = (uint32_t)c->kind;
+        rec.protocol = (uint32_t)c->protocol;
+        rec.flags = c->mesh_external ? IMG_CLUSTER_MESH_EXTERNAL : 0;
+        rec.policy = IMG_NONE;
+        if (c->kind != IMG_CLUSTER_MISSING) {
+            const mc_ir_cpolicy *p = &c->policy;
+            img_cpolicy cp;
+            memset(&cp, 0, sizeof cp);
+            cp.lb = (uint32_t)p->lb;
+            cp.flags = (p->outlier ? IMG_OUTLIER_SET : 0) | (p->idle_set ? IMG_CP_IDLE_SET : 0) |
+                       (p->duration_set ? IMG_CP_DURATION_SET : 0) | (p->insecure ? IMG_TLS_INSECURE : 0) |
+                       (p->h2 ? IMG_CP_H2 : 0) | (p->use_client_protocol ? IMG_CP_USE_CLIENT_PROTOCOL : 0);
+            cp.connect_timeout_ms = p->connect_timeout_ms;
+            cp.max_connections = p->max_connections;
+            cp.max_pending_requests = p->max_pending_requests;
+            cp.max_requests = p->max_requests;
+            cp.max_retries = p->max_retries;
+            cp.max_requests_per_connection = p->max_requests_per_connection;
+            cp.idle_timeout_ms = p->idle_timeout_ms;
+            cp.max_connection_duration_ms = p->max_connection_duration_ms;
+            cp.consecutive_5xx = p->consecutive_5xx;
+            cp.enforcing_5xx = p->enforcing_5xx;
+            cp.consecutive_gateway = p->consecutive_gateway;
+            cp.enforcing_gateway = p->enforcing_gateway;
+            cp.interval_ms = p->interval_ms;
+            cp.base_ejection_ms = p->base_ejection_ms;
+            cp.max_ejection_percent = p->max_ejection_percent;
+            cp.min_health_percent = p->min_health_percent;
+            cp.tls = (uint32_t)p->tls;
+            cp.sni = str(e, p->sni);
+            cp.ca_certificates = str(e, p->ca);
+            cp.client_certificate = str(e, p->cert);
+            cp.private_key = str(e, p->key);
+            cp.credential = str(e, p->credential);
+            cp.sans = strlist(e, p->sans, p->nsans);
+            rec.policy = sec_rec(e, IMG_S_CPOLICIES, &cp);
+            img_endpoint *eps = mc_arena_zalloc(&e->a, (c->nendpoints + 1) * sizeof *eps);
+            for (uint32_t k = 0; k < c->nendpoints; k++) {
+                eps[k].address = str(e, c->endpoints[k].address);
+                eps[k].port = c->endpoints[k].port;
+                eps[k].weight = c->endpoints[k].weight ? c->endpoints[k].weight : 1;
+                eps[k].kind = (uint32_t)c->endpoints[k].kind;
+            }
+            rec.endpoints = sec_range(e, IMG_S_ENDPOINTS, eps, c->nendpoints);
+        }
+        /* clusters are sorted by name; equal records (the same cluster seen
+        ** from two namespaces) collapse into one */
+        ptr_put(e, 'C', c, sec_rec(e, IMG_S_CLUSTERS, &rec));
+    }
+}
+
+static uint32_t cluster_idx(E *e, const mc_ir_cluster *c)
+{
+    uint32_t i = 0;
+    ptr_get(e, 'C', c, &i);
+    return i;
+}
+
+/* ------------------------------------------------------------ actions */
+
+static img_range hdrops(E *e, const mc_ir_hdrops *h)
+{
+    img_header_op *v = mc_arena_zalloc(&e->a, (h->n + 1) * sizeof *v);
+    for (uint32_t i = 0; i < h->n; i++) {
+        v[i].op = (uint32_t)h->v[i].op;
+        v[i].name = str(e, h->v[i].name);
+        v[i].value = str(e, h->v[i].value);
+    }
+    return sec_range(e, IMG_S_HEADEROPS, v, h->n);
+}
+
+static img_matcher matcher_rec(E *e, const mc_ir_matcher *m)
+{
+    img_matcher r;
+    memset(&r, 0, sizeof r);
+    r.target = (uint32_t)m->target;
+    r.op = (uint32_t)m->op;
+    r.flags = m->flags;
+    r.name = str(e, m->name);
+    r.value = str(e, m->value);
+    r.regex = m->op == IMG_OP_REGEX ? regex_id(e, m->value) : IMG_NONE;
+    return r;
+}
+
+static img_range matchers(E *e, const mc_ir_matcher *m, uint32_t n)
+{
+    img_matcher *v = mc_arena_zalloc(&e->a, (n + 1) * sizeof *v);
+    for (uint32_t i = 0; i < n; i++) v[i] = matcher_rec(e, &m[i]);
+    return sec_range(e, IMG_S_MATCHERS, v, n);
+}
+
+static uint32_t target_rec(E *e, const mc_ir_target *t)
+{
+    img_wcluster *w = mc_arena_zalloc(&e->a, (t->n + 1) * sizeof *w);
+    for (uint32_t i = 0; i < t->n; i++) {
+        w[i].cluster = cluster_idx(e, t->dests[i].cluster);
+        w[i].weight = t->weighted ? t->dests[i].weight : 1;
+        w[i].req_headers = hdrops(e, &t->dests[i].req);
+        w[i].resp_headers = hdrops(e, &t->dests[i].resp);
+        w[i].authority = str(e, t->dests[i].authority);
+    }
+    img_target rec;
+    memset(&rec, 0, sizeof rec);
+    rec.clusters = sec_range(e, IMG_S_WCLUSTERS, w, t->n);
+    rec.total = t->weighted ? t->total : 1;
+    rec.weighted = t->weighted;
+    return sec_rec(e, IMG_S_TARGETS, &rec);
+}
+
+static uint32_t action_rec(E *e, const mc_ir_action *a)
+{
+    uint32_t idx;
+    if (ptr_get(e, 'A', a, &idx)) return idx;
+    img_action rec;
+    memset(&rec, 0, sizeof rec);
+    rec.kind = (uint32_t)a->kind;
+    rec.req_headers = hdrops(e, &a->req);
+    rec.resp_headers = hdrops(e, &a->resp);
+    rec.fault = rec.cors = IMG_NONE;
+    if (a->fault) {
+        img_fault f;
+        memset(&f, 0, sizeof f);
+        f.flags = a->fault_flags;
+        f.delay_ms = a->delay_ms;
+        f.delay_per_million = a->delay_pm;
+        f.abort_status = a->abort_status;
+        f.abort_per_million = a->abort_pm;
+        rec.fault = sec_rec(e, IMG_S_FAULTS, &f);
+    }
+    if (a->cors) {
+        img_cors c;
+        memset(&c, 0, sizeof c);
+        c.origins = matchers(e, a->origins, a->norigins);
+        c.methods = str(e, a->cors_methods);
+        c.headers = str(e, a->cors_headers);
+        c.expose = str(e, a->cors_expose);
+        c.max_age = a->cors_max_age;
+        c.flags = a->cors_flags;
+        rec.cors = sec_rec(e, IMG_S_CORSES, &c);
+    }
+    if (a->kind == IMG_ACTION_REDIRECT) {
+        img_redirect r;
+        memset(&r, 0, sizeof r);
+        r.scheme = str(e, a->rd_scheme);
+        r.host = str(e, a->rd_host);
+        r.path = str(e, a->rd_path);
+        r.prefix = str(e, a->rd_prefix);
+        r.port = a->rd_port;
+        r.code = a->rd_code;
+        rec.detail = sec_rec(e, IMG_S_REDIRECTS, &r);
+    } else if (a->kind == IMG_ACTION_DIRECT) {
+        img_direct d;
+        memset(&d, 0, sizeof d);
+        d.status = a->status;
+        d.body = str_n(e, a->body, a->body_len);
+        rec.detail = sec_rec(e, IMG_S_DIRECTS, &d);
+    } else {
+        img_policy p;
+        memset(&p, 0, sizeof p);
+        p.flags = a->has_timeout ? IMG_POLICY_TIMEOUT : 0;
+        p.timeout_ms = a->timeout_ms;
+        p.retry = IMG_NONE;
+        if (a->retry) {
+            img_retry r;
+            memset(&r, 0, sizeof r);
+            r.num_retries = a->retry_num;
+            r.per_try_timeout_ms = a->retry_per_try_ms;
+            r.backoff_ms = a->retry_backoff_ms;
+            r.host_selection_attempts = a->retry_host_attempts;
+            r.flags = a->retry_flags;
+            r.retry_on = str(e, a->retry_on);
+            r.codes = sec_range(e, IMG_S_U32LIST, a->retry_codes, a->nretry_codes);
+            p.retry = sec_rec(e, IMG_S_RETRIES, &r);
+        }
+        p.rewrite_regex = a->regex_rewrite ? regex_id(e, a->regex_rewrite) : IMG_NONE;
+        p.prefix_rewrite = str(e, a->prefix_rewrite);
+        p.regex_substitution = str(e, a->regex_substitution);
+        p.authority = str(e, a->authority);
+        img_mirror *m = mc_arena_zalloc(&e->a, (a->nmirrors + 1) * sizeof *m);
+        for (uint32_t i = 0; i < a->nmirrors; i++) {
+            m[i].cluster = cluster_idx(e, a->mirrors[i]);
+            m[i].per_million = a->mirror_pm[i];
+        }
+        p.mirrors = sec_range(e, IMG_S_MIRRORS, m, a->nmirrors);
+        rec.detail = sec_rec(e, IMG_S_POLICIES, &p);
+    }
+    idx = sec_rec(e, IMG_S_ACTIONS, &rec);
+    ptr_put(e, 'A', a, idx);
+    return idx;
+}
+
+/* ------------------------------------------------------------ origins */
+
+static uint32_t vs_rec(E *e, const mc_obj *o)
+{
+    if (!o) return IMG_NONE;
+    img_vs v;
+    memset(&v, 0, sizeof v);
+    v.ns = str(e, o->o.ns);
+    v.name = str(e, o->o.name);
+    return sec_rec(e, IMG_S_VSES, &v);
+}
+
+static uint32_t origin_rec(E *e, const mc_obj *vs, const mc_obj *delegate, int kind, uint32_t entry, uint32_t match)
+{
+    img_origin o;
+    memset(&o, 0, sizeof o);
+    o.vs = vs_rec(e, vs);
+    o.delegate = vs_rec(e, delegate);
+    o.kind = (uint32_t)kind;
+    o.entry = (uint16_t)(entry > 0xfffe ? 0xfffe : entry);
+    o.match = (uint16_t)(match > 0xffff ? 0xffff : match);
+    return sec_rec(e, IMG_S_ORIGINS, &o);
+}
+
+/* ------------------------------------------------------------ host tables */
+
+typedef struct hkey { const char *key; uint32_t len, kind, target; } hkey;
+
+/* open addressing at most half full; entries in the given order */
+static uint32_t host_table(E *e, const hkey *k, uint32_t n, uint32_t dflt, uint32_t ntargets)
+{
+    uint32_t ns = 1;
+    while (ns < 2 * n + 1) ns <<= 1;
+    uint32_t *slots = mc_arena_zalloc(&e->a, ns * sizeof *slots);
+    img_host_entry *ents = mc_arena_zalloc(&e->a, (n + 1) * sizeof *ents);
+    uint32_t *lens = mc_arena_zalloc(&e->a, (n + 1) * sizeof *lens);
+    uint32_t nl = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        ents[i].key = str_n(e, k[i].key, k[i].len);
+        ents[i].target = k[i].target;
+        ents[i].kind = k[i].kind;
+        ents[i].hash = img_hash(k[i].key, k[i].len, k[i].kind);
+        uint32_t h = (uint32_t)(ents[i].hash & (ns - 1));
+        while (slots[h]) h = (h + 1) & (ns - 1);
+        slots[h] = i + 1;
+        if (k[i].kind == IMG_HOST_SUFFIX) {
+            bool seen = false;
+            for (uint32_t j = 0; j < nl && !seen; j++) seen = lens[j] == k[i].len;
+            if (!seen) lens[nl++] = k[i].len;
+        }
+    }
+    /* descending */
+    for (uint32_t i = 1; i < nl; i++)
+        for (uint32_t j = i; j > 0 && lens[j - 1] < lens[j]; j--) {
+            uint32_t t = lens[j];
+            lens[j] = lens[j - 1];
+            lens[j - 1] = t;
+        }
+    img_host_table t;
+    memset(&t, 0, sizeof t);
+    t.slots = sec_range(e, IMG_S_HSLOTS, slots, ns);
+    t.entries = sec_range(e, IMG_S_HENTRIES, ents, n);
+    t.lens = sec_range(e, IMG_S_U32LIST, lens, nl);
+    t.dflt = dflt;
+    t.ntargets = ntargets;
+    return sec_rec(e, IMG_S_HOSTTABLES, &t);
+}
+
+/* Envoy domain syntax: "*" default, "*suffix" suffix wildcard, else exact.
+** The first name wins on duplicates (Envoy rejects them; Istio avoids them). */
+static uint32_t name_table(E *e, const char *const *names, const uint32_t *targets, uint32_t n, uint32_t ntargets)
+{
+    hkey *k = mc_arena_zalloc(&e->a, (n + 1) * sizeof *k);
+    uint32_t nk = 0, dflt = IMG_NONE;
+    mc_strmap seen;
+    mc_strmap_init(&seen);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *nm = names[i];
+        if (strcmp(nm, "*") == 0 || !*nm) {
+            if (dflt == IMG_NONE) dflt = targets[i];
+            continue;
+        }
+        uint32_t kind = nm[0] == '*' ? IMG_HOST_SUFFIX : IMG_HOST_EXACT;
+        const char *key = kind == IMG_HOST_SUFFIX ? nm + 1 : nm;
+        char *lk = mc_arena_strdup(&e->a, key);
+        for (char *p = lk; *p; p++) if (*p >= 'A' && *p <= 'Z') *p = (char)(*p + 32);
+        char *sk = mc_arena_printf(&e->a, "%u%s", kind, lk);
+        bool found;
+        mc_strmap_put(&seen, sk, strlen(sk), &found);
+        if (found) continue;
+        k[nk].key = lk;
+        k[nk].len = (uint32_t)strlen(lk);
+        k[nk].kind = kind;
+        k[nk].target = targets[i];
+        nk++;
+    }
+    mc_strmap_free(&seen);
+    return host_table(e, k, nk, dflt, ntargets);
+}
+
+/* ------------------------------------------------------------ decision tables */
+
+typedef struct tnode {
+    const char *label;
+    uint32_t len;
+    struct tnode *kids;     /* sibling list through next */
+    struct tnode *next;
+    mc_vec rows;            /* uint32_t */
+    uint32_t idx;
+} tnode;
+
+static tnode *tnode_new(E *e, const char *label, uint32_t len)
+{
+    tnode *t = mc_arena_zalloc(&e->a, sizeof *t);
+    t->label = label;
+    t->len = len;
+    mc_vec_init(&t->rows, sizeof(uint32_t));
+    return t;
+}
+
+/* radix insertion of a prefix literal */
+static void trie_add(E *e, tnode *root, const char *s, uint32_t n, uint32_t row)
+{
+    tnode *cur = root;
+    while (n) {
+        tnode *c = cur->kids;
+        while (c && c->label[0] != s[0]) c = c->next;
+        if (!c) {
+            tnode *t = tnode_new(e, s, n);
+            t->next = cur->kids;
+            cur->kids = t;
+            cur = t;
+            n = 0;
+            break;
+        }
+        uint32_t k = 0;
+        while (k < c->len && k < n && c->label[k] == s[k]) k++;
+        if (k < c->len) {
+            /* split c at k */
+            tnode *tail = tnode_new(e, c->label + k, c->len - k);
+            tail->kids = c->kids;
+            tail->rows = c->rows;
+            c->kids = tail;
+            c->len = k;
+            mc_vec_init(&c->rows, sizeof(uint32_t));
+        }
+        cur = c;
+        s += k;
+        n -= k;
+    }
+    *(uint32_t *)mc_vec_push(&cur->rows) = row;
+}
+
+static uint32_t rowlist(E *e, const uint32_t *rows, uint32_t n)
+{
+    img_range r = sec_range(e, IMG_S_ROWLIST, rows, n);
+    return sec_rec(e, IMG_S_ROWLISTS, &r);
+}
+
+static int cmp_tnode(const void *a, const void *b)
+{
+    unsigned char x = (unsigned char)(*(tnode *const *)a)->label[0], y = (unsigned char)(*(tnode *const *)b)->label[0];
+    return x < y ? -1 : x > y;
+}
+
+static void trie_free_rows(tnode *t)
+{
+    for (tnode *c = t->kids; c; c = c->next) trie_free_rows(c);
+    mc_vec_free(&t->rows);
+}
+
+/* breadth-first: children contiguous and after their parent */
+static uint32_t trie_emit(E *e, tnode *root)
+{
+    mc_vec q;
+    mc_vec_init(&q, sizeof(tnode *));
+    *(tnode **)mc_vec_push(&q) = root;
+    uint32_t base = e->s[IMG_S_TRIE].n;
+    /* number the nodes first */
+    for (size_t i = 0; i < q.n; i++) {
+        tnode *t = MC_VEC_AT(&q, tnode *, i);
+        t->idx = base + (uint32_t)i;
+        size_t nk = 0;
+        for (tnode *c = t->kids; c; c = c->next) nk++;
+        tnode **kids = mc_arena_alloc(&e->a, (nk + 1) * sizeof *kids);
+        nk = 0;
+        for (tnode *c = t->kids; c; c = c->next) kids[nk++] = c;
+        sort_n(kids, nk, sizeof *kids, cmp_tnode);
+        for (size_t k = 0; k < nk; k++) *(tnode **)mc_vec_push(&q) = kids[k];
+        /* re-link sorted so the emission below sees the same order */
+        t->kids = nk ? kids[0] : NULL;
+        for (size_t k = 0; k < nk; k++) kids[k]->next = k + 1 < nk ? kids[k + 1] : NULL;
+    }
+    for (size_t i = 0; i < q.n; i++) {
+        tnode *t = MC_VEC_AT(&q, tnode *, i);
+        img_trie_node rec;
+        memset(&rec, 0, sizeof rec);
+        rec.label = str_n(e, t->label, t->len);
+        uint32_t nk = 0;
+        for (tnode *c = t->kids; c; c = c->next) nk++;
+        rec.children.first = nk ? t->kids->idx : 0;
+        rec.children.count = nk;
+        rec.rows = t->rows.n ? rowlist(e, t->rows.v, (uint32_t)t->rows.n) : IMG_NONE;
+        sec_push(e, IMG_S_TRIE, &rec);
+    }
+    mc_vec_free(&q);
+    return base;
+}
+
+/* The index of a row set depends only on the rows' path kinds, flags and
+** literals, so equal structures share one index. */
+static uint32_t index_rec(E *e, mc_ir_route *const *routes, uint32_t n)
+{
+    mc_buf key;
+    mc_buf_init(&key);
+    for (uint32_t i = 0; i < n; i++) {
+        const mc_ir_route *r = routes[i];
+        mc_buf_printf(&key, "%d%d%zu:", r->path_kind, r->ignore_case, strlen(r->path));
+        mc_buf_add(&key, r->path, strlen(r->path));
+    }
+    char *k = mc_arena_strndup(&e->a, key.s ? key.s : "", key.n);
+    size_t kn = key.n;
+    mc_buf_free(&key);
+    bool found;
+    void **slot = mc_strmap_put(&e->index_keys, k, kn, &found);
+    if (found) return (uint32_t)(uintptr_t)*slot - 1;
+    img_index x;
+    memset(&x, 0, sizeof x);
+    x.nrows = n;
+    x.trie = x.exact = x.rest = IMG_NONE;
+    tnode *root = tnode_new(e, "", 0);
+    bool any_prefix = false;
+    mc_vec rest, exact_names;
+    mc_vec_init(&rest, sizeof(uint32_t));
+    mc_vec_init(&exact_names, sizeof(uint32_t));     /* rows, grouped below */
+    for (uint32_t i = 0; i < n; i++) {
+        const mc_ir_route *r = routes[i];
+        if (r->ignore_case || r->path_kind == IMG_PATH_REGEX) *(uint32_t *)mc_vec_push(&rest) = i;
+        else if (r->path_kind == IMG_PATH_EXACT) *(uint32_t *)mc_vec_push(&exact_names) = i;
+        else {
+            trie_add(e, root, r->path, (uint32_t)strlen(r->path), i);
+            any_prefix = true;
+        }
+    }
+    if (any_prefix) x.trie = trie_emit(e, root);
+    trie_free_rows(root);
+    if (rest.n) x.rest = rowlist(e, rest.v, (uint32_t)rest.n);
+    if (exact_names.n) {
+        /* one row list per distinct exact path, rows ascending */
+        hkey *hk = mc_arena_zalloc(&e->a, (exact_names.n + 1) * sizeof *hk);
+        uint32_t nh = 0;
+        uint32_t *done = mc_arena_zalloc(&e->a, exact_names.n * sizeof *done);
+        for (size_t i = 0; i < exact_names.n; i++) {
+            if (done[i]) continue;
+            const char *p = routes[MC_VEC_AT(&exact_names, uint32_t, i)]->path;
+            mc_vec rows;
+            mc_vec_init(&rows, sizeof(uint32_t));
+            for (size_t j = i; j < exact_names.n; j++) {
+                uint32_t rj = MC_VEC_AT(&exact_names, uint32_t, j);
+                if (!done[j] && strcmp(routes[rj]->path, p) == 0) {
+                    done[j] = 1;
+                    *(uint32_t *)mc_vec_push(&rows) = rj;
+                }
+            }
+            hk[nh].key = p;
+            hk[nh].len = (uint32_t)strlen(p);
+            hk[nh].kind = IMG_HOST_EXACT;
+            hk[nh].target = rowlist(e, rows.v, (uint32_t)rows.n);
+            nh++;
+            mc_vec_free(&rows);
+        }
+        x.exact = host_table(e, hk, nh, IMG_NONE, IMG_NONE);
+    }
+    mc_vec_free(&rest);
+    mc_vec_free(&exact_names);
+    uint32_t idx = sec_rec(e, IMG_S_INDEXES, &x);
+    *slot = (void *)(uintptr_t)(idx + 1);
+    return idx;
+}
+
+static img_route route_rec(E *e, const mc_ir_route *r)
+{
+    img_route rec;
+    memset(&rec, 0, sizeof rec);
+    rec.flags = (uint32_t)r->path_kind | (r->ignore_case ? IMG_ROUTE_IGNORE_CASE : 0) | (r->catch_all ? IMG_ROUTE_CATCH_ALL : 0);
+    for (uint32_t i = 0; i < r->nmatchers; i++)
+        if (r->matchers[i].target == IMG_TARGET_QUERY) rec.flags |= IMG_ROUTE_QUERY;
+    rec.path = str(e, r->path);
+    rec.regex = r->path_kind == IMG_PATH_REGEX ? regex_id(e, r->path) : IMG_NONE;
+    rec.matchers = matchers(e, r->matchers, r->nmatchers);
+    rec.action = action_rec(e, r->action);
+    rec.target = r->action->kind == IMG_ACTION_ROUTE ? target_rec(e, &r->action->target) : IMG_NONE;
+    rec.name = str(e, r->name);
+    rec.origin = IMG_NONE;
+    if (r->http) {
+        const mc_http_route *h = r->http;
+        rec.origin = origin_rec(e, h->vs->obj, h->delegate ? h->delegate->obj : NULL, IMG_ENTRY_HTTP, h->index,
+                                r->match ? r->match->index : 0xffff);
+    }
+    return rec;
+}
+
+static uint32_t rowset_rec(E *e, const mc_ir_vhost *v)
+{
+    img_route *rows = mc_arena_zalloc(&e->a, (v->nroutes + 1) * sizeof *rows);
+    for (uint32_t i = 0; i < v->nroutes; i++) rows[i] = route_rec(e, v->routes[i]);
+    img_rowset rs;
+    memset(&rs, 0, sizeof rs);
+    rs.rows = sec_range(e, IMG_S_ROUTES, rows, v->nroutes);
+    rs.index = index_rec(e, v->routes, v->nroutes);
+    return sec_rec(e, IMG_S_ROWSETS, &rs);
+}
+
+/* the 'x' fixup: the exact-path tables target ROWLISTS, whose final count
+** is only known at the end; see fix_exact_tables() */
+static uint32_t route_table_rec(E *e, const mc_ir_route_table *rt)
+{
+    uint32_t idx;
+    if (ptr_get(e, 'R', rt, &idx)) return idx;
+    img_vhost *vh = mc_arena_zalloc(&e->a, (rt->nvhosts + 1) * sizeof *vh);
+    const char **names = mc_arena_alloc(&e->a, (rt->nvhosts + 1) * sizeof *names);
+    uint32_t *targets = mc_arena_alloc(&e->a, (rt->nvhosts + 1) * sizeof *targets);
+    for (uint32_t i = 0; i < rt->nvhosts; i++) {
+        const mc_ir_vhost *v = &rt->vhosts[i];
+        vh[i].domain = str(e, v->domain);
+        vh[i].port = v->port;
+        vh[i].flags = v->require_tls ? IMG_VHOST_REQUIRE_TLS : 0;
+        vh[i].rowset = rowset_rec(e, v);
+        names[i] = v->domain;
+        targets[i] = i;
+    }
+    img_route_table rec;
+    memset(&rec, 0, sizeof rec);
+    rec.name = str(e, rt->name);
+    rec.vhosts = sec_range(e, IMG_S_VHOSTS, vh, rt->nvhosts);
+    rec.hosts = name_table(e, names, targets, rt->nvhosts, rt->nvhosts);
+    idx = sec_rec(e, IMG_S_ROUTETABLES, &rec);
+    ptr_put(e, 'R', rt, idx);
+    return idx;
+}
+
+static const char *server_label(E *e, const mc_ir_server *s)
+{
+    if (!s || !s->gateway) return "";
+    return mc_arena_printf(&e->a, "%s/%s servers[%u]", s->gateway->o.ns, s->gateway->o.name, s->index);
+}
+
+static img_chain chain_rec(E *e, const mc_ir_chain *c)
+{
+    img_chain rec;
+    memset(&rec, 0, sizeof rec);
+    rec.kind = (uint32_t)c->kind;
+    rec.tls = (uint32_t)c->tls;
+    rec.protocol = (uint32_t)c->protocol;
+    rec.route_table = c->kind == IMG_CHAIN_HTTP ? route_table_rec(e, c->routes) : IMG_NONE;
+    rec.target = c->kind == IMG_CHAIN_TCP ? target_rec(e, &c->target) : IMG_NONE;
+    rec.origin = IMG_NONE;
+    if (c->kind == IMG_CHAIN_TCP && c->vs)
+        rec.origin = origin_rec(e, c->vs->obj, NULL, c->entry_kind, c->entry ? c->entry->index : 0,
+                                c->match && c->entry ? (uint32_t)(c->match - c->entry->matches) : 0xffff);
+    rec.server = str(e, server_label(e, c->server));
+    rec.credential = str(e, c->server ? c->server->credential : "");
+    rec.sni = strlist(e, c->sni, c->nsni);
+    return rec;
+}
+
+static img_listener listener_rec(E *e, const mc_ir_listener *li)
+{
+    img_listener rec;
+    memset(&rec, 0, sizeof rec);
+    rec.port = li->port;
+    rec.kind = (uint32_t)li->kind;
+    rec.bind = str(e, li->bind);
+    img_chain *cs = mc_arena_zalloc(&e->a, (li->nchains + 1) * sizeof *cs);
+    for (uint32_t i = 0; i < li->nchains; i++) cs[i] = chain_rec(e, &li->chains[i]);
+    rec.chains = sec_range(e, IMG_S_CHAINS, cs, li->nchains);
+    rec.sni = IMG_NONE;
+    rec.chain = IMG_NONE;
+    if (li->kind == IMG_LISTENER_TLS) {
+        mc_vec names, targets;
+        mc_vec_init(&names, sizeof(const char *));
+        mc_vec_init(&targets, sizeof(uint32_t));
+        for (uint32_t i = 0; i < li->nchains; i++) {
+            const mc_ir_chain *c = &li->chains[i];
+            bool any = c->nsni == 0;
+            for (uint32_t k = 0; k < c->nsni; k++) {
+                if (strcmp(c->sni[k], "*") == 0) any = true;
+                *(const char **)mc_vec_push(&names) = c->sni[k];
+                *(uint32_t *)mc_vec_push(&targets) = i;
+            }
+            if (any) {
+                *(const char **)mc_vec_push(&names) = "*";
+                *(uint32_t *)mc_vec_push(&targets) = i;
+            }
+        }
+        rec.sni = name_table(e, names.v, targets.v, (uint32_t)names.n, li->nchains);
+        mc_vec_free(&names);
+        mc_vec_free(&targets);
+    } else if (li->nchains) {
+        rec.chain = rec.chains.first;
+    }
+    return rec;
+}
+
+static void emit_views(E *e)
+{
+    for (uint32_t i = 0; i < e->ir->nviews; i++) {
+        const mc_ir_view *v = &e->ir->views[i];
+        img_view rec;
+        memset(&rec, 0, sizeof rec);
+        rec.kind = (uint32_t)v->kind;
+        rec.name = str(e, v->name);
+        rec.ns = str(e, v->ns);
+        img_label *ls = mc_arena_zalloc(&e->a, (v->nlabels + 1) * sizeof *ls);
+        for (uint32_t k = 0; k < v->nlabels; k++) {
+            ls[k].key = str(e, v->labels[k].key);
+            ls[k].value = str(e, v->labels[k].value);
+        }
+        rec.labels = sec_range(e, IMG_S_LABELS, ls, v->nlabels);
+        const char **gws = mc_arena_alloc(&e->a, (v->ngateways + 1) * sizeof *gws);
+        for (uint32_t k = 0; k < v->ngateways; k++)
+            gws[k] = mc_arena_printf(&e->a, "%s/%s", v->gateways[k]->o.ns, v->gateways[k]->o.name);
+        rec.gateways = strlist(e, gws, v->ngateways);
+        img_listener *ls2 = mc_arena_zalloc(&e->a, (v->nlisteners + 1) * sizeof *ls2);
+        for (uint32_t k = 0; k < v->nlisteners; k++) ls2[k] = listener_rec(e, &v->listeners[k]);
+        rec.listeners = sec_range(e, IMG_S_LISTENERS, ls2, v->nlisteners);
+        sec_push(e, IMG_S_VIEWS, &rec);
+    }
+}
+
+/* exact-path tables were built with ntargets IMG_NONE: their targets are
+** ROWLISTS, whose count is final only now */
+static void fix_exact_tables(E *e)
+{
+    const img_index *xs = (const img_index *)e->s[IMG_S_INDEXES].p;
+    img_host_table *ts = (img_host_table *)e->s[IMG_S_HOSTTABLES].p;
+    for (uint32_t i = 0; i < e->s[IMG_S_INDEXES].n; i++)
+        if (xs[i].exact != IMG_NONE) ts[xs[i].exact].ntargets = e->s[IMG_S_ROWLISTS].n;
+}
+
+/* ------------------------------------------------------------ strings, layout, header */
+
+static const sstr *g_strs;
+
+static int cmp_rev(const void *a, const void *b)
+{
+    const sstr *x = &g_strs[*(const uint32_t *)a], *y = &g_strs[*(const uint32_t *)b];
+    uint32_t i = x->len, j = y->len;
+    while (i && j) {
+        unsigned char cx = (unsigned char)x->p[--i], cy = (unsigned char)y->p[--j];
+        if (cx != cy) return cx < cy ? -1 : 1;
+    }
+    return i == j ? 0 : i < j ? -1 : 1;
+}
+
+static bool is_suffix(const sstr *a, const sstr *b)
+{
+    return a->len <= b->len && memcmp(b->p + b->len - a->len, a->p, a->len) == 0;
+}
+
+/* Lay out the string table with tail merging; returns final offsets by id. */
+static uint32_t *layout_strings(E *e, mc_buf *blob)
+{
+    uint32_t n = (uint32_t)e->strv.n;
+    const sstr *s = e->strv.v;
+    uint32_t *order = mc_xmalloc((n + 1) * sizeof *order);
+    uint32_t *owner = mc_xmalloc((n + 1) * sizeof *owner);
+    uint32_t *off = mc_xmalloc((n + 1) * sizeof *off);
+    for (uint32_t i = 0; i < n; i++) order[i] = i;
+    g_strs = s;
+    sort_n(order, n, sizeof *order, cmp_rev);
+    for (uint32_t i = n; i-- > 0;) {
+        uint32_t id = order[i];
+        owner[id] = id;
+        if (i + 1 < n && is_suffix(&s[id], &s[order[i + 1]])) owner[id] = owner[order[i + 1]];
+    }
+    mc_buf_reset(blob);
+    for (uint32_t id = 0; id < n; id++) {
+        if (owner[id] != id) continue;
+        off[id] = (uint32_t)blob->n;
+        mc_buf_add(blob, s[id].p, s[id].len);
+        mc_buf_add(blob, "", 1);
+    }
+    if (blob->n == 0) mc_buf_add(blob, "", 1);
+    for (uint32_t id = 0; id < n; id++)
+        if (owner[id] != id) off[id] = off[owner[id]] + s[owner[id]].len - s[id].len;
+    free(order);
+    free(owner);
+    return off;
+}
+
+static void patch_strings(E *e, const uint32_t *off)
+{
+    for (int si = 0; si < IMG_NSECTIONS; si++) {
+        uint32_t nf;
+        const img_field *f = img_section_fields((img_sec)si, &nf);
+        sec *s = &e->s[si];
+        for (uint32_t k = 0; k < nf; k++) {
+            if (f[k].kind != IMG_F_STR) continue;
+            for (uint32_t i = 0; i < s->n; i++) {
+                img_str v;
+                uint8_t *p = s->p + (size_t)i * s->rs + f[k].off;
+                memcpy(&v, p, sizeof v);
+                v.off = off[v.off];
+                memcpy(p, &v, sizeof v);
+            }
+        }
+    }
+}
+
+static void pad8(mc_buf *b)
+{
+    while (b->n % IMG_ALIGN) mc_buf_putc(b, '\0');
+}
+
+bool mc_emit(const mc_ir *ir, mc_buf *out, char *err, size_t errlen)
+{
+    E e;
+    memset(&e, 0, sizeof e);
+    e.ir = ir;
+    e.err = err;
+    e.errlen = errlen;
+    mc_arena_init(&e.a);
+    mc_strmap_init(&e.strs);
+    mc_strmap_init(&e.intern);
+    mc_strmap_init(&e.ptrs);
+    mc_strmap_init(&e.index_keys);
+    mc_vec_init(&e.strv, sizeof(sstr));
+    for (int i = 0; i < IMG_NSECTIONS; i++) e.s[i].rs = img_section_recsize((img_sec)i);
+    str(&e, "");                /* id 0: the empty string */
+
+    emit_clusters(&e);
+    emit_views(&e);
+    fix_exact_tables(&e);
+
+    mc_buf blob;
+    mc_buf_init(&blob);
+    uint32_t *off = layout_strings(&e, &blob);
+    patch_strings(&e, off);
+    free(off);
+    free(e.s[IMG_S_STRINGS].p);
+    e.s[IMG_S_STRINGS].p = (uint8_t *)blob.s;
+    e.s[IMG_S_STRINGS].n = (uint32_t)blob.n;
+    blob.s = NULL;
+
+    bool ok = !e.over;
+    if (!ok) snprintf(err, errlen, "the image exceeds a format limit (2^32 records in a section)");
+    mc_buf_reset(out);
+    if (ok) {
+        uint32_t ns = IMG_NSECTIONS;
+        uint32_t hs = IMG_HEADER_SIZE + 24u * ns;
+        img_section tab[IMG_NSECTIONS];
+        mc_buf_add(out, (const char *)&(img_header){ 0 }, sizeof(img_header));
+        for (uint32_t i = 0; i < ns; i++) mc_buf_add(out, (const char *)&(img_section){ 0 }, sizeof(img_section));
+        pad8(out);
+        for (uint32_t i = 0; i < ns; i++) {
+            pad8(out);
+            size_t bytes = (size_t)e.s[i].n * e.s[i].rs;
+            tab[i].id = img_section_id((img_sec)i);
+            tab[i].count = e.s[i].n;
+            tab[i].off = out->n;
+            tab[i].size = bytes;
+            if (bytes) mc_buf_add(out, (const char *)e.s[i].p, bytes);
+        }
+        pad8(out);
+        if (out->n >= IMG_MAX_SIZE) {
+            snprintf(err, errlen, "the image would be larger than 4 GiB");
+            ok = false;
+        } else {
+            img_header h;
+            memset(&h, 0, sizeof h);
+            memcpy(h.magic, IMG_MAGIC, 4);
+            memcpy(h.data, IMG_DATA, 6);
+            h.major = IMG_MAJOR;
+            h.minor = IMG_MINOR;
+            h.header_size = (uint16_t)hs;
+            h.endian = IMG_ENDIAN_PROBE;
+            h.nsections = ns;
+            h.total_size = out->n;
+            memcpy(out->s + IMG_HEADER_SIZE, tab, sizeof tab);
+            XXH128_canonical_t id;
+            XXH128_canonicalFromHash(&id, XXH3_128bits(out->s + hs, out->n - hs));
+            memcpy(h.build_id, id.digest, 16);
+            memcpy(out->s, &h, sizeof h);
+            XXH3_state_t *st = XXH3_createState();
+            if (!st) mc_oom();
+            XXH3_64bits_reset(st);
+            XXH3_64bits_update(st, out->s, offsetof(img_header, checksum));
+            XXH3_64bits_update(st, out->s + offsetof(img_header, reserved), out->n - offsetof(img_header, reserved));
+            h.checksum = XXH3_64bits_digest(st);
+            XXH3_freeState(st);
+            memcpy(out->s, &h, sizeof h);
+        }
+    }
+    for (int i = 0; i < IMG_NSECTIONS; i++) free(e.s[i].p);
+    mc_vec_free(&e.strv);
+    mc_strmap_free(&e.strs);
+    mc_strmap_free(&e.intern);
+    mc_strmap_free(&e.ptrs);
+    mc_strmap_free(&e.index_keys);
+    mc_arena_free(&e.a);
+    return ok;
+}

@@ -1,0 +1,609 @@
+/*
+** image.c -- the route image verifier (uBPF's validate() idea): every
+** offset, length, index, count, string and cross-reference is checked once,
+** before the first lookup, and a bad image is refused with the file offset
+** of the first bad byte. After img_verify() succeeds, table.c reads the
+** image without any bounds check.
+**
+** Order of the checks (the cheap ones first, each with its own message, as
+** Lua's checkHeader): size, magic, newline bytes, byte order, version,
+** total size, section count, checksum, section table, records field by
+** field (from the descriptors in image.h), then the rules that tie records
+** together (kind-dependent indexes, host-table placement, trie order,
+** relative row numbers, sorted clusters, regex syntax).
+*/
+#include "image.h"
+#include "regex.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+/* ------------------------------------------------------------ names */
+
+#define ROW_NAME(n, s) s,
+#define ENUM_TABLE(n, list) static const char *const names_##n[] = { list(ROW_NAME) };
+IMG_ENUMS(ENUM_TABLE)
+#undef ENUM_TABLE
+
+static const struct { const char *const *names; uint32_t n; } enums[] = {
+#define ENUM_ROW(n, list) { names_##n, sizeof names_##n / sizeof names_##n[0] },
+    IMG_ENUMS(ENUM_ROW)
+#undef ENUM_ROW
+};
+
+const char *img_enum_name(img_enum e, uint32_t v)
+{
+    if ((unsigned)e >= IMG_E_COUNT_ || v >= enums[e].n) return "?";
+    return enums[e].names[v];
+}
+
+uint32_t img_enum_count(img_enum e) { return (unsigned)e < IMG_E_COUNT_ ? enums[e].n : 0; }
+
+static const struct { const char *name; uint32_t id, recsize; } sections[] = {
+#define SEC_ROW(n, id, t) { #n, id, (uint32_t)sizeof(t) },
+    IMG_SECTIONS(SEC_ROW)
+#undef SEC_ROW
+};
+
+const char *img_section_name(img_sec s) { return (unsigned)s < IMG_NSECTIONS ? sections[s].name : "?"; }
+uint32_t img_section_id(img_sec s) { return (unsigned)s < IMG_NSECTIONS ? sections[s].id : 0; }
+uint32_t img_section_recsize(img_sec s) { return (unsigned)s < IMG_NSECTIONS ? sections[s].recsize : 0; }
+
+#define FIELDS_DECL(n, id, t) static const img_field fields_##n[] = { IMG_FIELDS_##n(IMG_FIELD_ROW) { 0, 0, 0, 0, NULL } };
+IMG_SECTIONS(FIELDS_DECL)
+#undef FIELDS_DECL
+
+static const img_field *const field_tables[] = {
+#define FIELDS_PTR(n, id, t) fields_##n,
+    IMG_SECTIONS(FIELDS_PTR)
+#undef FIELDS_PTR
+};
+
+const img_field *img_section_fields(img_sec s, uint32_t *n)
+{
+    if ((unsigned)s >= IMG_NSECTIONS) { *n = 0; return NULL; }
+    const img_field *f = field_tables[s];
+    uint32_t k = 0;
+    while (f[k].name) k++;
+    *n = k;
+    return f;
+}
+
+uint64_t img_hash(const void *p, size_t n, uint32_t kind) { return XXH3_64bits_withSeed(p, n, kind); }
+
+/* The record layouts must not drift from the format: sizes are part of it. */
+_Static_assert(sizeof(img_header) == IMG_HEADER_SIZE, "header size");
+_Static_assert(sizeof(img_section) == 24, "section entry size");
+_Static_assert(sizeof(img_view) == 48, "view");
+_Static_assert(sizeof(img_listener) == 32, "listener");
+_Static_assert(sizeof(img_chain) == 48, "chain");
+_Static_assert(sizeof(img_origin) == 16, "origin");
+_Static_assert(sizeof(img_route) == 48, "route");
+_Static_assert(sizeof(img_host_entry) == 24, "host entry");
+_Static_assert(sizeof(img_cpolicy) == 128, "cluster policy");
+#define SEC_ALIGN(n, id, t) _Static_assert(sizeof(t) % 4 == 0 || sizeof(t) == 1, "record size of " #n);
+IMG_SECTIONS(SEC_ALIGN)
+#undef SEC_ALIGN
+
+/* ------------------------------------------------------------ checking */
+
+typedef struct vctx {
+    const uint8_t *base;
+    uint64_t size;
+    img_map *m;
+    char *err;
+    size_t errlen;
+    uint32_t *rowmax;       /* ROWLISTS: last row + 1 (0 empty) */
+    uint32_t *triemax;      /* TRIE: max row + 1 in the subtree */
+    uint32_t *htmax;        /* HOSTTABLES used as exact-path tables: max row + 1, or UINT32_MAX unknown */
+} vctx;
+
+__attribute__((format(printf, 3, 4)))
+static bool fail(vctx *c, uint64_t off, const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (c->err && c->errlen) snprintf(c->err, c->errlen, "at offset %llu: %s", (unsigned long long)off, msg);
+    return false;
+}
+
+static const void *rec(const vctx *c, img_sec s, uint32_t i)
+{
+    return (const uint8_t *)c->m->sec[s] + (size_t)i * sections[s].recsize;
+}
+
+static uint64_t rec_off(const vctx *c, img_sec s, uint32_t i, size_t field)
+{
+    return (uint64_t)((const uint8_t *)rec(c, s, i) - c->base) + field;
+}
+
+#define REC(c, type, sec, i) ((const type *)rec(c, IMG_S_##sec, i))
+#define CNT(c, sec) ((c)->m->count[IMG_S_##sec])
+#define OFF(c, sec, i, type, field) rec_off(c, IMG_S_##sec, i, offsetof(type, field))
+
+static const char *sname(img_sec s) { return sections[s].name; }
+
+static bool check_str(vctx *c, img_str s, uint64_t off, img_sec sec, uint32_t i, const char *field)
+{
+    uint32_t n = CNT(c, STRINGS);
+    const uint8_t *str = c->m->sec[IMG_S_STRINGS];
+    if (s.off >= n || s.len >= n - s.off)
+        return fail(c, off, "%s %u: %s: string %u+%u outside the %u string bytes", sname(sec), i, field, s.off, s.len, n);
+    if (str[s.off + s.len] != 0)
+        return fail(c, off, "%s %u: %s: string %u+%u is not NUL-terminated", sname(sec), i, field, s.off, s.len);
+    return true;
+}
+
+static bool check_range(vctx *c, img_range r, img_sec target, uint64_t off, img_sec sec, uint32_t i, const char *field)
+{
+    uint32_t n = c->m->count[target];
+    if (r.first > n || r.count > n - r.first)
+        return fail(c, off, "%s %u: %s: range %u+%u exceeds %u %s records", sname(sec), i, field,
+                    r.first, r.count, n, sname(target));
+    return true;
+}
+
+static bool check_fields(vctx *c, img_sec s)
+{
+    const img_field *f = field_tables[s];
+    if (!f[0].name) return true;
+    uint32_t n = c->m->count[s];
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *r = rec(c, s, i);
+        for (const img_field *d = f; d->name; d++) {
+            uint64_t off = rec_off(c, s, i, d->off);
+            uint32_t v;
+            memcpy(&v, r + d->off, sizeof v);
+            switch (d->kind) {
+            case IMG_F_STR: {
+                img_str str;
+                memcpy(&str, r + d->off, sizeof str);
+                if (!check_str(c, str, off, s, i, d->name)) return false;
+                break;
+            }
+            case IMG_F_RANGE: {
+                img_range rg;
+                memcpy(&rg, r + d->off, sizeof rg);
+                if (!check_range(c, rg, (img_sec)d->arg, off, s, i, d->name)) return false;
+                break;
+            }
+            case IMG_F_IDX:
+            case IMG_F_IDXN:
+                if (v == IMG_NONE && d->kind == IMG_F_IDXN) break;
+                if (v >= c->m->count[d->arg])
+                    return fail(c, off, "%s %u: %s: index %u outside the %u %s records", sname(s), i, d->name, v,
+                                c->m->count[d->arg], sname((img_sec)d->arg));
+                break;
+            case IMG_F_ENUM:
+                if (v >= img_enum_count((img_enum)d->arg))
+                    return fail(c, off, "%s %u: %s: unknown value %u", sname(s), i, d->name, v);
+                break;
+            case IMG_F_FLAGS:
+                if (v & ~d->arg) return fail(c, off, "%s %u: %s: unknown flag bits 0x%x", sname(s), i, d->name, v & ~d->arg);
+                break;
+            case IMG_F_U32:
+                if (d->arg && v >= d->arg) return fail(c, off, "%s %u: %s: value %u out of range", sname(s), i, d->name, v);
+                break;
+            case IMG_F_ZERO:
+                if (v) return fail(c, off, "%s %u: %s: padding is not zero", sname(s), i, d->name);
+                break;
+            default:
+                return fail(c, off, "internal: bad field descriptor");
+            }
+        }
+    }
+    return true;
+}
+
+static const char *str_at(const vctx *c, img_str s) { return (const char *)c->m->sec[IMG_S_STRINGS] + s.off; }
+
+/* ---- host tables: placement of every entry, targets, suffix lengths */
+
+static bool check_host_tables(vctx *c)
+{
+    const uint32_t *slots_all = c->m->sec[IMG_S_HSLOTS];
+    const uint32_t *u32 = c->m->sec[IMG_S_U32LIST];
+    for (uint32_t t = 0; t < CNT(c, HOSTTABLES); t++) {
+        const img_host_table *ht = REC(c, img_host_table, HOSTTABLES, t);
+        uint32_t ns = ht->slots.count;
+        if (ns == 0 || (ns & (ns - 1)))
+            return fail(c, OFF(c, HOSTTABLES, t, img_host_table, slots), "HOSTTABLES %u: slot count %u is not a power of two", t, ns);
+        if (ht->entries.count >= ns)
+            return fail(c, OFF(c, HOSTTABLES, t, img_host_table, entries), "HOSTTABLES %u: %u entries in %u slots leave no empty slot",
+                        t, ht->entries.count, ns);
+        if (ht->dflt != IMG_NONE && ht->dflt >= ht->ntargets)
+            return fail(c, OFF(c, HOSTTABLES, t, img_host_table, dflt), "HOSTTABLES %u: default target %u >= %u", t, ht->dflt, ht->ntargets);
+        const uint32_t *slots = slots_all + ht->slots.first;
+        uint32_t used = 0;
+        for (uint32_t i = 0; i < ns; i++) {
+            if (slots[i] > ht->entries.count)
+                return fail(c, rec_off(c, IMG_S_HSLOTS, ht->slots.first + i, 0), "HOSTTABLES %u: slot %u names entry %u of %u",
+                            t, i, slots[i], ht->entries.count);
+            if (slots[i]) used++;
+        }
+        if (used != ht->entries.count)
+            return fail(c, OFF(c, HOSTTABLES, t, img_host_table, slots), "HOSTTABLES %u: %u slots used for %u entries", t, used, ht->entries.count);
+        const uint32_t *lens = u32 + ht->lens.first;
+        for (uint32_t i = 0; i < ht->lens.count; i++) {
+            if (lens[i] == 0 || (i && lens[i] >= lens[i - 1]))
+                return fail(c, rec_off(c, IMG_S_U32LIST, ht->lens.first + i, 0),
+                            "HOSTTABLES %u: suffix lengths must be >= 1 and strictly descending", t);
+        }
+        for (uint32_t e = 0; e < ht->entries.count; e++) {
+            uint32_t ei = ht->entries.first + e;
+            const img_host_entry *he = REC(c, img_host_entry, HENTRIES, ei);
+            const char *key = str_at(c, he->key);
+            if (he->target >= ht->ntargets)
+                return fail(c, OFF(c, HENTRIES, ei, img_host_entry, target), "HENTRIES %u: target %u >= %u", ei, he->target, ht->ntargets);
+            if (he->hash != img_hash(key, he->key.len, he->kind))
+                return fail(c, OFF(c, HENTRIES, ei, img_host_entry, hash), "HENTRIES %u: stored hash does not match the key", ei);
+            if (he->kind == IMG_HOST_SUFFIX) {
+                bool found = false;
+                for (uint32_t i = 0; i < ht->lens.count && !found; i++) found = lens[i] == he->key.len;
+                if (!found)
+                    return fail(c, OFF(c, HENTRIES, ei, img_host_entry, key), "HENTRIES %u: suffix length %u not in the table's lengths",
+                                ei, he->key.len);
+            }
+            /* probing from the home slot must reach this entry, and no
+            ** other entry with the same key may come first */
+            uint32_t mask = ns - 1, k = (uint32_t)(he->hash & mask), steps = 0;
+            for (;;) {
+                uint32_t sv = slots[k];
+                if (sv == 0)
+                    return fail(c, OFF(c, HENTRIES, ei, img_host_entry, key), "HENTRIES %u: entry not reachable from its hash slot", ei);
+                if (sv - 1 == e) break;
+                const img_host_entry *o = REC(c, img_host_entry, HENTRIES, ht->entries.first + sv - 1);
+                if (o->kind == he->kind && o->key.len == he->key.len && memcmp(str_at(c, o->key), key, he->key.len) == 0)
+                    return fail(c, OFF(c, HENTRIES, ei, img_host_entry, key), "HENTRIES %u: duplicate key", ei);
+                k = (k + 1) & mask;
+                if (++steps > ns) return fail(c, OFF(c, HENTRIES, ei, img_host_entry, key), "HENTRIES %u: probe loop", ei);
+            }
+        }
+    }
+    return true;
+}
+
+/* ---- row lists, trie, indexes, row sets */
+
+static bool check_rows(vctx *c)
+{
+    const uint32_t *rl = c->m->sec[IMG_S_ROWLIST];
+    c->rowmax = calloc(CNT(c, ROWLISTS) + 1, sizeof *c->rowmax);
+    c->triemax = calloc(CNT(c, TRIE) + 1, sizeof *c->triemax);
+    c->htmax = malloc((CNT(c, HOSTTABLES) + 1) * sizeof *c->htmax);
+    if (!c->rowmax || !c->triemax || !c->htmax) return fail(c, 0, "out of memory");
+    for (uint32_t i = 0; i < CNT(c, HOSTTABLES); i++) c->htmax[i] = UINT32_MAX;
+    for (uint32_t i = 0; i < CNT(c, ROWLISTS); i++) {
+        const img_range *r = REC(c, img_range, ROWLISTS, i);
+        if (r->count == 0) return fail(c, rec_off(c, IMG_S_ROWLISTS, i, 0), "ROWLISTS %u: empty row list", i);
+        for (uint32_t k = 1; k < r->count; k++)
+            if (rl[r->first + k] <= rl[r->first + k - 1])
+                return fail(c, rec_off(c, IMG_S_ROWLIST, r->first + k, 0), "ROWLISTS %u: rows not strictly ascending", i);
+        c->rowmax[i] = rl[r->first + r->count - 1] + 1;
+    }
+    /* trie: children after their parent (no cycles, bounded walks), labels
+    ** of children non-empty with distinct first bytes in ascending order */
+    uint32_t nt = CNT(c, TRIE);
+    for (uint32_t i = nt; i-- > 0;) {
+        const img_trie_node *t = REC(c, img_trie_node, TRIE, i);
+        uint32_t mx = t->rows == IMG_NONE ? 0 : c->rowmax[t->rows];
+        int prev = -1;
+        for (uint32_t k = 0; k < t->children.count; k++) {
+            uint32_t ch = t->children.first + k;
+            if (ch <= i) return fail(c, OFF(c, TRIE, i, img_trie_node, children), "TRIE %u: child %u does not come after its parent", i, ch);
+            const img_trie_node *cn = REC(c, img_trie_node, TRIE, ch);
+            if (cn->label.len == 0) return fail(c, OFF(c, TRIE, ch, img_trie_node, label), "TRIE %u: empty label below the root", ch);
+            int b = (unsigned char)str_at(c, cn->label)[0];
+            if (b <= prev) return fail(c, OFF(c, TRIE, ch, img_trie_node, label), "TRIE %u: children not sorted by first byte", ch);
+            prev = b;
+            if (c->triemax[ch] > mx) mx = c->triemax[ch];
+        }
+        c->triemax[i] = mx;
+    }
+    for (uint32_t i = 0; i < CNT(c, INDEXES); i++) {
+        const img_index *x = REC(c, img_index, INDEXES, i);
+        if (x->trie != IMG_NONE) {
+            const img_trie_node *root = REC(c, img_trie_node, TRIE, x->trie);
+            if (root->label.len) return fail(c, OFF(c, INDEXES, i, img_index, trie), "INDEXES %u: trie root has a label", i);
+            if (c->triemax[x->trie] > x->nrows)
+                return fail(c, OFF(c, INDEXES, i, img_index, trie), "INDEXES %u: trie names row %u of %u", i, c->triemax[x->trie] - 1, x->nrows);
+        }
+        if (x->rest != IMG_NONE && c->rowmax[x->rest] > x->nrows)
+            return fail(c, OFF(c, INDEXES, i, img_index, rest), "INDEXES %u: rest list names row %u of %u", i, c->rowmax[x->rest] - 1, x->nrows);
+        if (x->exact != IMG_NONE) {
+            const img_host_table *ht = REC(c, img_host_table, HOSTTABLES, x->exact);
+            if (ht->ntargets != CNT(c, ROWLISTS))
+                return fail(c, OFF(c, INDEXES, i, img_index, exact), "INDEXES %u: exact-path table targets %u, not the %u row lists",
+                            i, ht->ntargets, CNT(c, ROWLISTS));
+            if (ht->lens.count || ht->dflt != IMG_NONE)
+                return fail(c, OFF(c, INDEXES, i, img_index, exact), "INDEXES %u: exact-path table has wildcards", i);
+            if (c->htmax[x->exact] == UINT32_MAX) {
+                uint32_t mx = 0;
+                for (uint32_t e = 0; e < ht->entries.count; e++) {
+                    const img_host_entry *he = REC(c, img_host_entry, HENTRIES, ht->entries.first + e);
+                    if (c->rowmax[he->target] > mx) mx = c->rowmax[he->target];
+                }
+                c->htmax[x->exact] = mx;
+            }
+            if (c->htmax[x->exact] > x->nrows)
+                return fail(c, OFF(c, INDEXES, i, img_index, exact), "INDEXES %u: exact-path table names row %u of %u",
+                            i, c->htmax[x->exact] - 1, x->nrows);
+        }
+    }
+    for (uint32_t i = 0; i < CNT(c, ROWSETS); i++) {
+        const img_rowset *rs = REC(c, img_rowset, ROWSETS, i);
+        const img_index *x = REC(c, img_index, INDEXES, rs->index);
+        if (x->nrows != rs->rows.count)
+            return fail(c, OFF(c, ROWSETS, i, img_rowset, index), "ROWSETS %u: %u rows but its index is for %u", i, rs->rows.count, x->nrows);
+    }
+    return true;
+}
+
+/* ---- everything else that ties records together */
+
+static bool check_matchers(vctx *c, img_range r, bool origin, uint64_t off, const char *who, uint32_t i)
+{
+    for (uint32_t k = 0; k < r.count; k++) {
+        uint32_t mi = r.first + k;
+        const img_matcher *m = REC(c, img_matcher, MATCHERS, mi);
+        if ((m->target == IMG_TARGET_ORIGIN) != origin)
+            return fail(c, off, "%s %u: matcher %u has target %s here", who, i, mi, img_enum_name(IMG_E_TARGET, m->target));
+        if ((m->op == IMG_OP_REGEX) != (m->regex != IMG_NONE))
+            return fail(c, OFF(c, MATCHERS, mi, img_matcher, regex), "MATCHERS %u: regex index does not agree with the operator", mi);
+    }
+    return true;
+}
+
+static bool check_links(vctx *c)
+{
+    for (uint32_t i = 0; i < CNT(c, VIEWS); i++) {
+        const img_view *v = REC(c, img_view, VIEWS, i);
+        for (uint32_t k = 1; k < v->labels.count; k++) {
+            const img_label *a = REC(c, img_label, LABELS, v->labels.first + k - 1), *b = a + 1;
+            uint32_t n = a->key.len < b->key.len ? a->key.len : b->key.len;
+            int cmp = memcmp(str_at(c, a->key), str_at(c, b->key), n);
+            if (cmp > 0 || (cmp == 0 && a->key.len >= b->key.len))
+                return fail(c, OFF(c, VIEWS, i, img_view, labels), "VIEWS %u: labels not sorted by key", i);
+        }
+    }
+    for (uint32_t i = 0; i < CNT(c, LISTENERS); i++) {
+        const img_listener *l = REC(c, img_listener, LISTENERS, i);
+        uint64_t off = OFF(c, LISTENERS, i, img_listener, kind);
+        if (l->kind == IMG_LISTENER_TLS) {
+            if (l->sni == IMG_NONE) return fail(c, off, "LISTENERS %u: TLS listener without an SNI table", i);
+            const img_host_table *ht = REC(c, img_host_table, HOSTTABLES, l->sni);
+            if (ht->ntargets != l->chains.count)
+                return fail(c, OFF(c, LISTENERS, i, img_listener, sni), "LISTENERS %u: SNI table targets %u chains, listener has %u",
+                            i, ht->ntargets, l->chains.count);
+            if (l->chain != IMG_NONE) return fail(c, off, "LISTENERS %u: TLS listener with a single chain", i);
+        } else {
+            if (l->sni != IMG_NONE) return fail(c, off, "LISTENERS %u: SNI table on a %s listener", i, img_enum_name(IMG_E_LISTENER, l->kind));
+        }
+        if (l->chain != IMG_NONE && (l->chain < l->chains.first || l->chain - l->chains.first >= l->chains.count))
+            return fail(c, OFF(c, LISTENERS, i, img_listener, chain), "LISTENERS %u: chain %u is not one of its chains", i, l->chain);
+        for (uint32_t k = 0; k < l->chains.count; k++) {
+            const img_chain *ch = REC(c, img_chain, CHAINS, l->chains.first + k);
+            if (l->kind == IMG_LISTENER_HTTP && ch->kind != IMG_CHAIN_HTTP)
+                return fail(c, off, "LISTENERS %u: HTTP listener with a %s chain", i, img_enum_name(IMG_E_CHAIN, ch->kind));
+            if (l->kind == IMG_LISTENER_TCP && ch->kind != IMG_CHAIN_TCP)
+                return fail(c, off, "LISTENERS %u: TCP listener with a %s chain", i, img_enum_name(IMG_E_CHAIN, ch->kind));
+        }
+    }
+    for (uint32_t i = 0; i < CNT(c, CHAINS); i++) {
+        const img_chain *ch = REC(c, img_chain, CHAINS, i);
+        uint64_t off = OFF(c, CHAINS, i, img_chain, kind);
+        if (ch->kind == IMG_CHAIN_HTTP && (ch->route_table == IMG_NONE || ch->target != IMG_NONE))
+            return fail(c, off, "CHAINS %u: an HTTP chain needs a route table and no target", i);
+        if (ch->kind == IMG_CHAIN_TCP && (ch->target == IMG_NONE || ch->route_table != IMG_NONE))
+            return fail(c, off, "CHAINS %u: a TCP chain needs a target and no route table", i);
+    }
+    for (uint32_t i = 0; i < CNT(c, ROUTETABLES); i++) {
+        const img_route_table *rt = REC(c, img_route_table, ROUTETABLES, i);
+        const img_host_table *ht = REC(c, img_host_table, HOSTTABLES, rt->hosts);
+        if (ht->ntargets != rt->vhosts.count)
+            return fail(c, OFF(c, ROUTETABLES, i, img_route_table, hosts), "ROUTETABLES %u: host table targets %u, %u virtual hosts",
+                        i, ht->ntargets, rt->vhosts.count);
+    }
+    for (uint32_t i = 0; i < CNT(c, ROUTES); i++) {
+        const img_route *r = REC(c, img_route, ROUTES, i);
+        uint32_t kind = r->flags & IMG_ROUTE_KIND_MASK;
+        if (kind >= IMG_PATH_COUNT_) return fail(c, OFF(c, ROUTES, i, img_route, flags), "ROUTES %u: unknown path kind %u", i, kind);
+        if ((kind == IMG_PATH_REGEX) != (r->regex != IMG_NONE))
+            return fail(c, OFF(c, ROUTES, i, img_route, regex), "ROUTES %u: regex index does not agree with the path kind", i);
+        const img_action *a = REC(c, img_action, ACTIONS, r->action);
+        if ((a->kind == IMG_ACTION_ROUTE) != (r->target != IMG_NONE))
+            return fail(c, OFF(c, ROUTES, i, img_route, target), "ROUTES %u: target does not agree with a %s action", i,
+                        img_enum_name(IMG_E_ACTION, a->kind));
+        if (!check_matchers(c, r->matchers, false, OFF(c, ROUTES, i, img_route, matchers), "ROUTES", i)) return false;
+    }
+    for (uint32_t i = 0; i < CNT(c, ACTIONS); i++) {
+        const img_action *a = REC(c, img_action, ACTIONS, i);
+        uint32_t lim = a->kind == IMG_ACTION_ROUTE ? CNT(c, POLICIES) : a->kind == IMG_ACTION_REDIRECT ? CNT(c, REDIRECTS) : CNT(c, DIRECTS);
+        if (a->detail >= lim)
+            return fail(c, OFF(c, ACTIONS, i, img_action, detail), "ACTIONS %u: %s detail %u outside %u records", i,
+                        img_enum_name(IMG_E_ACTION, a->kind), a->detail, lim);
+    }
+    for (uint32_t i = 0; i < CNT(c, CORSES); i++) {
+        const img_cors *co = REC(c, img_cors, CORSES, i);
+        if (!check_matchers(c, co->origins, true, OFF(c, CORSES, i, img_cors, origins), "CORSES", i)) return false;
+    }
+    for (uint32_t i = 0; i < CNT(c, TARGETS); i++) {
+        const img_target *t = REC(c, img_target, TARGETS, i);
+        uint64_t off = OFF(c, TARGETS, i, img_target, clusters);
+        if (t->clusters.count == 0) return fail(c, off, "TARGETS %u: no clusters", i);
+        if (!t->weighted && t->clusters.count != 1) return fail(c, off, "TARGETS %u: %u clusters without weights", i, t->clusters.count);
+        uint64_t sum = 0;
+        for (uint32_t k = 0; k < t->clusters.count; k++) {
+            const img_wcluster *w = REC(c, img_wcluster, WCLUSTERS, t->clusters.first + k);
+            if (t->weighted && w->weight == 0)
+                return fail(c, OFF(c, WCLUSTERS, t->clusters.first + k, img_wcluster, weight), "WCLUSTERS %u: zero weight", t->clusters.first + k);
+            sum += t->weighted ? w->weight : 1;
+        }
+        if (sum != t->total || sum == 0)
+            return fail(c, OFF(c, TARGETS, i, img_target, total), "TARGETS %u: total %u is not the sum of the weights", i, t->total);
+    }
+    for (uint32_t i = 0; i < CNT(c, REDIRECTS); i++) {
+        uint32_t code = REC(c, img_redirect, REDIRECTS, i)->code;
+        if (code != 301 && code != 302 && code != 303 && code != 307 && code != 308)
+            return fail(c, OFF(c, REDIRECTS, i, img_redirect, code), "REDIRECTS %u: status %u is not a redirect", i, code);
+    }
+    for (uint32_t i = 0; i < CNT(c, DIRECTS); i++) {
+        uint32_t st = REC(c, img_direct, DIRECTS, i)->status;
+        if (st < 100) return fail(c, OFF(c, DIRECTS, i, img_direct, status), "DIRECTS %u: status %u", i, st);
+    }
+    for (uint32_t i = 0; i < CNT(c, CLUSTERS); i++) {
+        const img_cluster *cl = REC(c, img_cluster, CLUSTERS, i);
+        if ((cl->kind == IMG_CLUSTER_MISSING) != (cl->policy == IMG_NONE))
+            return fail(c, OFF(c, CLUSTERS, i, img_cluster, policy), "CLUSTERS %u: settings do not agree with kind %s", i,
+                        img_enum_name(IMG_E_CLUSTER, cl->kind));
+        if (cl->kind == IMG_CLUSTER_MISSING && cl->endpoints.count)
+            return fail(c, OFF(c, CLUSTERS, i, img_cluster, endpoints), "CLUSTERS %u: a missing cluster has endpoints", i);
+        if (i) {
+            const img_cluster *p = cl - 1;
+            uint32_t n = p->name.len < cl->name.len ? p->name.len : cl->name.len;
+            int cmp = memcmp(str_at(c, p->name), str_at(c, cl->name), n);
+            if (cmp > 0 || (cmp == 0 && p->name.len >= cl->name.len))
+                return fail(c, OFF(c, CLUSTERS, i, img_cluster, name), "CLUSTERS %u: names not sorted and unique", i);
+        }
+    }
+    for (uint32_t i = 0; i < CNT(c, ENDPOINTS); i++) {
+        if (REC(c, img_endpoint, ENDPOINTS, i)->weight == 0)
+            return fail(c, OFF(c, ENDPOINTS, i, img_endpoint, weight), "ENDPOINTS %u: zero weight", i);
+    }
+    return true;
+}
+
+static bool check_regexes(vctx *c, struct rx ***out)
+{
+    uint32_t n = CNT(c, REGEXES);
+    struct rx **rxs = calloc(n + 1, sizeof *rxs);
+    if (!rxs) return fail(c, 0, "out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        const img_str *s = REC(c, img_str, REGEXES, i);
+        char e[128];
+        rxs[i] = rx_compile(str_at(c, *s), s->len, e, sizeof e);
+        if (!rxs[i]) {
+            img_free_regexes(rxs, i);
+            return fail(c, rec_off(c, IMG_S_REGEXES, i, 0), "REGEXES %u: invalid RE2 pattern: %s", i, e);
+        }
+    }
+    if (out) *out = rxs;
+    else img_free_regexes(rxs, n);
+    return true;
+}
+
+void img_free_regexes(struct rx **rxs, uint32_t n)
+{
+    if (!rxs) return;
+    for (uint32_t i = 0; i < n; i++) rx_free(rxs[i]);
+    free(rxs);
+}
+
+static uint64_t checksum(const uint8_t *p, uint64_t n)
+{
+    XXH3_state_t *st = XXH3_createState();
+    if (!st) return 0;
+    XXH3_64bits_reset(st);
+    XXH3_64bits_update(st, p, offsetof(img_header, checksum));
+    XXH3_64bits_update(st, p + offsetof(img_header, reserved), n - offsetof(img_header, reserved));
+    uint64_t h = XXH3_64bits_digest(st);
+    XXH3_freeState(st);
+    return h;
+}
+
+static bool check_header(vctx *c, size_t n)
+{
+    const uint8_t *p = c->base;
+    if (n < IMG_HEADER_SIZE) return fail(c, n, "truncated image: %zu bytes, the header alone is %u", n, IMG_HEADER_SIZE);
+    img_header h;
+    memcpy(&h, p, sizeof h);
+    if (memcmp(h.magic, IMG_MAGIC, 4) != 0) return fail(c, 0, "not a route image (bad magic)");
+    if (memcmp(h.data, IMG_DATA, 6) != 0)
+        return fail(c, 4, "image damaged by newline or text-mode conversion (check bytes differ)");
+    uint32_t probe = 0x01020304u;
+    if (*(const uint8_t *)&probe != 0x04) return fail(c, 16, "this host is big-endian; route images are little-endian");
+    if (h.endian != IMG_ENDIAN_PROBE) return fail(c, 16, "byte order mismatch (endianness probe 0x%08x)", h.endian);
+    if (h.major != IMG_MAJOR)
+        return fail(c, 10, "image format version %u.%u, this program reads %u.x: rebuild the image with a matching meshc",
+                    h.major, h.minor, IMG_MAJOR);
+    if (h.total_size != n)
+        return fail(c, 24, "%s image: header says %llu bytes, file has %zu", h.total_size > n ? "truncated" : "oversized",
+                    (unsigned long long)h.total_size, n);
+    if (h.nsections > IMG_MAX_SECTIONS || h.nsections < IMG_NSECTIONS)
+        return fail(c, 20, "%u sections (this format has %u)", h.nsections, (unsigned)IMG_NSECTIONS);
+    if (h.header_size != IMG_HEADER_SIZE + 24u * h.nsections || h.header_size > n)
+        return fail(c, 14, "header size %u does not fit %u sections", h.header_size, h.nsections);
+    uint64_t cs = checksum(p, n);
+    if (cs != h.checksum)
+        return fail(c, 48, "checksum mismatch: the image is corrupted (stored %016llx, computed %016llx)",
+                    (unsigned long long)h.checksum, (unsigned long long)cs);
+    if (h.reserved) return fail(c, 56, "reserved header bytes are not zero");
+    uint8_t id[16];
+    XXH128_canonical_t canon;
+    XXH128_canonicalFromHash(&canon, XXH3_128bits(p + h.header_size, n - h.header_size));
+    memcpy(id, canon.digest, 16);
+    if (memcmp(id, h.build_id, 16) != 0) return fail(c, 32, "build id is not the hash of the content");
+    /* section table: known ids in order, aligned, in bounds, increasing, gaps zero */
+    uint64_t prev_end = h.header_size;
+    for (uint32_t i = 0; i < h.nsections; i++) {
+        img_section s;
+        uint64_t so = IMG_HEADER_SIZE + 24ull * i;
+        memcpy(&s, p + so, sizeof s);
+        if (i < IMG_NSECTIONS && s.id != sections[i].id)
+            return fail(c, so, "section %u has id %u, expected %u (%s)", i, s.id, sections[i].id, sections[i].name);
+        if (s.off % IMG_ALIGN) return fail(c, so + 8, "section %u: offset %llu not 8-aligned", i, (unsigned long long)s.off);
+        if (s.off < prev_end || s.off > n || s.size > n - s.off)
+            return fail(c, so + 8, "section %u: bad offset or size (%llu+%llu)", i, (unsigned long long)s.off, (unsigned long long)s.size);
+        for (uint64_t k = prev_end; k < s.off; k++)
+            if (p[k]) return fail(c, k, "padding byte before section %u is not zero", i);
+        if (i < IMG_NSECTIONS) {
+            if ((uint64_t)s.count * sections[i].recsize != s.size)
+                return fail(c, so + 4, "section %u (%s): %u records of %u bytes do not make %llu bytes", i, sections[i].name, s.count,
+                            sections[i].recsize, (unsigned long long)s.size);
+            c->m->sec[i] = p + s.off;
+            c->m->count[i] = s.count;
+        }
+        prev_end = s.off + s.size;
+    }
+    for (uint64_t k = prev_end; k < n; k++)
+        if (p[k]) return fail(c, k, "trailing byte after the last section is not zero");
+    if (c->m->count[IMG_S_STRINGS] == 0) return fail(c, IMG_HEADER_SIZE, "empty string section");
+    return true;
+}
+
+bool img_verify(const void *p, size_t n, img_map *m, struct rx ***rxs, char *err, size_t errlen)
+{
+    img_map local;
+    if (!m) m = &local;
+    memset(m, 0, sizeof *m);
+    vctx c = { p, n, m, err, errlen, NULL, NULL, NULL };
+    bool ok = false;
+    if ((uintptr_t)p % IMG_ALIGN) {
+        fail(&c, 0, "image buffer is not 8-byte aligned");
+        goto out;
+    }
+    if (n > IMG_MAX_SIZE) {
+        fail(&c, 0, "image larger than 4 GiB");
+        goto out;
+    }
+    m->base = p;
+    m->size = n;
+    if (!check_header(&c, n)) goto out;
+    for (int s = 0; s < IMG_NSECTIONS; s++)
+        if (!check_fields(&c, (img_sec)s)) goto out;
+    if (!check_host_tables(&c) || !check_rows(&c) || !check_links(&c)) goto out;
+    if (!check_regexes(&c, rxs)) goto out;
+    ok = true;
+out:
+    free(c.rowmax);
+    free(c.triemax);
+    free(c.htmax);
+    if (!ok) memset(m, 0, sizeof *m);
+    return ok;
+}

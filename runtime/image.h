@@ -1,0 +1,697 @@
+/*
+** image.h -- THE route image format, shared by meshc (compiler/emit.c
+** writes it) and meshrt (runtime/image.c verifies it, runtime/table.c reads
+** it). man/meshimg.5 describes the same layout in prose.
+**
+** Layout of a file:
+**
+**   offset 0    img_header (64 bytes)
+**   offset 64   img_section[nsections]  (24 bytes each)
+**   ...         sections, each starting on an 8-byte boundary, in the
+**               order of the table, padding bytes zero
+**
+** Every number is little-endian and fixed-width. Records refer to each
+** other by index (into a named section) or by range {first, count}, never
+** by pointer; IMG_NONE (0xffffffff) is "no index" where a field allows it.
+** Strings live in one section (STRINGS) and are referenced as {off, len};
+** every string is followed by a NUL byte, so s[len] == 0 always holds.
+** Strings may overlap (a string may be the tail of another one).
+**
+** The checksum is XXH3-64 over every byte of the file except the 8 bytes
+** of the checksum field itself; the build id is XXH3-128 of the bytes after
+** the header and section table (the content), so equal content means equal
+** build id whatever the machine or time of the build.
+**
+** meshrt verifies every field of every record before the first lookup
+** (image.c); lookups (table.c) then trust the image.
+**
+** Record layouts are declared once below, field by field, as X-macro
+** rows F(struct, field, KIND, arg): KIND tells the verifier what to check
+** and the writer which fields hold strings; see IMG_F_* (jq's
+** opcode_list.h idea). The C structs mirror the rows exactly.
+*/
+#ifndef IMG_IMAGE_H
+#define IMG_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IMG_MAGIC        "MSHI"
+#define IMG_DATA         "\x19\x93\r\n\x1a\n"   /* catches newline and text-mode mangling */
+#define IMG_MAJOR        1
+#define IMG_MINOR        0
+#define IMG_ENDIAN_PROBE 0x01020304u
+#define IMG_NONE         0xffffffffu
+#define IMG_ALIGN        8u
+#define IMG_HEADER_SIZE  64u
+/* Limits the verifier enforces (hostile images cannot ask for more). */
+#define IMG_MAX_SECTIONS 64u
+#define IMG_MAX_SIZE     (1ull << 32)          /* 4 GiB */
+
+/* ------------------------------------------------------------ header */
+
+typedef struct img_header {
+    char     magic[4];          /*  0 "MSHI" */
+    char     data[6];           /*  4 IMG_DATA */
+    uint16_t major;             /* 10 format major: a mismatch is refused */
+    uint16_t minor;             /* 12 format minor: newer minors add only */
+    uint16_t header_size;       /* 14 64 + 24 * nsections */
+    uint32_t endian;            /* 16 IMG_ENDIAN_PROBE */
+    uint32_t nsections;         /* 20 */
+    uint64_t total_size;        /* 24 bytes in the file */
+    uint8_t  build_id[16];      /* 32 XXH3-128 of bytes [header_size, total_size) */
+    uint64_t checksum;          /* 48 XXH3-64 of the file without these 8 bytes */
+    uint64_t reserved;          /* 56 zero */
+} img_header;
+
+typedef struct img_section {
+    uint32_t id;                /* IMG_S_* */
+    uint32_t count;             /* records */
+    uint64_t off;               /* from the start of the file, 8-aligned */
+    uint64_t size;              /* count * record size */
+} img_section;
+
+typedef struct img_str { uint32_t off, len; } img_str;
+typedef struct img_range { uint32_t first, count; } img_range;
+
+/* ------------------------------------------------------------ enums
+** Each list is X(NAME, "text"); value = position (0-based). */
+
+#define IMG_VIEW_KINDS(X) X(WORKLOAD, "workload") X(GATEWAY, "gateway") X(MESH, "mesh")
+#define IMG_LISTENER_KINDS(X) X(HTTP, "HTTP") X(TLS, "TLS") X(TCP, "TCP")
+#define IMG_CHAIN_KINDS(X) X(HTTP, "http") X(TCP, "tcp")
+#define IMG_TLS_MODES(X) X(NONE, "none") X(SIMPLE, "SIMPLE") X(MUTUAL, "MUTUAL") \
+    X(ISTIO_MUTUAL, "ISTIO_MUTUAL") X(OPTIONAL_MUTUAL, "OPTIONAL_MUTUAL") \
+    X(PASSTHROUGH, "PASSTHROUGH") X(AUTO_PASSTHROUGH, "AUTO_PASSTHROUGH")
+#define IMG_PROTOCOLS(X) X(UNSUPPORTED, "UNSUPPORTED") X(HTTP, "HTTP") X(HTTP2, "HTTP2") \
+    X(GRPC, "GRPC") X(GRPC_WEB, "GRPC-Web") X(HTTPS, "HTTPS") X(TLS, "TLS") X(TCP, "TCP") \
+    X(MONGO, "MONGO") X(MYSQL, "MYSQL") X(REDIS, "REDIS") X(UDP, "UDP")
+#define IMG_HOST_KINDS(X) X(EXACT, "exact") X(SUFFIX, "suffix")
+/* how a route row matches :path (without query and fragment) */
+#define IMG_PATH_KINDS(X) X(PREFIX, "prefix") X(EXACT, "exact") X(REGEX, "regex")
+/* match operators for headers, query parameters and CORS origins */
+#define IMG_MATCH_OPS(X) X(EXACT, "exact") X(PREFIX, "prefix") X(REGEX, "regex") X(PRESENT, "present")
+#define IMG_MATCH_TARGETS(X) X(HEADER, "header") X(QUERY, "query") X(ORIGIN, "origin")
+#define IMG_ENTRY_KINDS(X) X(HTTP, "http") X(TLS, "tls") X(TCP, "tcp")
+#define IMG_ACTION_KINDS(X) X(ROUTE, "route") X(REDIRECT, "redirect") X(DIRECT, "direct_response")
+#define IMG_HEADER_OPS(X) X(SET, "set") X(ADD, "add") X(REMOVE, "remove")
+#define IMG_CLUSTER_KINDS(X) X(STATIC, "STATIC") X(STRICT_DNS, "STRICT_DNS") \
+    X(LOGICAL_DNS, "LOGICAL_DNS") X(EDS, "EDS") X(ORIGINAL_DST, "ORIGINAL_DST") X(MISSING, "MISSING")
+#define IMG_ENDPOINT_KINDS(X) X(IP, "ip") X(DNS, "dns") X(UNIX, "unix")
+#define IMG_LB_POLICIES(X) X(LEAST_REQUEST, "LEAST_REQUEST") X(ROUND_ROBIN, "ROUND_ROBIN") \
+    X(RANDOM, "RANDOM") X(PASSTHROUGH, "PASSTHROUGH") X(RING_HASH, "RING_HASH") X(MAGLEV, "MAGLEV")
+#define IMG_CLIENT_TLS(X) X(NONE, "none") X(DISABLE, "DISABLE") X(SIMPLE, "SIMPLE") \
+    X(MUTUAL, "MUTUAL") X(ISTIO_MUTUAL, "ISTIO_MUTUAL")
+
+#define IMG_ENUM_DECL(prefix, list) \
+    enum { list(IMG_ENUM_ROW_##prefix) prefix##_COUNT_ };
+#define IMG_ENUM_ROW_IMG_VIEW(n, s) IMG_VIEW_##n,
+#define IMG_ENUM_ROW_IMG_LISTENER(n, s) IMG_LISTENER_##n,
+#define IMG_ENUM_ROW_IMG_CHAIN(n, s) IMG_CHAIN_##n,
+#define IMG_ENUM_ROW_IMG_TLS(n, s) IMG_TLS_##n,
+#define IMG_ENUM_ROW_IMG_PROTO(n, s) IMG_PROTO_##n,
+#define IMG_ENUM_ROW_IMG_HOST(n, s) IMG_HOST_##n,
+#define IMG_ENUM_ROW_IMG_PATH(n, s) IMG_PATH_##n,
+#define IMG_ENUM_ROW_IMG_OP(n, s) IMG_OP_##n,
+#define IMG_ENUM_ROW_IMG_TARGET(n, s) IMG_TARGET_##n,
+#define IMG_ENUM_ROW_IMG_ENTRY(n, s) IMG_ENTRY_##n,
+#define IMG_ENUM_ROW_IMG_ACTION(n, s) IMG_ACTION_##n,
+#define IMG_ENUM_ROW_IMG_HOP(n, s) IMG_HOP_##n,
+#define IMG_ENUM_ROW_IMG_CLUSTER(n, s) IMG_CLUSTER_##n,
+#define IMG_ENUM_ROW_IMG_EP(n, s) IMG_EP_##n,
+#define IMG_ENUM_ROW_IMG_LB(n, s) IMG_LB_##n,
+#define IMG_ENUM_ROW_IMG_CTLS(n, s) IMG_CTLS_##n,
+IMG_ENUM_DECL(IMG_VIEW, IMG_VIEW_KINDS)
+IMG_ENUM_DECL(IMG_LISTENER, IMG_LISTENER_KINDS)
+IMG_ENUM_DECL(IMG_CHAIN, IMG_CHAIN_KINDS)
+IMG_ENUM_DECL(IMG_TLS, IMG_TLS_MODES)
+IMG_ENUM_DECL(IMG_PROTO, IMG_PROTOCOLS)
+IMG_ENUM_DECL(IMG_HOST, IMG_HOST_KINDS)
+IMG_ENUM_DECL(IMG_PATH, IMG_PATH_KINDS)
+IMG_ENUM_DECL(IMG_OP, IMG_MATCH_OPS)
+IMG_ENUM_DECL(IMG_TARGET, IMG_MATCH_TARGETS)
+IMG_ENUM_DECL(IMG_ENTRY, IMG_ENTRY_KINDS)
+IMG_ENUM_DECL(IMG_ACTION, IMG_ACTION_KINDS)
+IMG_ENUM_DECL(IMG_HOP, IMG_HEADER_OPS)
+IMG_ENUM_DECL(IMG_CLUSTER, IMG_CLUSTER_KINDS)
+IMG_ENUM_DECL(IMG_EP, IMG_ENDPOINT_KINDS)
+IMG_ENUM_DECL(IMG_LB, IMG_LB_POLICIES)
+IMG_ENUM_DECL(IMG_CTLS, IMG_CLIENT_TLS)
+
+/* Names of enum values, for dump and the CLI: img_enum_name(IMG_E_PATH, v) */
+#define IMG_ENUMS(X) X(VIEW, IMG_VIEW_KINDS) X(LISTENER, IMG_LISTENER_KINDS) \
+    X(CHAIN, IMG_CHAIN_KINDS) X(TLS, IMG_TLS_MODES) X(PROTO, IMG_PROTOCOLS) \
+    X(HOST, IMG_HOST_KINDS) X(PATH, IMG_PATH_KINDS) X(OP, IMG_MATCH_OPS) \
+    X(TARGET, IMG_MATCH_TARGETS) X(ENTRY, IMG_ENTRY_KINDS) X(ACTION, IMG_ACTION_KINDS) X(HOP, IMG_HEADER_OPS) \
+    X(CLUSTER, IMG_CLUSTER_KINDS) X(EP, IMG_ENDPOINT_KINDS) X(LB, IMG_LB_POLICIES) \
+    X(CTLS, IMG_CLIENT_TLS)
+typedef enum {
+#define IMG_E_ROW(n, list) IMG_E_##n,
+    IMG_ENUMS(IMG_E_ROW)
+#undef IMG_E_ROW
+    IMG_E_COUNT_
+} img_enum;
+
+/* ------------------------------------------------------------ flags */
+
+enum {
+    IMG_ROUTE_IGNORE_CASE = 1u << 8,    /* ignoreUriCase: prefix/exact compare case-insensitively */
+    IMG_ROUTE_CATCH_ALL   = 1u << 9,    /* prefix "/" without header/query matchers */
+    IMG_ROUTE_QUERY       = 1u << 10,   /* has query-parameter matchers */
+    IMG_ROUTE_KIND_MASK   = 0xffu,      /* low byte: IMG_PATH_* */
+    IMG_ROUTE_FLAGS_MASK  = 0x7ffu
+};
+enum {
+    IMG_M_INVERT        = 1u << 0,      /* withoutHeaders: result inverted */
+    IMG_M_MISSING_EMPTY = 1u << 1,      /* a missing header is matched as "" */
+    IMG_M_FLAGS_MASK    = 0x3u
+};
+enum { IMG_VHOST_REQUIRE_TLS = 1u << 0, IMG_VHOST_FLAGS_MASK = 0x1u };
+enum {
+    IMG_RETRY_PREVIOUS_HOSTS    = 1u << 0,  /* retry_host_predicate previous_hosts */
+    IMG_RETRY_REMOTE_LOCALITIES = 1u << 1,
+    IMG_RETRY_FLAGS_MASK        = 0x3u
+};
+enum {
+    IMG_FAULT_DELAY = 1u << 0, IMG_FAULT_ABORT = 1u << 1, IMG_FAULT_GRPC = 1u << 2,
+    IMG_FAULT_FLAGS_MASK = 0x7u
+};
+enum {
+    IMG_CORS_CREDENTIALS_SET = 1u << 0, IMG_CORS_CREDENTIALS = 1u << 1,
+    IMG_CORS_FORWARD_UNMATCHED = 1u << 2, IMG_CORS_MAX_AGE = 1u << 3,
+    IMG_CORS_FLAGS_MASK = 0xfu
+};
+enum {
+    IMG_POLICY_TIMEOUT = 1u << 0,       /* timeout_ms is set (0 = disabled, Istio's default) */
+    IMG_POLICY_FLAGS_MASK = 0x1u
+};
+enum {
+    IMG_OUTLIER_SET = 1u << 0,          /* outlierDetection present */
+    IMG_CP_IDLE_SET = 1u << 1,          /* idle_timeout_ms set */
+    IMG_CP_DURATION_SET = 1u << 2,      /* max_connection_duration_ms set */
+    IMG_TLS_INSECURE = 1u << 3,         /* insecureSkipVerify */
+    IMG_CP_H2 = 1u << 4,                /* upstream HTTP/2 (h2UpgradePolicy UPGRADE, GRPC/HTTP2 port) */
+    IMG_CP_USE_CLIENT_PROTOCOL = 1u << 5,
+    IMG_CPOLICY_FLAGS_MASK = 0x3fu
+};
+enum { IMG_CLUSTER_MESH_EXTERNAL = 1u << 0, IMG_CLUSTER_FLAGS_MASK = 0x1u };
+
+/* ------------------------------------------------------------ records */
+
+typedef struct img_view {
+    uint32_t kind;              /* IMG_VIEW_* */
+    uint32_t pad;
+    img_str name;               /* "ns/name" (gateway), "ns {k=v,...}" (workload), "mesh" */
+    img_str ns;                 /* proxy namespace: visibility, sourceNamespace */
+    img_range labels;           /* LABELS: proxy labels, sorted by key */
+    img_range gateways;         /* STRLIST: "ns/name" of the merged Gateways */
+    img_range listeners;        /* LISTENERS, sorted by (port, bind) */
+} img_view;
+
+typedef struct img_label { img_str key, value; } img_label;
+
+typedef struct img_listener {
+    uint32_t port;              /* the Gateway server port (service port) */
+    uint32_t kind;              /* IMG_LISTENER_*: HTTP one chain; TLS chains by SNI; TCP one chain */
+    img_str bind;               /* server.bind, "" = all addresses */
+    uint32_t sni;               /* HOSTTABLES: SNI -> chain index (TLS); IMG_NONE otherwise */
+    uint32_t chain;             /* the single chain (HTTP, TCP), or IMG_NONE */
+    img_range chains;           /* CHAINS of this listener (for iteration and dump) */
+} img_listener;
+
+typedef struct img_chain {
+    uint32_t kind;              /* IMG_CHAIN_* */
+    uint32_t tls;               /* IMG_TLS_*: server TLS mode (NONE: plain text) */
+    uint32_t protocol;          /* IMG_PROTO_*: the server's port protocol */
+    uint32_t route_table;       /* ROUTETABLES (HTTP chains), else IMG_NONE */
+    uint32_t target;            /* TARGETS (TCP chains), else IMG_NONE */
+    uint32_t origin;            /* ORIGINS: the VS tcp[]/tls[] entry (TCP chains), else IMG_NONE */
+    img_str server;             /* "ns/gateway servers[i]" */
+    img_str credential;         /* tls.credentialName ("" none) */
+    img_range sni;              /* STRLIST: server names this chain answers ("" none = any) */
+} img_chain;
+
+typedef struct img_route_table {
+    img_str name;               /* Istio's RDS name: "http.80", "https.443.name.gw.ns" */
+    uint32_t hosts;             /* HOSTTABLES: domain -> index into vhosts (relative) */
+    uint32_t pad;
+    img_range vhosts;           /* VHOSTS, sorted by name */
+} img_route_table;
+
+/* A host table answers "which target for this name": exact names through
+** an open-addressing hash (slots hold entry index + 1, 0 = empty; linear
+** probing from XXH3-64(key, seed kind) & (nslots - 1)); suffix wildcards
+** ("*.foo.com" stored as suffix ".foo.com", any string after '*') by
+** hashing the request's tail for each length in `lens`, longest first,
+** skipping lengths >= the name's length; then `dflt` ("*").
+** Used for vhost domains, SNI chains and exact paths. */
+typedef struct img_host_table {
+    img_range slots;            /* HSLOTS, count a power of two, at least one empty */
+    img_range entries;          /* HENTRIES */
+    img_range lens;             /* U32LIST: distinct suffix lengths, strictly descending */
+    uint32_t dflt;              /* target of "*", or IMG_NONE */
+    uint32_t ntargets;          /* targets are < ntargets */
+} img_host_table;
+
+typedef struct img_host_entry {
+    img_str key;                /* lowercase name, or suffix without the '*' */
+    uint32_t target;            /* meaning depends on the table */
+    uint32_t kind;              /* IMG_HOST_* */
+    uint64_t hash;              /* XXH3_64bits_withSeed(key, len, kind) */
+} img_host_entry;
+
+typedef struct img_vhost {
+    img_str domain;             /* as in Envoy: lowercase; "*.foo.com", "*" */
+    uint32_t port;              /* for the name domain:port */
+    uint32_t flags;             /* IMG_VHOST_* */
+    uint32_t rowset;            /* ROWSETS */
+    uint32_t pad;
+} img_vhost;
+
+/* The decision table of one virtual host: rows in Envoy order (first
+** match wins) and an index telling which rows can match a path:
+**   trie    radix tree over the literal of prefix rows: walking the path,
+**           every node passed lists the rows whose prefix ends there;
+**   exact   host-table of exact-path literals -> ROWLISTS;
+**   rest    rows with no usable literal (regex, ignoreUriCase), always
+**           candidates.
+** Row numbers in an index are relative to the row set, so structurally
+** equal virtual hosts share one index. */
+typedef struct img_rowset {
+    img_range rows;             /* ROUTES */
+    uint32_t index;             /* INDEXES */
+    uint32_t pad;
+} img_rowset;
+
+typedef struct img_index {
+    uint32_t nrows;             /* rows.count of every row set using it */
+    uint32_t trie;              /* TRIE root, or IMG_NONE */
+    uint32_t exact;             /* HOSTTABLES (targets: ROWLISTS), or IMG_NONE */
+    uint32_t rest;              /* ROWLISTS, or IMG_NONE */
+} img_index;
+
+typedef struct img_trie_node {
+    img_str label;              /* bytes from the parent (root: empty, others >= 1) */
+    img_range children;         /* TRIE, indexes > this node, sorted by first label byte */
+    uint32_t rows;              /* ROWLISTS, or IMG_NONE */
+    uint32_t pad;
+} img_trie_node;
+
+typedef struct img_route {
+    uint32_t flags;             /* IMG_PATH_* in the low byte, IMG_ROUTE_* above */
+    uint32_t regex;             /* REGEXES for a regex path, else IMG_NONE */
+    img_str path;               /* prefix, exact path or regex text */
+    img_range matchers;         /* MATCHERS (headers, then query parameters) */
+    uint32_t action;            /* ACTIONS */
+    uint32_t target;            /* TARGETS for IMG_ACTION_ROUTE, else IMG_NONE */
+    img_str name;               /* %ROUTE_NAME%: http.name[.match.name] */
+    uint32_t origin;            /* ORIGINS, or IMG_NONE (a default route) */
+    uint32_t pad;
+} img_route;
+
+typedef struct img_matcher {
+    uint32_t target;            /* IMG_TARGET_* */
+    uint32_t op;                /* IMG_OP_* */
+    uint32_t flags;             /* IMG_M_* */
+    uint32_t regex;             /* REGEXES for IMG_OP_REGEX, else IMG_NONE */
+    img_str name;               /* lowercase header name (":method", ...) or query name */
+    img_str value;
+} img_matcher;
+
+/* Where a row came from. No file names or line numbers: the image must
+** not change when documents move between or within files. */
+typedef struct img_origin {
+    uint32_t vs;                /* VSES */
+    uint32_t delegate;          /* VSES of the delegate VS the route came from, or IMG_NONE */
+    uint32_t kind;              /* IMG_ENTRY_*: http[], tls[] or tcp[] */
+    uint16_t entry;             /* index in that list of the root VS */
+    uint16_t match;             /* match[j], 0xffff: no match block */
+} img_origin;
+
+typedef struct img_vs { img_str ns, name; } img_vs;
+
+typedef struct img_action {
+    uint32_t kind;              /* IMG_ACTION_* */
+    uint32_t detail;            /* POLICIES / REDIRECTS / DIRECTS by kind */
+    img_range req_headers;      /* HEADEROPS applied to the request (route only) */
+    img_range resp_headers;     /* HEADEROPS applied to the response */
+    uint32_t fault;             /* FAULTS or IMG_NONE */
+    uint32_t cors;              /* CORSES or IMG_NONE */
+} img_action;
+
+typedef struct img_policy {
+    uint32_t flags;             /* IMG_POLICY_* */
+    uint32_t timeout_ms;        /* route timeout; 0 = none */
+    uint32_t retry;             /* RETRIES, or IMG_NONE: no retries */
+    uint32_t rewrite_regex;     /* REGEXES (uriRegexRewrite.match) or IMG_NONE */
+    img_str prefix_rewrite;     /* rewrite.uri ("" = none) */
+    img_str regex_substitution; /* uriRegexRewrite.rewrite */
+    img_str authority;          /* host rewrite ("" = none) */
+    img_range mirrors;          /* MIRRORS */
+} img_policy;
+
+typedef struct img_target {
+    img_range clusters;         /* WCLUSTERS, weight-0 entries already dropped */
+    uint32_t total;             /* sum of weights (>= 1) */
+    uint32_t weighted;          /* 1: weighted_clusters, 0: a single cluster */
+} img_target;
+
+typedef struct img_wcluster {
+    uint32_t cluster;           /* CLUSTERS */
+    uint32_t weight;
+    img_range req_headers;      /* HEADEROPS of this destination (weighted only) */
+    img_range resp_headers;
+    img_str authority;          /* destination headers' host rewrite ("" none) */
+} img_wcluster;
+
+typedef struct img_header_op {
+    uint32_t op;                /* IMG_HOP_* */
+    uint32_t pad;
+    img_str name;               /* lowercase */
+    img_str value;
+} img_header_op;
+
+typedef struct img_retry {
+    uint32_t num_retries;
+    uint32_t per_try_timeout_ms;        /* 0: none */
+    uint32_t backoff_ms;                /* 0: Envoy's default 25 ms */
+    uint32_t host_selection_attempts;   /* 5 */
+    uint32_t flags;                     /* IMG_RETRY_* */
+    uint32_t pad;
+    img_str retry_on;                   /* Envoy retry_on, comma separated */
+    img_range codes;                    /* U32LIST: retriable status codes */
+} img_retry;
+
+typedef struct img_mirror {
+    uint32_t cluster;           /* CLUSTERS */
+    uint32_t per_million;       /* share of requests mirrored */
+} img_mirror;
+
+typedef struct img_fault {
+    uint32_t flags;             /* IMG_FAULT_* */
+    uint32_t delay_ms;
+    uint32_t delay_per_million;
+    uint32_t abort_status;      /* HTTP status, or gRPC status with IMG_FAULT_GRPC */
+    uint32_t abort_per_million;
+    uint32_t pad;
+} img_fault;
+
+typedef struct img_cors {
+    img_range origins;          /* MATCHERS with target ORIGIN */
+    img_str methods, headers, expose;   /* joined with "," */
+    uint32_t max_age;           /* seconds, with IMG_CORS_MAX_AGE */
+    uint32_t flags;             /* IMG_CORS_* */
+} img_cors;
+
+typedef struct img_redirect {
+    img_str scheme;             /* "" keep the request's */
+    img_str host;               /* "" keep the request's */
+    img_str path;               /* path_redirect ("" keep) */
+    img_str prefix;             /* prefix_rewrite of the matched prefix ("" none) */
+    uint32_t port;              /* 0 keep / default */
+    uint32_t code;              /* 301, 302, 303, 307, 308 */
+} img_redirect;
+
+typedef struct img_direct {
+    uint32_t status;
+    uint32_t pad;
+    img_str body;               /* may contain NUL bytes */
+} img_direct;
+
+typedef struct img_cluster {
+    img_str name;               /* outbound|PORT|SUBSET|HOST */
+    img_str host;
+    img_str subset;
+    uint32_t port;
+    uint32_t kind;              /* IMG_CLUSTER_*: MISSING = not defined (503 NC) */
+    uint32_t policy;            /* CPOLICIES, or IMG_NONE for MISSING */
+    uint32_t protocol;          /* IMG_PROTO_* of the service port */
+    img_range endpoints;        /* ENDPOINTS */
+    uint32_t flags;             /* IMG_CLUSTER_* */
+    uint32_t pad;
+} img_cluster;
+
+typedef struct img_endpoint {
+    img_str address;            /* IP, DNS name or unix path */
+    uint32_t port;              /* 0 for unix */
+    uint32_t weight;            /* LB weight, >= 1 */
+    uint32_t kind;              /* IMG_EP_* */
+    uint32_t pad;
+} img_endpoint;
+
+/* Cluster settings with Istio's defaults filled in (DestinationRule
+** subset over top level, port-level as Istio merges; see man meshimg). */
+typedef struct img_cpolicy {
+    uint32_t lb;                        /* IMG_LB_* */
+    uint32_t flags;                     /* IMG_OUTLIER_SET, IMG_CP_*, IMG_TLS_INSECURE */
+    uint32_t connect_timeout_ms;        /* 10000 */
+    uint32_t max_connections;           /* 4294967295 */
+    uint32_t max_pending_requests;
+    uint32_t max_requests;
+    uint32_t max_retries;
+    uint32_t max_requests_per_connection;   /* 0 unlimited */
+    uint32_t idle_timeout_ms;           /* with IMG_CP_IDLE_SET */
+    uint32_t max_connection_duration_ms;/* with IMG_CP_DURATION_SET */
+    uint32_t consecutive_5xx;           /* outlier detection (with IMG_OUTLIER_SET) */
+    uint32_t enforcing_5xx;             /* percent */
+    uint32_t consecutive_gateway;
+    uint32_t enforcing_gateway;
+    uint32_t interval_ms;
+    uint32_t base_ejection_ms;
+    uint32_t max_ejection_percent;
+    uint32_t min_health_percent;
+    uint32_t tls;                       /* IMG_CTLS_* */
+    uint32_t pad;
+    img_str sni;
+    img_str ca_certificates;
+    img_str client_certificate;
+    img_str private_key;
+    img_str credential;
+    img_range sans;                     /* STRLIST: subjectAltNames */
+} img_cpolicy;
+
+/* ------------------------------------------------------------ sections
+** X(NAME, id, record type). The id is stable; sections appear in the
+** table in this order. */
+#define IMG_SECTIONS(X) \
+    X(STRINGS,    1, uint8_t)          /* string bytes */ \
+    X(VIEWS,      2, img_view)         \
+    X(LABELS,     3, img_label)        \
+    X(STRLIST,    4, img_str)          /* lists of strings */ \
+    X(U32LIST,    5, uint32_t)         /* lists of numbers */ \
+    X(LISTENERS,  6, img_listener)     \
+    X(CHAINS,     7, img_chain)        \
+    X(ROUTETABLES, 8, img_route_table) \
+    X(HOSTTABLES, 9, img_host_table)   \
+    X(HSLOTS,    10, uint32_t)         /* entry index + 1, 0 empty */ \
+    X(HENTRIES,  11, img_host_entry)   \
+    X(VHOSTS,    12, img_vhost)        \
+    X(ROWSETS,   13, img_rowset)       \
+    X(INDEXES,   14, img_index)        \
+    X(TRIE,      15, img_trie_node)    \
+    X(ROWLISTS,  16, img_range)        /* into ROWLIST */ \
+    X(ROWLIST,   17, uint32_t)         /* relative rows, ascending */ \
+    X(ROUTES,    18, img_route)        \
+    X(MATCHERS,  19, img_matcher)      \
+    X(ORIGINS,   20, img_origin)       \
+    X(VSES,      21, img_vs)           \
+    X(ACTIONS,   22, img_action)       \
+    X(POLICIES,  23, img_policy)       \
+    X(TARGETS,   24, img_target)       \
+    X(WCLUSTERS, 25, img_wcluster)     \
+    X(HEADEROPS, 26, img_header_op)    \
+    X(RETRIES,   27, img_retry)        \
+    X(MIRRORS,   28, img_mirror)       \
+    X(FAULTS,    29, img_fault)        \
+    X(CORSES,    30, img_cors)         \
+    X(REDIRECTS, 31, img_redirect)     \
+    X(DIRECTS,   32, img_direct)       \
+    X(CLUSTERS,  33, img_cluster)      \
+    X(ENDPOINTS, 34, img_endpoint)     \
+    X(CPOLICIES, 35, img_cpolicy)      \
+    X(REGEXES,   36, img_str)          /* distinct RE2 patterns, compiled at load */
+
+typedef enum {
+#define IMG_S_ROW(n, id, t) IMG_S_##n,
+    IMG_SECTIONS(IMG_S_ROW)
+#undef IMG_S_ROW
+    IMG_NSECTIONS
+} img_sec;
+
+/* ------------------------------------------------------------ fields
+** Field kinds:
+**   STR     img_str into STRINGS
+**   RANGE   img_range into section `arg`
+**   IDX     index into section `arg`
+**   IDXN    index into section `arg`, or IMG_NONE
+**   ENUM    value < count of enum `arg` (img_enum)
+**   FLAGS   value & ~arg == 0
+**   U32     any value below arg (0: any)
+**   ZERO    padding, must be 0
+** Cross-record rules (a detail index whose section depends on a kind, row
+** numbers relative to a row set, hash placement, trie order) are checked
+** by hand in image.c. */
+enum { IMG_F_STR, IMG_F_RANGE, IMG_F_IDX, IMG_F_IDXN, IMG_F_ENUM, IMG_F_FLAGS, IMG_F_U32, IMG_F_ZERO };
+
+#define IMG_FIELDS_VIEWS(F) \
+    F(img_view, kind, ENUM, IMG_E_VIEW) F(img_view, pad, ZERO, 0) \
+    F(img_view, name, STR, 0) F(img_view, ns, STR, 0) \
+    F(img_view, labels, RANGE, IMG_S_LABELS) F(img_view, gateways, RANGE, IMG_S_STRLIST) \
+    F(img_view, listeners, RANGE, IMG_S_LISTENERS)
+#define IMG_FIELDS_LABELS(F) F(img_label, key, STR, 0) F(img_label, value, STR, 0)
+#define IMG_FIELDS_STRLIST(F) F(img_str, off, STR, 0)
+#define IMG_FIELDS_U32LIST(F)
+#define IMG_FIELDS_LISTENERS(F) \
+    F(img_listener, port, U32, 65536) F(img_listener, kind, ENUM, IMG_E_LISTENER) \
+    F(img_listener, bind, STR, 0) F(img_listener, sni, IDXN, IMG_S_HOSTTABLES) \
+    F(img_listener, chain, IDXN, IMG_S_CHAINS) F(img_listener, chains, RANGE, IMG_S_CHAINS)
+#define IMG_FIELDS_CHAINS(F) \
+    F(img_chain, kind, ENUM, IMG_E_CHAIN) F(img_chain, tls, ENUM, IMG_E_TLS) \
+    F(img_chain, protocol, ENUM, IMG_E_PROTO) F(img_chain, route_table, IDXN, IMG_S_ROUTETABLES) \
+    F(img_chain, target, IDXN, IMG_S_TARGETS) F(img_chain, origin, IDXN, IMG_S_ORIGINS) \
+    F(img_chain, server, STR, 0) F(img_chain, credential, STR, 0) \
+    F(img_chain, sni, RANGE, IMG_S_STRLIST)
+#define IMG_FIELDS_ROUTETABLES(F) \
+    F(img_route_table, name, STR, 0) F(img_route_table, hosts, IDX, IMG_S_HOSTTABLES) \
+    F(img_route_table, pad, ZERO, 0) F(img_route_table, vhosts, RANGE, IMG_S_VHOSTS)
+#define IMG_FIELDS_HOSTTABLES(F) \
+    F(img_host_table, slots, RANGE, IMG_S_HSLOTS) F(img_host_table, entries, RANGE, IMG_S_HENTRIES) \
+    F(img_host_table, lens, RANGE, IMG_S_U32LIST) F(img_host_table, dflt, U32, 0) \
+    F(img_host_table, ntargets, U32, 0)
+#define IMG_FIELDS_HSLOTS(F)
+#define IMG_FIELDS_HENTRIES(F) \
+    F(img_host_entry, key, STR, 0) F(img_host_entry, target, U32, 0) \
+    F(img_host_entry, kind, ENUM, IMG_E_HOST) F(img_host_entry, hash, U32, 0) /* 64 bits; checked against the key by hand */
+#define IMG_FIELDS_VHOSTS(F) \
+    F(img_vhost, domain, STR, 0) F(img_vhost, port, U32, 65536) \
+    F(img_vhost, flags, FLAGS, IMG_VHOST_FLAGS_MASK) F(img_vhost, rowset, IDX, IMG_S_ROWSETS) \
+    F(img_vhost, pad, ZERO, 0)
+#define IMG_FIELDS_ROWSETS(F) \
+    F(img_rowset, rows, RANGE, IMG_S_ROUTES) F(img_rowset, index, IDX, IMG_S_INDEXES) \
+    F(img_rowset, pad, ZERO, 0)
+#define IMG_FIELDS_INDEXES(F) \
+    F(img_index, nrows, U32, 0) F(img_index, trie, IDXN, IMG_S_TRIE) \
+    F(img_index, exact, IDXN, IMG_S_HOSTTABLES) F(img_index, rest, IDXN, IMG_S_ROWLISTS)
+#define IMG_FIELDS_TRIE(F) \
+    F(img_trie_node, label, STR, 0) F(img_trie_node, children, RANGE, IMG_S_TRIE) \
+    F(img_trie_node, rows, IDXN, IMG_S_ROWLISTS) F(img_trie_node, pad, ZERO, 0)
+#define IMG_FIELDS_ROWLISTS(F) F(img_range, first, RANGE, IMG_S_ROWLIST)
+#define IMG_FIELDS_ROWLIST(F)
+#define IMG_FIELDS_ROUTES(F) \
+    F(img_route, flags, FLAGS, IMG_ROUTE_FLAGS_MASK) F(img_route, regex, IDXN, IMG_S_REGEXES) \
+    F(img_route, path, STR, 0) F(img_route, matchers, RANGE, IMG_S_MATCHERS) \
+    F(img_route, action, IDX, IMG_S_ACTIONS) F(img_route, target, IDXN, IMG_S_TARGETS) \
+    F(img_route, name, STR, 0) F(img_route, origin, IDXN, IMG_S_ORIGINS) F(img_route, pad, ZERO, 0)
+#define IMG_FIELDS_MATCHERS(F) \
+    F(img_matcher, target, ENUM, IMG_E_TARGET) F(img_matcher, op, ENUM, IMG_E_OP) \
+    F(img_matcher, flags, FLAGS, IMG_M_FLAGS_MASK) F(img_matcher, regex, IDXN, IMG_S_REGEXES) \
+    F(img_matcher, name, STR, 0) F(img_matcher, value, STR, 0)
+#define IMG_FIELDS_ORIGINS(F) \
+    F(img_origin, vs, IDX, IMG_S_VSES) F(img_origin, delegate, IDXN, IMG_S_VSES) \
+    F(img_origin, kind, ENUM, IMG_E_ENTRY)
+#define IMG_FIELDS_VSES(F) F(img_vs, ns, STR, 0) F(img_vs, name, STR, 0)
+#define IMG_FIELDS_ACTIONS(F) \
+    F(img_action, kind, ENUM, IMG_E_ACTION) F(img_action, detail, U32, 0) \
+    F(img_action, req_headers, RANGE, IMG_S_HEADEROPS) F(img_action, resp_headers, RANGE, IMG_S_HEADEROPS) \
+    F(img_action, fault, IDXN, IMG_S_FAULTS) F(img_action, cors, IDXN, IMG_S_CORSES)
+#define IMG_FIELDS_POLICIES(F) \
+    F(img_policy, flags, FLAGS, IMG_POLICY_FLAGS_MASK) F(img_policy, timeout_ms, U32, 0) \
+    F(img_policy, retry, IDXN, IMG_S_RETRIES) F(img_policy, rewrite_regex, IDXN, IMG_S_REGEXES) \
+    F(img_policy, prefix_rewrite, STR, 0) F(img_policy, regex_substitution, STR, 0) \
+    F(img_policy, authority, STR, 0) F(img_policy, mirrors, RANGE, IMG_S_MIRRORS)
+#define IMG_FIELDS_TARGETS(F) \
+    F(img_target, clusters, RANGE, IMG_S_WCLUSTERS) F(img_target, total, U32, 0) \
+    F(img_target, weighted, U32, 2)
+#define IMG_FIELDS_WCLUSTERS(F) \
+    F(img_wcluster, cluster, IDX, IMG_S_CLUSTERS) F(img_wcluster, weight, U32, 0) \
+    F(img_wcluster, req_headers, RANGE, IMG_S_HEADEROPS) F(img_wcluster, resp_headers, RANGE, IMG_S_HEADEROPS) \
+    F(img_wcluster, authority, STR, 0)
+#define IMG_FIELDS_HEADEROPS(F) \
+    F(img_header_op, op, ENUM, IMG_E_HOP) F(img_header_op, pad, ZERO, 0) \
+    F(img_header_op, name, STR, 0) F(img_header_op, value, STR, 0)
+#define IMG_FIELDS_RETRIES(F) \
+    F(img_retry, num_retries, U32, 0) F(img_retry, per_try_timeout_ms, U32, 0) \
+    F(img_retry, backoff_ms, U32, 0) F(img_retry, host_selection_attempts, U32, 0) \
+    F(img_retry, flags, FLAGS, IMG_RETRY_FLAGS_MASK) F(img_retry, pad, ZERO, 0) \
+    F(img_retry, retry_on, STR, 0) F(img_retry, codes, RANGE, IMG_S_U32LIST)
+#define IMG_FIELDS_MIRRORS(F) \
+    F(img_mirror, cluster, IDX, IMG_S_CLUSTERS) F(img_mirror, per_million, U32, 1000001)
+#define IMG_FIELDS_FAULTS(F) \
+    F(img_fault, flags, FLAGS, IMG_FAULT_FLAGS_MASK) F(img_fault, delay_ms, U32, 0) \
+    F(img_fault, delay_per_million, U32, 1000001) F(img_fault, abort_status, U32, 0) \
+    F(img_fault, abort_per_million, U32, 1000001) F(img_fault, pad, ZERO, 0)
+#define IMG_FIELDS_CORSES(F) \
+    F(img_cors, origins, RANGE, IMG_S_MATCHERS) F(img_cors, methods, STR, 0) \
+    F(img_cors, headers, STR, 0) F(img_cors, expose, STR, 0) F(img_cors, max_age, U32, 0) \
+    F(img_cors, flags, FLAGS, IMG_CORS_FLAGS_MASK)
+#define IMG_FIELDS_REDIRECTS(F) \
+    F(img_redirect, scheme, STR, 0) F(img_redirect, host, STR, 0) F(img_redirect, path, STR, 0) \
+    F(img_redirect, prefix, STR, 0) F(img_redirect, port, U32, 65536) F(img_redirect, code, U32, 1000)
+#define IMG_FIELDS_DIRECTS(F) \
+    F(img_direct, status, U32, 1000) F(img_direct, pad, ZERO, 0) F(img_direct, body, STR, 0)
+#define IMG_FIELDS_CLUSTERS(F) \
+    F(img_cluster, name, STR, 0) F(img_cluster, host, STR, 0) F(img_cluster, subset, STR, 0) \
+    F(img_cluster, port, U32, 65536) F(img_cluster, kind, ENUM, IMG_E_CLUSTER) \
+    F(img_cluster, policy, IDXN, IMG_S_CPOLICIES) F(img_cluster, protocol, ENUM, IMG_E_PROTO) \
+    F(img_cluster, endpoints, RANGE, IMG_S_ENDPOINTS) F(img_cluster, flags, FLAGS, IMG_CLUSTER_FLAGS_MASK) \
+    F(img_cluster, pad, ZERO, 0)
+#define IMG_FIELDS_ENDPOINTS(F) \
+    F(img_endpoint, address, STR, 0) F(img_endpoint, port, U32, 65536) \
+    F(img_endpoint, weight, U32, 0) F(img_endpoint, kind, ENUM, IMG_E_EP) F(img_endpoint, pad, ZERO, 0)
+#define IMG_FIELDS_CPOLICIES(F) \
+    F(img_cpolicy, lb, ENUM, IMG_E_LB) F(img_cpolicy, flags, FLAGS, IMG_CPOLICY_FLAGS_MASK) \
+    F(img_cpolicy, max_ejection_percent, U32, 101) F(img_cpolicy, min_health_percent, U32, 101) \
+    F(img_cpolicy, enforcing_5xx, U32, 101) F(img_cpolicy, enforcing_gateway, U32, 101) \
+    F(img_cpolicy, tls, ENUM, IMG_E_CTLS) F(img_cpolicy, pad, ZERO, 0) \
+    F(img_cpolicy, sni, STR, 0) F(img_cpolicy, ca_certificates, STR, 0) \
+    F(img_cpolicy, client_certificate, STR, 0) F(img_cpolicy, private_key, STR, 0) \
+    F(img_cpolicy, credential, STR, 0) F(img_cpolicy, sans, RANGE, IMG_S_STRLIST)
+#define IMG_FIELDS_REGEXES(F) F(img_str, off, STR, 0)
+#define IMG_FIELDS_STRINGS(F)
+
+/* A field descriptor, instantiated by the verifier and the writer:
+**   static const img_field f[] = { IMG_FIELDS_VHOSTS(IMG_FIELD_ROW) };
+** For a STR field the descriptor's offset is that of the img_str. */
+typedef struct img_field {
+    uint16_t off;
+    uint8_t kind;               /* IMG_F_* */
+    uint8_t pad;
+    uint32_t arg;
+    const char *name;
+} img_field;
+#define IMG_FIELD_ROW(type, field, kind, arg) \
+    { (uint16_t)offsetof(type, field), IMG_F_##kind, 0, (uint32_t)(arg), #field },
+
+/* ------------------------------------------------------------ checking */
+
+struct rx;
+/* A verified image: base, size and where each section's records are. */
+typedef struct img_map {
+    const uint8_t *base;
+    uint64_t size;
+    const void *sec[IMG_NSECTIONS];
+    uint32_t count[IMG_NSECTIONS];
+} img_map;
+
+/* Check every byte of p[0..n) (8-byte aligned) before anything reads it:
+** header, section table, every field of every record, every cross
+** reference, hash-table placement, trie order, regex syntax. On success
+** fills m and, when rxs is not NULL, hands over the compiled regexes (one
+** per REGEXES record; free with img_free_regexes). On failure returns
+** false with err naming the file offset: "at offset N: what". */
+bool img_verify(const void *p, size_t n, img_map *m, struct rx ***rxs, char *err, size_t errlen);
+void img_free_regexes(struct rx **rxs, uint32_t n);
+
+/* Names for dump, messages and the CLI. */
+const char *img_enum_name(img_enum e, uint32_t v);
+uint32_t    img_enum_count(img_enum e);
+const char *img_section_name(img_sec s);
+uint32_t    img_section_id(img_sec s);
+uint32_t    img_section_recsize(img_sec s);
+/* Field descriptors of a section's records (n set to the count). */
+const img_field *img_section_fields(img_sec s, uint32_t *n);
+/* Stable content hash used by host tables: XXH3-64 with seed `kind`. */
+uint64_t    img_hash(const void *p, size_t n, uint32_t kind);
+
+#endif

@@ -1,0 +1,1026 @@
+/*
+** table.c -- lookups over a verified route image (table.h). Nothing here
+** checks bounds: img_verify() (image.c) checked every index and range
+** once, when the image was opened. Nothing here allocates.
+**
+** HTTP: Envoy's RouteMatcher::findVirtualHost (Host lowercased, :port
+** stripped, exact hash, suffix wildcards longest first, "*"), then
+** VirtualHostImpl::getRouteFromEntries with first-match-wins, except that
+** the candidate rows come from the row set's index instead of a scan: the
+** exact-path list, the prefix lists met while walking the trie along the
+** path, and the rows without a literal. Each candidate list is ascending;
+** the lowest fully matching row over all lists is the answer, and a list
+** is abandoned as soon as its rows pass the best row found so far.
+*/
+#include "table.h"
+#include "regex.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct rt_image {
+    img_map m;
+    struct rx **rx;         /* one per REGEXES record */
+    void *map;              /* our mmap, or NULL for rt_image_open_mem */
+    size_t maplen;
+};
+
+#define SEC(img, NAME, type) ((const type *)(img)->m.sec[IMG_S_##NAME])
+#define CNT(img, NAME) ((img)->m.count[IMG_S_##NAME])
+
+static const char *S(const rt_image *img, img_str s) { return (const char *)img->m.sec[IMG_S_STRINGS] + s.off; }
+
+rt_str rt_string(const rt_image *img, img_str s)
+{
+    rt_str r = { S(img, s), s.len };
+    return r;
+}
+
+/* ------------------------------------------------------------ open / close */
+
+static rt_image *open_verified(const void *p, size_t n, char *err, size_t errlen)
+{
+    rt_image *img = calloc(1, sizeof *img);
+    if (!img) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!img_verify(p, n, &img->m, &img->rx, err, errlen)) {
+        free(img);
+        return NULL;
+    }
+    return img;
+}
+
+rt_image *rt_image_open_mem(const void *p, size_t n, char *err, size_t errlen)
+{
+    return open_verified(p, n, err, errlen);
+}
+
+rt_image *rt_image_open(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "not a regular file");
+        close(fd);
+        return NULL;
+    }
+    if (st.st_size == 0) {
+        snprintf(err, errlen, "at offset 0: truncated image: 0 bytes, the header alone is %u", IMG_HEADER_SIZE);
+        close(fd);
+        return NULL;
+    }
+    if ((uint64_t)st.st_size > IMG_MAX_SIZE) {
+        snprintf(err, errlen, "at offset 0: image larger than 4 GiB");
+        close(fd);
+        return NULL;
+    }
+    size_t n = (size_t)st.st_size;
+    void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        snprintf(err, errlen, "cannot map: %s", strerror(errno));
+        return NULL;
+    }
+    rt_image *img = open_verified(p, n, err, errlen);
+    if (!img) {
+        munmap(p, n);
+        return NULL;
+    }
+    img->map = p;
+    img->maplen = n;
+    return img;
+}
+
+void rt_image_close(rt_image *img)
+{
+    if (!img) return;
+    img_free_regexes(img->rx, CNT(img, REGEXES));
+    if (img->map) munmap(img->map, img->maplen);
+    free(img);
+}
+
+void rt_image_info_get(const rt_image *img, rt_image_info *out)
+{
+    const img_header *h = (const img_header *)img->m.base;
+    memset(out, 0, sizeof *out);
+    out->size = img->m.size;
+    out->major = h->major;
+    out->minor = h->minor;
+    for (int i = 0; i < 16; i++) snprintf(out->build_id + 2 * i, 3, "%02x", h->build_id[i]);
+    for (int s = 0; s < IMG_NSECTIONS; s++) out->counts[s] = img->m.count[s];
+}
+
+const void *rt_image_base(const rt_image *img) { return img->m.base; }
+
+const void *rt_section(const rt_image *img, img_sec s, uint32_t *count)
+{
+    if (count) *count = img->m.count[s];
+    return img->m.sec[s];
+}
+
+/* ------------------------------------------------------------ host tables */
+
+static uint32_t ht_get(const rt_image *img, const img_host_table *ht, const char *key, size_t n, uint32_t kind)
+{
+    uint64_t h = img_hash(key, n, kind);
+    uint32_t mask = ht->slots.count - 1;
+    const uint32_t *slots = SEC(img, HSLOTS, uint32_t) + ht->slots.first;
+    const img_host_entry *ents = SEC(img, HENTRIES, img_host_entry) + ht->entries.first;
+    for (uint32_t k = (uint32_t)(h & mask);; k = (k + 1) & mask) {
+        uint32_t s = slots[k];
+        if (!s) return IMG_NONE;
+        const img_host_entry *e = &ents[s - 1];
+        if (e->hash == h && e->kind == kind && e->key.len == n && memcmp(S(img, e->key), key, n) == 0) return e->target;
+    }
+}
+
+/* exact name, then suffix wildcards longest first (shorter than the name), then "*" */
+static uint32_t ht_find(const rt_image *img, uint32_t table, const char *name, size_t n)
+{
+    const img_host_table *ht = SEC(img, HOSTTABLES, img_host_table) + table;
+    uint32_t t = ht_get(img, ht, name, n, IMG_HOST_EXACT);
+    if (t != IMG_NONE) return t;
+    const uint32_t *lens = SEC(img, U32LIST, uint32_t) + ht->lens.first;
+    for (uint32_t i = 0; i < ht->lens.count; i++) {
+        if (lens[i] >= n) continue;
+        t = ht_get(img, ht, name + n - lens[i], lens[i], IMG_HOST_SUFFIX);
+        if (t != IMG_NONE) return t;
+    }
+    return ht->dflt;
+}
+
+/* Host header to the key Envoy matches: port stripped (IPv6 aware), lowercase.
+** Returns the length, or SIZE_MAX when longer than the buffer. */
+static size_t host_key(const char *h, size_t n, char *buf, size_t cap)
+{
+    for (size_t i = n; i-- > 0;) {
+        if (h[i] == ']') break;
+        if (h[i] == ':') {
+            n = i;
+            break;
+        }
+    }
+    if (n >= cap) return SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        char c = h[i];
+        buf[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+/* ------------------------------------------------------------ views, listeners, chains */
+
+uint32_t rt_view_count(const rt_image *img) { return CNT(img, VIEWS); }
+const rt_view *rt_view_at(const rt_image *img, uint32_t i) { return i < CNT(img, VIEWS) ? SEC(img, VIEWS, img_view) + i : NULL; }
+
+static bool str_eq(const rt_image *img, img_str s, const char *z)
+{
+    return z && strlen(z) == s.len && memcmp(S(img, s), z, s.len) == 0;
+}
+
+static bool view_has_label(const rt_image *img, const img_view *v, const rt_label *l)
+{
+    const img_label *ls = SEC(img, LABELS, img_label) + v->labels.first;
+    for (uint32_t i = 0; i < v->labels.count; i++)
+        if (str_eq(img, ls[i].key, l->key)) return str_eq(img, ls[i].value, l->value);
+    return false;
+}
+
+const rt_view *rt_view_workload(const rt_image *img, const char *ns, const rt_label *labels, uint32_t n)
+{
+    const img_view *found = NULL;
+    uint32_t nsuper = 0;
+    for (uint32_t i = 0; i < CNT(img, VIEWS); i++) {
+        const img_view *v = SEC(img, VIEWS, img_view) + i;
+        if (v->kind != IMG_VIEW_WORKLOAD || !str_eq(img, v->ns, ns)) continue;
+        bool all = true;
+        for (uint32_t k = 0; k < n && all; k++) all = view_has_label(img, v, &labels[k]);
+        if (!all) continue;
+        if (v->labels.count == n) return v;         /* exactly these labels (no duplicates in input) */
+        found = v;
+        nsuper++;
+    }
+    return nsuper == 1 ? found : NULL;
+}
+
+const rt_view *rt_view_gateway(const rt_image *img, const char *ns_name)
+{
+    for (uint32_t i = 0; i < CNT(img, VIEWS); i++) {
+        const img_view *v = SEC(img, VIEWS, img_view) + i;
+        if (v->kind == IMG_VIEW_GATEWAY && str_eq(img, v->name, ns_name)) return v;
+    }
+    return NULL;
+}
+
+const rt_view *rt_view_mesh(const rt_image *img)
+{
+    for (uint32_t i = 0; i < CNT(img, VIEWS); i++) {
+        const img_view *v = SEC(img, VIEWS, img_view) + i;
+        if (v->kind == IMG_VIEW_MESH) return v;
+    }
+    return NULL;
+}
+
+void rt_view_info_get(const rt_image *img, const rt_view *v, rt_view_info *out)
+{
+    out->kind = v->kind;
+    out->name = rt_string(img, v->name);
+    out->ns = rt_string(img, v->ns);
+    out->nlabels = v->labels.count;
+    out->ngateways = v->gateways.count;
+    out->nlisteners = v->listeners.count;
+}
+
+rt_label rt_view_label(const rt_image *img, const rt_view *v, uint32_t i)
+{
+    const img_label *l = SEC(img, LABELS, img_label) + v->labels.first + i;
+    rt_label r = { S(img, l->key), S(img, l->value) };
+    return r;
+}
+
+rt_str rt_view_gateway_name(const rt_image *img, const rt_view *v, uint32_t i)
+{
+    return rt_string(img, SEC(img, STRLIST, img_str)[v->gateways.first + i]);
+}
+
+const rt_listener *rt_view_listener(const rt_image *img, const rt_view *v, uint32_t i)
+{
+    return i < v->listeners.count ? SEC(img, LISTENERS, img_listener) + v->listeners.first + i : NULL;
+}
+
+const rt_listener *rt_listener_find(const rt_image *img, const rt_view *v, uint32_t port, const char *bind)
+{
+    const img_listener *any = NULL;
+    for (uint32_t i = 0; i < v->listeners.count; i++) {
+        const img_listener *l = SEC(img, LISTENERS, img_listener) + v->listeners.first + i;
+        if (l->port != port) continue;
+        if (bind && str_eq(img, l->bind, bind)) return l;
+        if (l->bind.len == 0) any = l;
+    }
+    return any;
+}
+
+void rt_listener_info_get(const rt_image *img, const rt_listener *l, rt_listener_info *out)
+{
+    out->port = l->port;
+    out->kind = l->kind;
+    out->bind = rt_string(img, l->bind);
+    out->nchains = l->chains.count;
+}
+
+const rt_chain *rt_listener_chain(const rt_image *img, const rt_listener *l, const char *sni, size_t sni_len)
+{
+    if (l->kind != IMG_LISTENER_TLS) return l->chain == IMG_NONE ? NULL : SEC(img, CHAINS, img_chain) + l->chain;
+    char key[256];
+    size_t n = 0;
+    if (sni && sni_len) {
+        if (sni_len >= sizeof key) sni_len = SIZE_MAX;
+        else {
+            for (size_t i = 0; i < sni_len; i++) key[i] = sni[i] >= 'A' && sni[i] <= 'Z' ? (char)(sni[i] + 32) : sni[i];
+            n = sni_len;
+        }
+    }
+    uint32_t t;
+    if (sni_len == SIZE_MAX) t = SEC(img, HOSTTABLES, img_host_table)[l->sni].dflt;
+    else if (n == 0) t = SEC(img, HOSTTABLES, img_host_table)[l->sni].dflt;
+    else t = ht_find(img, l->sni, key, n);
+    return t == IMG_NONE ? NULL : SEC(img, CHAINS, img_chain) + l->chains.first + t;
+}
+
+const rt_chain *rt_listener_chain_at(const rt_image *img, const rt_listener *l, uint32_t i)
+{
+    return i < l->chains.count ? SEC(img, CHAINS, img_chain) + l->chains.first + i : NULL;
+}
+
+void rt_chain_info_get(const rt_image *img, const rt_chain *c, rt_chain_info *out)
+{
+    out->kind = c->kind;
+    out->tls = c->tls;
+    out->protocol = c->protocol;
+    out->server = rt_string(img, c->server);
+    out->credential = rt_string(img, c->credential);
+    if (c->route_table != IMG_NONE) out->route_table = rt_string(img, SEC(img, ROUTETABLES, img_route_table)[c->route_table].name);
+    else out->route_table = (rt_str){ "", 0 };
+    out->nsni = c->sni.count;
+}
+
+rt_str rt_chain_sni(const rt_image *img, const rt_chain *c, uint32_t i)
+{
+    return rt_string(img, SEC(img, STRLIST, img_str)[c->sni.first + i]);
+}
+
+/* ------------------------------------------------------------ route rows */
+
+typedef struct req_view {
+    const rt_request *req;
+    const char *path;           /* without query and fragment */
+    size_t path_len;
+    const char *query;          /* after '?', up to '#' */
+    size_t query_len;
+} req_view;
+
+static bool str_match(const rt_image *img, const img_matcher *m, const char *v, size_t n)
+{
+    switch (m->op) {
+    case IMG_OP_EXACT: return n == m->value.len && memcmp(v, S(img, m->value), n) == 0;
+    case IMG_OP_PREFIX: return n >= m->value.len && memcmp(v, S(img, m->value), m->value.len) == 0;
+    case IMG_OP_REGEX: return rx_full_match(img->rx[m->regex], v, n);
+    default: return true;   /* PRESENT */
+    }
+}
+
+static const char *header_value(const req_view *rv, const img_matcher *m, const char *name, size_t *vn)
+{
+    const rt_request *r = rv->req;
+    if (m->name.len && name[0] == ':') {
+        if (m->name.len == 7 && memcmp(name, ":method", 7) == 0) { *vn = r->method_len; return r->method; }
+        if (m->name.len == 10 && memcmp(name, ":authority", 10) == 0) { *vn = r->authority_len; return r->authority; }
+        if (m->name.len == 7 && memcmp(name, ":scheme", 7) == 0) { *vn = r->scheme_len; return r->scheme; }
+        if (m->name.len == 5 && memcmp(name, ":path", 5) == 0) { *vn = r->path_len; return r->path; }
+    }
+    if (m->name.len == 4 && memcmp(name, "host", 4) == 0) { *vn = r->authority_len; return r->authority; }
+    if (!r->header) return NULL;
+    return r->header(r->header_ud, name, m->name.len, vn);
+}
+
+/* first occurrence of a query parameter, not %-decoded (Envoy's parseQueryString) */
+static const char *query_value(const req_view *rv, const char *name, size_t nn, size_t *vn)
+{
+    const char *q = rv->query, *end = q + rv->query_len;
+    while (q && q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *pe = amp ? amp : end;
+        const char *eq = memchr(q, '=', (size_t)(pe - q));
+        const char *ke = eq ? eq : pe;
+        if ((size_t)(ke - q) == nn && memcmp(q, name, nn) == 0) {
+            *vn = eq ? (size_t)(pe - eq - 1) : 0;
+            return eq ? eq + 1 : pe;
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+    return NULL;
+}
+
+static bool matchers_ok(const rt_image *img, const img_route *r, const req_view *rv)
+{
+    const img_matcher *ms = SEC(img, MATCHERS, img_matcher) + r->matchers.first;
+    for (uint32_t i = 0; i < r->matchers.count; i++) {
+        const img_matcher *m = &ms[i];
+        const char *name = S(img, m->name);
+        size_t vn = 0;
+        if (m->target == IMG_TARGET_QUERY) {
+            const char *v = query_value(rv, name, m->name.len, &vn);
+            if (!v || !str_match(img, m, v, vn)) return false;
+            continue;
+        }
+        const char *v = header_value(rv, m, name, &vn);
+        bool invert = m->flags & IMG_M_INVERT;
+        if (!v && !(m->flags & IMG_M_MISSING_EMPTY)) {
+            /* Envoy: a missing header matches only an inverted presence check */
+            if (!(invert && m->op == IMG_OP_PRESENT)) return false;
+            continue;
+        }
+        if (!v) { v = ""; vn = 0; }
+        if (str_match(img, m, v, vn) == invert) return false;
+    }
+    return true;
+}
+
+static bool path_ok(const rt_image *img, const img_route *r, const req_view *rv)
+{
+    uint32_t kind = r->flags & IMG_ROUTE_KIND_MASK;
+    bool ci = r->flags & IMG_ROUTE_IGNORE_CASE;
+    const char *p = S(img, r->path);
+    switch (kind) {
+    case IMG_PATH_PREFIX:
+        if (rv->path_len < r->path.len) return false;
+        return ci ? strncasecmp(rv->path, p, r->path.len) == 0 : memcmp(rv->path, p, r->path.len) == 0;
+    case IMG_PATH_EXACT:
+        if (rv->path_len != r->path.len) return false;
+        return ci ? strncasecmp(rv->path, p, r->path.len) == 0 : memcmp(rv->path, p, r->path.len) == 0;
+    default:
+        return rx_full_match(img->rx[r->regex], rv->path, rv->path_len);
+    }
+}
+
+/* Lowest row of list (relative numbers) below *best that matches fully. */
+static void try_list(const rt_image *img, const img_route *rows, uint32_t list, const req_view *rv, uint32_t *best)
+{
+    const img_range *l = SEC(img, ROWLISTS, img_range) + list;
+    const uint32_t *rl = SEC(img, ROWLIST, uint32_t) + l->first;
+    for (uint32_t i = 0; i < l->count; i++) {
+        uint32_t row = rl[i];
+        if (row >= *best) return;
+        if (path_ok(img, &rows[row], rv) && matchers_ok(img, &rows[row], rv)) {
+            *best = row;
+            return;
+        }
+    }
+}
+
+static uint32_t find_row(const rt_image *img, const img_rowset *rs, const req_view *rv)
+{
+    const img_index *x = SEC(img, INDEXES, img_index) + rs->index;
+    const img_route *rows = SEC(img, ROUTES, img_route) + rs->rows.first;
+    uint32_t best = IMG_NONE;
+    if (x->exact != IMG_NONE) {
+        const img_host_table *ht = SEC(img, HOSTTABLES, img_host_table) + x->exact;
+        uint32_t l = ht_get(img, ht, rv->path, rv->path_len, IMG_HOST_EXACT);
+        if (l != IMG_NONE) try_list(img, rows, l, rv, &best);
+    }
+    if (x->trie != IMG_NONE) {
+        const img_trie_node *trie = SEC(img, TRIE, img_trie_node);
+        const img_trie_node *node = &trie[x->trie];
+        size_t at = 0;
+        for (;;) {
+            if (node->rows != IMG_NONE) try_list(img, rows, node->rows, rv, &best);
+            if (at >= rv->path_len || node->children.count == 0) break;
+            /* children sorted by first byte: binary search */
+            uint32_t lo = 0, hi = node->children.count;
+            unsigned char b = (unsigned char)rv->path[at];
+            const img_trie_node *next = NULL;
+            while (lo < hi) {
+                uint32_t mid = (lo + hi) / 2;
+                const img_trie_node *c = &trie[node->children.first + mid];
+                unsigned char cb = (unsigned char)S(img, c->label)[0];
+                if (cb == b) { next = c; break; }
+                if (cb < b) lo = mid + 1;
+                else hi = mid;
+            }
+            if (!next || rv->path_len - at < next->label.len || memcmp(rv->path + at, S(img, next->label), next->label.len) != 0) break;
+            at += next->label.len;
+            node = next;
+        }
+    }
+    if (x->rest != IMG_NONE) try_list(img, rows, x->rest, rv, &best);
+    return best;
+}
+
+static void decision_init(rt_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    d->cluster = d->target = d->wcluster = d->route = d->action_rec = d->vhost = d->origin = IMG_NONE;
+    d->route_name = (rt_str){ "", 0 };
+}
+
+static void pick_target(const rt_image *img, uint32_t target, uint64_t random, rt_decision *d)
+{
+    const img_target *t = SEC(img, TARGETS, img_target) + target;
+    const img_wcluster *w = SEC(img, WCLUSTERS, img_wcluster) + t->clusters.first;
+    uint32_t pick = 0;
+    if (t->weighted) {
+        /* Envoy: random_value % total over cumulative [begin, end) ranges */
+        uint64_t sel = random % t->total, end = 0;
+        for (uint32_t i = 0; i < t->clusters.count; i++) {
+            end += w[i].weight;
+            if (sel < end) { pick = i; break; }
+        }
+    }
+    d->target = target;
+    d->wcluster = t->clusters.first + pick;
+    d->cluster = w[pick].cluster;
+    const img_cluster *c = SEC(img, CLUSTERS, img_cluster) + d->cluster;
+    if (c->kind == IMG_CLUSTER_MISSING) {
+        d->status = 503;
+        d->flags |= RT_FLAG_NC;
+        d->details = "cluster_not_found";
+    } else if (c->endpoints.count == 0 && c->kind != IMG_CLUSTER_ORIGINAL_DST) {
+        d->status = 503;
+        d->flags |= RT_FLAG_UH;
+        d->details = "no_healthy_upstream";
+    } else {
+        d->details = "via_upstream";
+    }
+}
+
+static void split_path(const rt_request *req, req_view *rv)
+{
+    rv->req = req;
+    const char *p = req->path;
+    size_t n = req->path_len;
+    const char *q = memchr(p, '?', n);
+    const char *h = memchr(p, '#', n);
+    size_t pe = q ? (size_t)(q - p) : n;
+    if (h && (size_t)(h - p) < pe) pe = (size_t)(h - p);
+    rv->path = p;
+    rv->path_len = pe;
+    if (q && (!h || h > q)) {
+        rv->query = q + 1;
+        rv->query_len = (size_t)((h ? h : p + n) - (q + 1));
+    } else {
+        rv->query = NULL;
+        rv->query_len = 0;
+    }
+}
+
+void rt_route_http(const rt_image *img, const rt_chain *c, const rt_request *req, rt_decision *d)
+{
+    decision_init(d);
+    const img_route_table *rt = SEC(img, ROUTETABLES, img_route_table) + c->route_table;
+    char host[1024];
+    size_t hn = host_key(req->authority ? req->authority : "", req->authority ? req->authority_len : 0, host, sizeof host);
+    uint32_t vh = hn == SIZE_MAX ? SEC(img, HOSTTABLES, img_host_table)[rt->hosts].dflt : ht_find(img, rt->hosts, host, hn);
+    if (vh == IMG_NONE) {
+        d->action = RT_ACT_NO_ROUTE;
+        d->status = 404;
+        d->flags = RT_FLAG_NR;
+        d->details = "route_not_found";
+        return;
+    }
+    d->vhost = rt->vhosts.first + vh;
+    const img_vhost *v = SEC(img, VHOSTS, img_vhost) + d->vhost;
+    if ((v->flags & IMG_VHOST_REQUIRE_TLS) && !(req->scheme_len == 5 && strncasecmp(req->scheme, "https", 5) == 0)) {
+        d->action = RT_ACT_REDIRECT;
+        d->status = 301;
+        d->tls_redirect = true;
+        d->details = "direct_response";
+        return;
+    }
+    const img_rowset *rs = SEC(img, ROWSETS, img_rowset) + v->rowset;
+    req_view rv;
+    split_path(req, &rv);
+    uint32_t row = rs->rows.count ? find_row(img, rs, &rv) : IMG_NONE;
+    if (row == IMG_NONE) {
+        d->action = RT_ACT_NO_ROUTE;
+        d->status = 404;
+        d->flags = RT_FLAG_NR;
+        d->details = "route_not_found";
+        return;
+    }
+    d->route = rs->rows.first + row;
+    const img_route *r = SEC(img, ROUTES, img_route) + d->route;
+    d->origin = r->origin;
+    d->action_rec = r->action;
+    d->route_name = rt_string(img, r->name);
+    uint32_t kind = r->flags & IMG_ROUTE_KIND_MASK;
+    d->path_match_len = (uint32_t)(kind == IMG_PATH_REGEX ? rv.path_len : r->path.len);
+    const img_action *a = SEC(img, ACTIONS, img_action) + r->action;
+    switch (a->kind) {
+    case IMG_ACTION_ROUTE:
+        d->action = RT_ACT_ROUTE;
+        pick_target(img, r->target, req->random, d);
+        break;
+    case IMG_ACTION_REDIRECT:
+        d->action = RT_ACT_REDIRECT;
+        d->status = (uint16_t)SEC(img, REDIRECTS, img_redirect)[a->detail].code;
+        d->details = "direct_response";
+        break;
+    default:
+        d->action = RT_ACT_DIRECT_RESPONSE;
+        d->status = (uint16_t)SEC(img, DIRECTS, img_direct)[a->detail].status;
+        d->details = "direct_response";
+        break;
+    }
+}
+
+void rt_route_tcp(const rt_image *img, const rt_chain *c, uint64_t random, rt_decision *d)
+{
+    decision_init(d);
+    if (c->kind != IMG_CHAIN_TCP || c->target == IMG_NONE) {
+        d->action = RT_ACT_CLOSE;
+        d->flags = RT_FLAG_NR;
+        d->details = "filter_chain_not_found";
+        return;
+    }
+    d->action = RT_ACT_ROUTE;
+    d->origin = c->origin;
+    pick_target(img, c->target, random, d);
+    if (d->status) d->status = 0;   /* TCP has no status; flags tell */
+}
+
+/* ------------------------------------------------------------ rewrites */
+
+typedef struct obuf { char *p; size_t cap, n; bool over; } obuf;
+
+static void put(obuf *o, const char *s, size_t n)
+{
+    if (o->over || n >= o->cap - o->n) { o->over = true; return; }
+    memcpy(o->p + o->n, s, n);
+    o->n += n;
+}
+
+static int finish(obuf *o)
+{
+    if (o->over || o->cap == 0) return -1;
+    o->p[o->n] = '\0';
+    return (int)o->n;
+}
+
+static const img_policy *policy_of(const rt_image *img, const rt_decision *d)
+{
+    if (d->action_rec == IMG_NONE) return NULL;
+    const img_action *a = SEC(img, ACTIONS, img_action) + d->action_rec;
+    return a->kind == IMG_ACTION_ROUTE ? SEC(img, POLICIES, img_policy) + a->detail : NULL;
+}
+
+int rt_rewrite_path(const rt_image *img, const rt_decision *d, const rt_request *req, char *buf, size_t cap)
+{
+    obuf o = { buf, cap, 0, cap == 0 };
+    const img_policy *p = d->action == RT_ACT_ROUTE ? policy_of(img, d) : NULL;
+    if (p && p->rewrite_regex != IMG_NONE) {
+        req_view rv;
+        split_path(req, &rv);
+        long n = rx_replace_all(img->rx[p->rewrite_regex], rv.path, rv.path_len, S(img, p->regex_substitution),
+                                p->regex_substitution.len, buf, cap);
+        if (n < 0) return -1;
+        o.n = (size_t)n;
+        put(&o, req->path + rv.path_len, req->path_len - rv.path_len);
+        return finish(&o);
+    }
+    if (p && p->prefix_rewrite.len && d->path_match_len <= req->path_len) {
+        put(&o, S(img, p->prefix_rewrite), p->prefix_rewrite.len);
+        put(&o, req->path + d->path_match_len, req->path_len - d->path_match_len);
+        return finish(&o);
+    }
+    put(&o, req->path, req->path_len);
+    return finish(&o);
+}
+
+int rt_rewrite_authority(const rt_image *img, const rt_decision *d, const rt_request *req, char *buf, size_t cap)
+{
+    obuf o = { buf, cap, 0, cap == 0 };
+    const img_policy *p = d->action == RT_ACT_ROUTE ? policy_of(img, d) : NULL;
+    if (p && p->authority.len) put(&o, S(img, p->authority), p->authority.len);
+    else if (p && d->wcluster != IMG_NONE && SEC(img, WCLUSTERS, img_wcluster)[d->wcluster].authority.len) {
+        img_str a = SEC(img, WCLUSTERS, img_wcluster)[d->wcluster].authority;
+        put(&o, S(img, a), a.len);
+    } else put(&o, req->authority, req->authority_len);
+    return finish(&o);
+}
+
+static bool scheme_is(const char *s, size_t n, const char *want)
+{
+    return n == strlen(want) && strncasecmp(s, want, n) == 0;
+}
+
+/* Envoy's newUri(): scheme, host (request port dropped when a port is
+** given or when it is the default of the request's scheme and the scheme
+** changes), port, path (path_redirect keeps the request's query unless it
+** has its own; prefix_rewrite splices the matched prefix). */
+int rt_redirect_location(const rt_image *img, const rt_decision *d, const rt_request *req, char *buf, size_t cap)
+{
+    obuf o = { buf, cap, 0, cap == 0 };
+    if (d->action != RT_ACT_REDIRECT) return finish(&o);
+    const img_redirect *rd = NULL;
+    if (!d->tls_redirect && d->action_rec != IMG_NONE) {
+        const img_action *a = SEC(img, ACTIONS, img_action) + d->action_rec;
+        rd = SEC(img, REDIRECTS, img_redirect) + a->detail;
+    }
+    const char *scheme = req->scheme;
+    size_t scheme_len = req->scheme_len;
+    if (d->tls_redirect) { scheme = "https"; scheme_len = 5; }
+    else if (rd && rd->scheme.len) { scheme = S(img, rd->scheme); scheme_len = rd->scheme.len; }
+    char port[16] = "";
+    if (rd && rd->port) snprintf(port, sizeof port, ":%u", rd->port);
+    put(&o, scheme, scheme_len);
+    put(&o, "://", 3);
+    if (rd && rd->host.len) {
+        put(&o, S(img, rd->host), rd->host.len);
+    } else {
+        const char *h = req->authority;
+        size_t hn = req->authority_len, end = hn;
+        if (hn && h[0] == '[') {
+            for (size_t i = hn; i-- > 1;)
+                if (h[i] == ':' && h[i - 1] == ']') { end = i; break; }
+        } else {
+            for (size_t i = hn; i-- > 0;)
+                if (h[i] == ':') { end = i; break; }
+        }
+        if (end < hn) {
+            const char *rp = h + end;
+            size_t rpn = hn - end;
+            bool remove = port[0] != '\0';
+            bool same = scheme_len == req->scheme_len && memcmp(scheme, req->scheme, scheme_len) == 0;
+            if (!same) {
+                remove |= scheme_is(req->scheme, req->scheme_len, "https") && rpn == 4 && memcmp(rp, ":443", 4) == 0;
+                remove |= scheme_is(req->scheme, req->scheme_len, "http") && rpn == 3 && memcmp(rp, ":80", 3) == 0;
+            }
+            if (remove) hn = end;
+        }
+        put(&o, h, hn);
+    }
+    put(&o, port, strlen(port));
+    if (rd && rd->path.len) {
+        const char *rp = S(img, rd->path);
+        if (rp[0] != '/') put(&o, "/", 1);
+        put(&o, rp, rd->path.len);
+        if (!memchr(rp, '?', rd->path.len)) {
+            const char *q = memchr(req->path, '?', req->path_len);
+            if (q) put(&o, q, req->path_len - (size_t)(q - req->path));
+        }
+    } else if (rd && rd->prefix.len && d->path_match_len <= req->path_len) {
+        const char *pp = S(img, rd->prefix);
+        if (pp[0] != '/') put(&o, "/", 1);
+        put(&o, pp, rd->prefix.len);
+        put(&o, req->path + d->path_match_len, req->path_len - d->path_match_len);
+    } else {
+        if (!req->path_len || req->path[0] != '/') put(&o, "/", 1);
+        put(&o, req->path, req->path_len);
+    }
+    return finish(&o);
+}
+
+rt_str rt_direct_body(const rt_image *img, const rt_decision *d)
+{
+    if (d->action != RT_ACT_DIRECT_RESPONSE || d->action_rec == IMG_NONE) return (rt_str){ "", 0 };
+    const img_action *a = SEC(img, ACTIONS, img_action) + d->action_rec;
+    return rt_string(img, SEC(img, DIRECTS, img_direct)[a->detail].body);
+}
+
+/* ------------------------------------------------------------ action records */
+
+void rt_policy_get(const rt_image *img, const rt_decision *d, rt_policy *out)
+{
+    memset(out, 0, sizeof *out);
+    out->cors.credentials = -1;
+    if (d->action_rec == IMG_NONE) return;
+    const img_action *a = SEC(img, ACTIONS, img_action) + d->action_rec;
+    out->action = a->kind;
+    out->nreq_headers = a->req_headers.count;
+    out->nresp_headers = a->resp_headers.count;
+    if (a->fault != IMG_NONE) {
+        const img_fault *f = SEC(img, FAULTS, img_fault) + a->fault;
+        out->fault.delay = f->flags & IMG_FAULT_DELAY;
+        out->fault.abort = f->flags & IMG_FAULT_ABORT;
+        out->fault.grpc = f->flags & IMG_FAULT_GRPC;
+        out->fault.delay_ms = f->delay_ms;
+        out->fault.delay_per_million = f->delay_per_million;
+        out->fault.abort_status = f->abort_status;
+        out->fault.abort_per_million = f->abort_per_million;
+    }
+    if (a->cors != IMG_NONE) {
+        const img_cors *c = SEC(img, CORSES, img_cors) + a->cors;
+        out->cors.present = true;
+        out->cors.methods = rt_string(img, c->methods);
+        out->cors.headers = rt_string(img, c->headers);
+        out->cors.expose = rt_string(img, c->expose);
+        out->cors.max_age_set = c->flags & IMG_CORS_MAX_AGE;
+        out->cors.max_age = c->max_age;
+        out->cors.credentials = (c->flags & IMG_CORS_CREDENTIALS_SET) ? !!(c->flags & IMG_CORS_CREDENTIALS) : -1;
+        out->cors.forward_unmatched = c->flags & IMG_CORS_FORWARD_UNMATCHED;
+        out->cors.norigins = c->origins.count;
+    }
+    if (a->kind != IMG_ACTION_ROUTE) return;
+    const img_policy *p = SEC(img, POLICIES, img_policy) + a->detail;
+    out->timeout_ms = p->timeout_ms;
+    out->nmirrors = p->mirrors.count;
+    if (p->retry != IMG_NONE) {
+        const img_retry *r = SEC(img, RETRIES, img_retry) + p->retry;
+        out->retry.enabled = true;
+        out->retry.num_retries = r->num_retries;
+        out->retry.retry_on = rt_string(img, r->retry_on);
+        out->retry.per_try_timeout_ms = r->per_try_timeout_ms;
+        out->retry.backoff_ms = r->backoff_ms;
+        out->retry.host_selection_attempts = r->host_selection_attempts;
+        out->retry.previous_hosts = r->flags & IMG_RETRY_PREVIOUS_HOSTS;
+        out->retry.remote_localities = r->flags & IMG_RETRY_REMOTE_LOCALITIES;
+        out->retry.ncodes = r->codes.count;
+    }
+}
+
+uint32_t rt_retry_code(const rt_image *img, const rt_decision *d, uint32_t i)
+{
+    const img_policy *p = policy_of(img, d);
+    const img_retry *r = SEC(img, RETRIES, img_retry) + p->retry;
+    return SEC(img, U32LIST, uint32_t)[r->codes.first + i];
+}
+
+static rt_header_op hop(const rt_image *img, uint32_t i)
+{
+    const img_header_op *h = SEC(img, HEADEROPS, img_header_op) + i;
+    rt_header_op r = { h->op, rt_string(img, h->name), rt_string(img, h->value) };
+    return r;
+}
+
+rt_header_op rt_req_header_op(const rt_image *img, const rt_decision *d, uint32_t i)
+{
+    return hop(img, SEC(img, ACTIONS, img_action)[d->action_rec].req_headers.first + i);
+}
+
+rt_header_op rt_resp_header_op(const rt_image *img, const rt_decision *d, uint32_t i)
+{
+    return hop(img, SEC(img, ACTIONS, img_action)[d->action_rec].resp_headers.first + i);
+}
+
+rt_mirror rt_mirror_get(const rt_image *img, const rt_decision *d, uint32_t i)
+{
+    const img_mirror *m = SEC(img, MIRRORS, img_mirror) + policy_of(img, d)->mirrors.first + i;
+    rt_mirror r = { m->cluster, m->per_million };
+    return r;
+}
+
+rt_match rt_cors_origin(const rt_image *img, const rt_decision *d, uint32_t i)
+{
+    const img_cors *c = SEC(img, CORSES, img_cors) + SEC(img, ACTIONS, img_action)[d->action_rec].cors;
+    const img_matcher *m = SEC(img, MATCHERS, img_matcher) + c->origins.first + i;
+    rt_match r = { m->op, rt_string(img, m->value), false };
+    return r;
+}
+
+bool rt_cors_origin_allowed(const rt_image *img, const rt_decision *d, const char *origin, size_t len)
+{
+    if (d->action_rec == IMG_NONE) return false;
+    uint32_t ci = SEC(img, ACTIONS, img_action)[d->action_rec].cors;
+    if (ci == IMG_NONE) return false;
+    const img_cors *c = SEC(img, CORSES, img_cors) + ci;
+    for (uint32_t i = 0; i < c->origins.count; i++) {
+        const img_matcher *m = SEC(img, MATCHERS, img_matcher) + c->origins.first + i;
+        if (str_match(img, m, origin, len)) return true;
+    }
+    return false;
+}
+
+uint32_t rt_target_count(const rt_image *img, uint32_t target)
+{
+    return target == IMG_NONE ? 0 : SEC(img, TARGETS, img_target)[target].clusters.count;
+}
+
+rt_weighted rt_target_at(const rt_image *img, uint32_t target, uint32_t i)
+{
+    const img_target *t = SEC(img, TARGETS, img_target) + target;
+    const img_wcluster *w = SEC(img, WCLUSTERS, img_wcluster) + t->clusters.first + i;
+    rt_weighted r = { w->cluster, t->weighted ? w->weight : 0, w->req_headers.count, w->resp_headers.count, rt_string(img, w->authority) };
+    return r;
+}
+
+rt_header_op rt_wcluster_req_header_op(const rt_image *img, uint32_t wcluster, uint32_t i)
+{
+    return hop(img, SEC(img, WCLUSTERS, img_wcluster)[wcluster].req_headers.first + i);
+}
+
+rt_header_op rt_wcluster_resp_header_op(const rt_image *img, uint32_t wcluster, uint32_t i)
+{
+    return hop(img, SEC(img, WCLUSTERS, img_wcluster)[wcluster].resp_headers.first + i);
+}
+
+bool rt_origin_get(const rt_image *img, uint32_t origin, rt_origin_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (origin == IMG_NONE) return false;
+    const img_origin *o = SEC(img, ORIGINS, img_origin) + origin;
+    const img_vs *vs = SEC(img, VSES, img_vs) + o->vs;
+    out->vs_ns = rt_string(img, vs->ns);
+    out->vs_name = rt_string(img, vs->name);
+    out->kind = o->kind;
+    out->entry = o->entry;
+    out->match = o->match == 0xffff ? UINT32_MAX : o->match;
+    if (o->delegate != IMG_NONE) {
+        const img_vs *dv = SEC(img, VSES, img_vs) + o->delegate;
+        out->delegate_ns = rt_string(img, dv->ns);
+        out->delegate_name = rt_string(img, dv->name);
+    } else {
+        out->delegate_ns = out->delegate_name = (rt_str){ "", 0 };
+    }
+    return true;
+}
+
+int rt_route_label(const rt_image *img, const rt_decision *d, char *buf, size_t cap)
+{
+    if (cap == 0) return -1;
+    int n;
+    if (d->route_name.n) {
+        n = snprintf(buf, cap, "%s", d->route_name.p);
+    } else if (d->origin != IMG_NONE) {
+        const img_origin *o = SEC(img, ORIGINS, img_origin) + d->origin;
+        const img_vs *vs = SEC(img, VSES, img_vs) + o->vs;
+        const char *kind = img_enum_name(IMG_E_ENTRY, o->kind);
+        if (o->match == 0xffff) n = snprintf(buf, cap, "%s/%s.%s[%u]", S(img, vs->ns), S(img, vs->name), kind, o->entry);
+        else n = snprintf(buf, cap, "%s/%s.%s[%u].match[%u]", S(img, vs->ns), S(img, vs->name), kind, o->entry, o->match);
+    } else {
+        buf[0] = '\0';
+        n = 0;
+    }
+    return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+rt_str rt_vhost_domain(const rt_image *img, uint32_t vhost, uint32_t *port)
+{
+    const img_vhost *v = SEC(img, VHOSTS, img_vhost) + vhost;
+    if (port) *port = v->port;
+    return rt_string(img, v->domain);
+}
+
+/* ------------------------------------------------------------ clusters */
+
+uint32_t rt_cluster_count(const rt_image *img) { return CNT(img, CLUSTERS); }
+
+void rt_cluster_get(const rt_image *img, uint32_t cluster, rt_cluster_info *out)
+{
+    memset(out, 0, sizeof *out);
+    const img_cluster *c = SEC(img, CLUSTERS, img_cluster) + cluster;
+    out->name = rt_string(img, c->name);
+    out->host = rt_string(img, c->host);
+    out->subset = rt_string(img, c->subset);
+    out->port = c->port;
+    out->kind = c->kind;
+    out->protocol = c->protocol;
+    out->mesh_external = c->flags & IMG_CLUSTER_MESH_EXTERNAL;
+    out->nendpoints = c->endpoints.count;
+    rt_str empty = { "", 0 };
+    out->sni = out->ca_certificates = out->client_certificate = out->private_key = out->credential = empty;
+    if (c->policy == IMG_NONE) return;
+    const img_cpolicy *p = SEC(img, CPOLICIES, img_cpolicy) + c->policy;
+    out->lb = p->lb;
+    out->connect_timeout_ms = p->connect_timeout_ms;
+    out->max_connections = p->max_connections;
+    out->max_pending_requests = p->max_pending_requests;
+    out->max_requests = p->max_requests;
+    out->max_retries = p->max_retries;
+    out->max_requests_per_connection = p->max_requests_per_connection;
+    out->idle_timeout_set = p->flags & IMG_CP_IDLE_SET;
+    out->idle_timeout_ms = p->idle_timeout_ms;
+    out->max_connection_duration_set = p->flags & IMG_CP_DURATION_SET;
+    out->max_connection_duration_ms = p->max_connection_duration_ms;
+    out->h2 = p->flags & IMG_CP_H2;
+    out->use_client_protocol = p->flags & IMG_CP_USE_CLIENT_PROTOCOL;
+    out->outlier = p->flags & IMG_OUTLIER_SET;
+    out->consecutive_5xx = p->consecutive_5xx;
+    out->enforcing_5xx = p->enforcing_5xx;
+    out->consecutive_gateway = p->consecutive_gateway;
+    out->enforcing_gateway = p->enforcing_gateway;
+    out->interval_ms = p->interval_ms;
+    out->base_ejection_ms = p->base_ejection_ms;
+    out->max_ejection_percent = p->max_ejection_percent;
+    out->min_health_percent = p->min_health_percent;
+    out->tls = p->tls;
+    out->sni = rt_string(img, p->sni);
+    out->ca_certificates = rt_string(img, p->ca_certificates);
+    out->client_certificate = rt_string(img, p->client_certificate);
+    out->private_key = rt_string(img, p->private_key);
+    out->credential = rt_string(img, p->credential);
+    out->insecure_skip_verify = p->flags & IMG_TLS_INSECURE;
+    out->nsans = p->sans.count;
+}
+
+uint32_t rt_cluster_find(const rt_image *img, const char *name, size_t len)
+{
+    const img_cluster *cs = SEC(img, CLUSTERS, img_cluster);
+    uint32_t lo = 0, hi = CNT(img, CLUSTERS);
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        img_str s = cs[mid].name;
+        size_t n = s.len < len ? s.len : len;
+        int cmp = memcmp(S(img, s), name, n);
+        if (cmp == 0) cmp = s.len < len ? -1 : s.len > len ? 1 : 0;
+        if (cmp == 0) return mid;
+        if (cmp < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return IMG_NONE;
+}
+
+void rt_endpoint_get(const rt_image *img, uint32_t cluster, uint32_t i, rt_endpoint_info *out)
+{
+    const img_cluster *c = SEC(img, CLUSTERS, img_cluster) + cluster;
+    const img_endpoint *e = SEC(img, ENDPOINTS, img_endpoint) + c->endpoints.first + i;
+    out->kind = e->kind;
+    out->address = rt_string(img, e->address);
+    out->port = e->port;
+    out->weight = e->weight;
+}
+
+rt_str rt_cluster_san(const rt_image *img, uint32_t cluster, uint32_t i)
+{
+    const img_cluster *c = SEC(img, CLUSTERS, img_cluster) + cluster;
+    const img_cpolicy *p = SEC(img, CPOLICIES, img_cpolicy) + c->policy;
+    return rt_string(img, SEC(img, STRLIST, img_str)[p->sans.first + i]);
+}
+
+int rt_flags_string(uint32_t flags, char *buf, size_t cap)
+{
+    static const char *const names[] = { "NR", "NC", "UH" };
+    obuf o = { buf, cap, 0, cap == 0 };
+    for (unsigned i = 0; i < 3; i++) {
+        if (!(flags & (1u << i))) continue;
+        if (o.n) put(&o, ",", 1);
+        put(&o, names[i], 2);
+    }
+    if (o.n == 0) put(&o, "-", 1);
+    return finish(&o);
+}
+
+const char *rt_action_name(rt_action a)
+{
+    switch (a) {
+    case RT_ACT_ROUTE: return "route";
+    case RT_ACT_REDIRECT: return "redirect";
+    case RT_ACT_DIRECT_RESPONSE: return "direct_response";
+    case RT_ACT_NO_ROUTE: return "no_route";
+    case RT_ACT_CLOSE: return "close";
+    }
+    return "?";
+}
