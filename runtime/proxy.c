@@ -1134,6 +1134,7 @@ static void route_stream(rt_stream *s)
         s->backoff_ms = pol.retry.backoff_ms ? pol.retry.backoff_ms : RETRY_BASE_MS;
         for (uint32_t i = 0; i < pol.retry.ncodes && s->nretry_codes < 8; i++) s->retry_codes[s->nretry_codes++] = rt_retry_code(img, &d, i);
     }
+    if (s->timeout_ms && s->req_in_done) s->deadline_ms = s->req_end_ms + s->timeout_ms;
     s->ucl = rt_up_cluster(w, d.cluster);
     if (!s->ucl) {
         local_reply(s, 503, RT_FL(UH), "no_healthy_upstream", "no healthy upstream", 19, false, NULL, 0);

@@ -3,8 +3,11 @@
 ** `make demo`, standing in for httpbin.org. One thread per connection,
 ** keep-alive and pipelining, bodies by Content-Length or chunked.
 **
-**   origin [--listen ADDR:PORT] [--port-file PATH]
+**   origin [--listen ADDR:PORT] [--port-file PATH] [--echo]
 **
+** --echo makes it a plain TCP echo server instead (every byte received is
+** sent back; a FIN is answered with a FIN), for TLS passthrough and TCP
+** tests.
 ** ADDR:PORT defaults to 127.0.0.1:0 (a free port); the bound port is
 ** printed on stdout ("port N") and written to --port-file.
 **
@@ -22,8 +25,9 @@
 **   /delay/MS        answer "ok" after MS milliseconds
 **   /close           answer with Connection: close, then close
 **   anything else    200 "ok\n"
-** Every response carries x-origin-conn (a connection number) and
-** x-origin-req (the request's number on that connection).
+** Every response carries x-origin-port (this server's port), x-origin-conn
+** (a connection number) and x-origin-req (the request's number on that
+** connection).
 */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,6 +51,7 @@ static const char teapot[] =
     "      |       ;/\n      \\_     _/\n        `\"\"\"`\n";
 
 static atomic_uint conn_seq;
+static int my_port;
 
 typedef struct conn {
     int fd;
@@ -167,11 +172,30 @@ static int respond(conn *c, unsigned req, int status, const char *extra, const c
 {
     char h[1024];
     int n = snprintf(h, sizeof h,
-                     "HTTP/1.1 %d X\r\nserver: origin\r\nx-origin-conn: %u\r\nx-origin-req: %u\r\ncontent-length: %zu\r\n%s%s\r\n",
-                     status, c->id, req, blen, extra ? extra : "", close_after ? "connection: close\r\n" : "");
+                     "HTTP/1.1 %d X\r\nserver: origin\r\nx-origin-port: %d\r\nx-origin-conn: %u\r\nx-origin-req: %u\r\n"
+                     "content-length: %zu\r\n%s%s\r\n",
+                     status, my_port, c->id, req, blen, extra ? extra : "", close_after ? "connection: close\r\n" : "");
     if (write_all(c->fd, h, (size_t)n) < 0) return -1;
     if (blen && write_all(c->fd, body, blen) < 0) return -1;
     return 0;
+}
+
+static int echo_mode;
+
+static void *echo(void *arg)
+{
+    conn *c = arg;
+    char b[65536];
+    for (;;) {
+        ssize_t n = recv(c->fd, b, sizeof b, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        if (write_all(c->fd, b, (size_t)n) < 0) break;
+    }
+    shutdown(c->fd, SHUT_WR);
+    close(c->fd);
+    free(c);
+    return NULL;
 }
 
 static void *serve(void *arg)
@@ -298,8 +322,9 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--listen") && i + 1 < argc) listen_s = argv[++i];
         else if (!strcmp(argv[i], "--port-file") && i + 1 < argc) port_file = argv[++i];
+        else if (!strcmp(argv[i], "--echo")) echo_mode = 1;
         else {
-            fprintf(stderr, "usage: origin [--listen ADDR:PORT] [--port-file PATH]\n");
+            fprintf(stderr, "usage: origin [--listen ADDR:PORT] [--port-file PATH] [--echo]\n");
             return 2;
         }
     }
@@ -327,7 +352,8 @@ int main(int argc, char **argv)
     }
     socklen_t al = sizeof a;
     getsockname(lfd, (struct sockaddr *)&a, &al);
-    printf("port %d\n", ntohs(a.sin_port));
+    my_port = ntohs(a.sin_port);
+    printf("port %d\n", my_port);
     fflush(stdout);
     if (port_file) {
         char tmp[4096];
@@ -358,7 +384,7 @@ int main(int argc, char **argv)
         pthread_attr_init(&at);
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&at, 256 * 1024);
-        if (pthread_create(&t, &at, serve, c) != 0) {
+        if (pthread_create(&t, &at, echo_mode ? echo : serve, c) != 0) {
             close(fd);
             free(c);
         }

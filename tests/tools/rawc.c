@@ -1,0 +1,126 @@
+/*
+** rawc.c -- a raw TCP client for the end-to-end tests: send bytes exactly
+** as given, in chosen segments, and print what comes back.
+**
+**   rawc [-t SECONDS] [-s SEGMENT] [-d DELAY_MS] [-x] [-w] [-k] ADDR:PORT
+**
+** Sends stdin to ADDR:PORT (TCP_NODELAY) in writes of SEGMENT bytes
+** (default: as read), sleeping DELAY_MS between writes, then
+**   -x   closes at once (a client that goes away mid-request)
+**   -w   shuts down its sending side (half-close) and reads
+**   (default) keeps the connection open and reads
+** Output: the bytes received, until the peer closes or -t SECONDS (default
+** 10) pass. Exit 0 when the peer closed, 3 on the timeout, 1 when the
+** peer reset the connection, 2 on usage or connect errors. -k prints the
+** received byte count to stderr as "received N".
+*/
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    double tmo = 10;
+    size_t seg = 0;
+    long delay = 0;
+    int close_now = 0, half = 0, count = 0;
+    int opt;
+    while ((opt = getopt(argc, argv, "t:s:d:xwk")) != -1) {
+        switch (opt) {
+        case 't': tmo = atof(optarg); break;
+        case 's': seg = (size_t)atol(optarg); break;
+        case 'd': delay = atol(optarg); break;
+        case 'x': close_now = 1; break;
+        case 'w': half = 1; break;
+        case 'k': count = 1; break;
+        default: goto usage;
+        }
+    }
+    if (optind + 1 != argc) goto usage;
+    char host[64];
+    const char *colon = strrchr(argv[optind], ':');
+    if (!colon || (size_t)(colon - argv[optind]) >= sizeof host) goto usage;
+    memcpy(host, argv[optind], (size_t)(colon - argv[optind]));
+    host[colon - argv[optind]] = '\0';
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)atoi(colon + 1));
+    if (inet_pton(AF_INET, host, &a.sin_addr) != 1) goto usage;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        fprintf(stderr, "rawc: connect %s: %s\n", argv[optind], strerror(errno));
+        return 2;
+    }
+    /* stdin whole (tests send small inputs) */
+    size_t cap = 1 << 16, n = 0;
+    char *in = malloc(cap);
+    ssize_t r;
+    while ((r = read(0, in + n, cap - n)) > 0) {
+        n += (size_t)r;
+        if (n == cap) in = realloc(in, cap *= 2);
+    }
+    size_t off = 0;
+    while (off < n) {
+        size_t k = seg ? (n - off < seg ? n - off : seg) : n - off;
+        ssize_t w = send(fd, in + off, k, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        off += (size_t)w;
+        if (delay && off < n) {
+            struct timespec ts = { delay / 1000, (delay % 1000) * 1000000L };
+            nanosleep(&ts, NULL);
+        }
+    }
+    free(in);
+    if (close_now) {
+        close(fd);
+        return 0;
+    }
+    if (half) shutdown(fd, SHUT_WR);
+    double end = now_s() + tmo;
+    char buf[65536];
+    unsigned long long total = 0;
+    int rc = 3;
+    for (;;) {
+        double left = end - now_s();
+        if (left <= 0) break;
+        struct pollfd p = { fd, POLLIN, 0 };
+        int pr = poll(&p, 1, (int)(left * 1000) + 1);
+        if (pr <= 0) continue;
+        ssize_t k = recv(fd, buf, sizeof buf, 0);
+        if (k > 0) {
+            fwrite(buf, 1, (size_t)k, stdout);
+            total += (unsigned long long)k;
+            continue;
+        }
+        rc = k == 0 ? 0 : 1;
+        break;
+    }
+    fflush(stdout);
+    if (count) fprintf(stderr, "received %llu\n", total);
+    close(fd);
+    return rc;
+usage:
+    fprintf(stderr, "usage: rawc [-t SECONDS] [-s SEGMENT] [-d DELAY_MS] [-x] [-w] [-k] ADDR:PORT < input\n");
+    return 2;
+}
