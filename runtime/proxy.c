@@ -1603,8 +1603,17 @@ static void req_done_now(rt_stream *s)
     }
 }
 
-/* Send the request head and body bytes that are ready. */
+/* Send the request head and body bytes that are ready; leaves the
+** upstream's interest (WRITABLE while blocked) up to date. */
+static void pump_req(rt_stream *s);
 static void s_pump_req(rt_stream *s)
+{
+    rt_uconn *uc = s->uc;
+    pump_req(s);
+    if (uc && !uc->dead) uc_interest(uc);
+}
+
+static void pump_req(rt_stream *s)
 {
     rt_uconn *uc = s->uc;
     rt_dconn *dc = s->dc;
@@ -1865,8 +1874,17 @@ static void s_resp_run(rt_stream *s)
     s_pump_resp(s);
 }
 
-/* Write the response head and body bytes that are ready. */
+/* Write the response head and body bytes that are ready; leaves the
+** client's interest up to date. */
+static void pump_resp(rt_stream *s);
 static void s_pump_resp(rt_stream *s)
+{
+    rt_dconn *dc = s->dc;
+    pump_resp(s);
+    if (!dc->dead) dc_interest(dc);
+}
+
+static void pump_resp(rt_stream *s)
 {
     rt_dconn *dc = s->dc;
     rt_worker *w = dc->w;
@@ -2093,7 +2111,8 @@ static void dc_run(rt_dconn *dc)
             if (s->state == S_UPSTREAM) s_pump_req(s);
             if (dc->dead) return;
             if (dc->s != s) continue;
-            if (dc->eof && !s->req_in_done) {
+            if (dc->eof) {
+                /* the client closed: Envoy resets the stream (HTTP/1 has no half-close) */
                 s_abort(s, RT_FL(DC), "downstream_remote_disconnect");
                 return;
             }
