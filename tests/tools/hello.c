@@ -3,7 +3,7 @@
 ** comes back unchanged through an echo upstream (the proxy must peek at
 ** the ClientHello, not consume it, and then pass every byte on).
 **
-**   hello [-s SEGMENT] [-d DELAY_MS] [-n SNI] [-p PAD] [-r RECORD] [-t SECONDS] ADDR:PORT
+**   hello [-s SEGMENT] [-d DELAY_MS] [-n SNI] [-p PAD] [-r RECORD] [-t SECONDS] [-o FILE] ADDR:PORT
 **
 ** Builds a TLS 1.2 ClientHello with the server name SNI (none without -n)
 ** and a padding extension of PAD bytes (-p 20000 makes it larger than one
@@ -12,7 +12,8 @@
 ** DELAY_MS (default 1) apart, followed by 64 bytes of application data.
 ** Exit 0 and "echo ok N" when the same N bytes come back; 1 and
 ** "closed after K bytes" when the connection closes first (a proxy that
-** found no route); 3 on timeout (-t, default 10 s); 2 on errors.
+** found no route); 3 on timeout (-t, default 10 s); 2 on errors. -o FILE
+** also writes the bytes it sends to FILE.
 */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -84,9 +85,9 @@ int main(int argc, char **argv)
     size_t seg = 1, pad = 0, rec = 16384;
     long delay = 1;
     double tmo = 10;
-    const char *sni = NULL;
+    const char *sni = NULL, *dump = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "s:d:n:p:r:t:")) != -1) {
+    while ((opt = getopt(argc, argv, "s:d:n:p:r:t:o:")) != -1) {
         switch (opt) {
         case 's': seg = (size_t)atol(optarg); break;
         case 'd': delay = atol(optarg); break;
@@ -94,6 +95,7 @@ int main(int argc, char **argv)
         case 'p': pad = (size_t)atol(optarg); break;
         case 'r': rec = (size_t)atol(optarg); break;
         case 't': tmo = atof(optarg); break;
+        case 'o': dump = optarg; break;
         default: goto usage;
         }
     }
@@ -114,6 +116,10 @@ int main(int argc, char **argv)
         off += k;
     }
     for (int i = 0; i < 64; i++) out[on++] = (unsigned char)(0x41 + i % 26);  /* "application data" */
+    if (dump) {
+        FILE *f = fopen(dump, "wb");
+        if (!f || fwrite(out, 1, on, f) != on || fclose(f) != 0) return 2;
+    }
     char host[64];
     const char *colon = strrchr(argv[optind], ':');
     if (!colon || (size_t)(colon - argv[optind]) >= sizeof host) goto usage;
@@ -171,6 +177,6 @@ int main(int argc, char **argv)
     close(fd);
     return 0;
 usage:
-    fprintf(stderr, "usage: hello [-s SEGMENT] [-d DELAY_MS] [-n SNI] [-p PAD] [-r RECORD] [-t SECONDS] ADDR:PORT\n");
+    fprintf(stderr, "usage: hello [-s SEGMENT] [-d DELAY_MS] [-n SNI] [-p PAD] [-r RECORD] [-t SECONDS] [-o FILE] ADDR:PORT\n");
     return 2;
 }

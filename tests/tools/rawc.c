@@ -16,6 +16,8 @@
 */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -77,45 +79,60 @@ int main(int argc, char **argv)
         n += (size_t)r;
         if (n == cap) in = realloc(in, cap *= 2);
     }
+    /* send and receive at once, so a peer echoing a large input back
+    ** cannot deadlock us */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     size_t off = 0;
-    while (off < n) {
-        size_t k = seg ? (n - off < seg ? n - off : seg) : n - off;
-        ssize_t w = send(fd, in + off, k, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        off += (size_t)w;
-        if (delay && off < n) {
-            struct timespec ts = { delay / 1000, (delay % 1000) * 1000000L };
-            nanosleep(&ts, NULL);
-        }
-    }
-    free(in);
-    if (close_now) {
-        close(fd);
-        return 0;
-    }
-    if (half) shutdown(fd, SHUT_WR);
-    double end = now_s() + tmo;
+    double next_send = 0, end = now_s() + tmo;
     char buf[65536];
     unsigned long long total = 0;
     int rc = 3;
+    bool shut = false, done_reading = false;
     for (;;) {
-        double left = end - now_s();
-        if (left <= 0) break;
-        struct pollfd p = { fd, POLLIN, 0 };
-        int pr = poll(&p, 1, (int)(left * 1000) + 1);
-        if (pr <= 0) continue;
-        ssize_t k = recv(fd, buf, sizeof buf, 0);
-        if (k > 0) {
-            fwrite(buf, 1, (size_t)k, stdout);
-            total += (unsigned long long)k;
-            continue;
+        if (off == n && !shut) {
+            free(in);
+            in = NULL;
+            if (close_now) {
+                close(fd);
+                return 0;
+            }
+            if (half) shutdown(fd, SHUT_WR);
+            shut = true;
+            end = now_s() + tmo;
         }
-        rc = k == 0 ? 0 : 1;
-        break;
+        double now = now_s(), left = end - now;
+        if (left <= 0 || done_reading) break;
+        bool want_send = off < n && now >= next_send;
+        struct pollfd p = { fd, (short)(POLLIN | (want_send ? POLLOUT : 0)), 0 };
+        int wait_ms = (int)(left * 1000) + 1;
+        if (off < n && !want_send) {
+            int d = (int)((next_send - now) * 1000) + 1;
+            if (d < wait_ms) wait_ms = d;
+        }
+        if (poll(&p, 1, wait_ms) <= 0) continue;
+        if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t k = recv(fd, buf, sizeof buf, 0);
+            if (k > 0) {
+                fwrite(buf, 1, (size_t)k, stdout);
+                total += (unsigned long long)k;
+            } else if (k == 0 || errno != EAGAIN) {
+                rc = k == 0 ? 0 : 1;
+                done_reading = true;
+                continue;
+            }
+        }
+        if (want_send && (p.revents & POLLOUT)) {
+            size_t k = seg ? (n - off < seg ? n - off : seg) : n - off;
+            ssize_t w = send(fd, in + off, k, MSG_NOSIGNAL);
+            if (w > 0) {
+                off += (size_t)w;
+                if (delay) next_send = now_s() + delay / 1000.0;
+            } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+                off = n;        /* the peer is gone: read what it sent */
+            }
+        }
     }
+    free(in);
     fflush(stdout);
     if (count) fprintf(stderr, "received %llu\n", total);
     close(fd);
