@@ -232,7 +232,7 @@ static bool build_listeners(rt_server *srv, char err[RT_ERR_LEN])
             size_t n = 0;
             for (uint32_t i = 0; i < srv->nls && n + 8 < sizeof ports; i++)
                 n += (size_t)snprintf(ports + n, sizeof ports - n, "%s%u", i ? ", " : "", srv->ls[i].port);
-            snprintf(err, RT_ERR_LEN, "--listen %u=...: the view has no listener on port %u (ports: %s)", srv->o.listen[k].port,
+            snprintf(err, RT_ERR_LEN, "--listen %u=...: the view has no listener on port %u (ports: %.150s)", srv->o.listen[k].port,
                      srv->o.listen[k].port, ports);
             free(mapped);
             return false;
