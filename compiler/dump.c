@@ -67,10 +67,9 @@ static void matcher(D *d, const img_matcher *m)
     if (m->flags & IMG_M_MISSING_EMPTY) fputs(" (missing as \"\")", d->o);
 }
 
-static void origin(D *d, uint32_t oi)
+static void origin(D *d, const img_src *o)
 {
-    if (oi == IMG_NONE) return;
-    const img_origin *o = SEC(d, ORIGINS, img_origin) + oi;
+    if (o->vs == IMG_NONE) return;
     const img_vs *vs = SEC(d, VSES, img_vs) + o->vs;
     fprintf(d->o, "  [%s/%s %s[%u]", S(d, vs->ns), S(d, vs->name), img_enum_name(IMG_E_ENTRY, o->kind), o->entry);
     if (o->match != 0xffff) fprintf(d->o, " match[%u]", o->match);
@@ -100,8 +99,12 @@ static void host_table(D *d, uint32_t t, const char *indent, const char *what)
     if (ht->dflt != IMG_NONE) fprintf(d->o, "%s  default -> %s %u\n", indent, what, ht->dflt);
 }
 
-static void target(D *d, uint32_t t)
+static void target(D *d, uint32_t t, bool single)
 {
+    if (single) {
+        fputs(S(d, SEC(d, CLUSTERS, img_cluster)[t].name), d->o);
+        return;
+    }
     const img_target *x = SEC(d, TARGETS, img_target) + t;
     const img_wcluster *w = SEC(d, WCLUSTERS, img_wcluster) + x->clusters.first;
     const img_cluster *cs = SEC(d, CLUSTERS, img_cluster);
@@ -131,7 +134,8 @@ static void dump_views(D *d)
             const img_listener *l = &ls[li];
             fprintf(d->o, "  listener %u: port %u %s", li, l->port, img_enum_name(IMG_E_LISTENER, l->kind));
             if (l->bind.len) fprintf(d->o, " bind %s", S(d, l->bind));
-            fputc('\n', d->o);
+            for (uint32_t s = 0; s < l->servers.count; s++) fprintf(d->o, "%s%s", s ? ", " : " (", S(d, sl[l->servers.first + s]));
+            fputs(l->servers.count ? ")\n" : "\n", d->o);
             for (uint32_t c = 0; c < l->chains.count; c++) {
                 uint32_t ci = l->chains.first + c;
                 const img_chain *ch = &cs[ci];
@@ -147,9 +151,10 @@ static void dump_views(D *d)
                 }
                 if (ch->route_table != IMG_NONE) fprintf(d->o, "      -> route table %u\n", ch->route_table);
                 if (ch->target != IMG_NONE) {
-                    fprintf(d->o, "      -> target %u: ", ch->target);
-                    target(d, ch->target);
-                    origin(d, ch->origin);
+                    if (ch->flags & IMG_CHAIN_CLUSTER) fputs("      -> cluster ", d->o);
+                    else fprintf(d->o, "      -> target %u: ", ch->target);
+                    target(d, ch->target, ch->flags & IMG_CHAIN_CLUSTER);
+                    origin(d, &ch->src);
                     fputc('\n', d->o);
                 }
             }
@@ -211,12 +216,13 @@ static void dump_rowsets(D *d)
             pstr(d, r->path);
             fprintf(d->o, " -> action %u %s", r->action, img_enum_name(IMG_E_ACTION, acts[r->action].kind));
             if (r->target != IMG_NONE) {
-                fprintf(d->o, " target %u: ", r->target);
-                target(d, r->target);
+                if (r->flags & IMG_ROUTE_CLUSTER) fputs(" cluster ", d->o);
+                else fprintf(d->o, " target %u: ", r->target);
+                target(d, r->target, r->flags & IMG_ROUTE_CLUSTER);
             }
             if (r->flags & IMG_ROUTE_CATCH_ALL) fputs(" (catch-all)", d->o);
             if (r->name.len) fprintf(d->o, " name %s", S(d, r->name));
-            origin(d, r->origin);
+            origin(d, &r->src);
             fputc('\n', d->o);
             for (uint32_t m = 0; m < r->matchers.count; m++) {
                 fputs("      and ", d->o);
@@ -340,7 +346,7 @@ static void dump_targets(D *d)
     if (cnt(d, IMG_S_TARGETS)) fputs("\ntargets:\n", d->o);
     for (uint32_t i = 0; i < cnt(d, IMG_S_TARGETS); i++) {
         fprintf(d->o, "  target %u: %s", i, ts[i].weighted ? "weighted " : "");
-        target(d, i);
+        target(d, i, false);
         if (ts[i].weighted) fprintf(d->o, " (total %u)", ts[i].total);
         fputc('\n', d->o);
         for (uint32_t k = 0; k < ts[i].clusters.count; k++) {

@@ -156,7 +156,6 @@ static void emit_clusters(E *e)
         img_cluster rec;
         memset(&rec, 0, sizeof rec);
         rec.name = str(e, c->name);
-        rec.host = str(e, c->host);
         rec.subset = str(e, c->subset);
         rec.port = c->port;
         rec.kind = (uint32_t)c->kind;
@@ -250,8 +249,12 @@ static img_range matchers(E *e, const mc_ir_matcher *m, uint32_t n)
     return sec_range(e, IMG_S_MATCHERS, v, n);
 }
 
-static uint32_t target_rec(E *e, const mc_ir_target *t)
+/* A single destination is stored as its cluster index (*single set);
+** a weighted split as a TARGETS record. */
+static uint32_t target_rec(E *e, const mc_ir_target *t, bool *single)
 {
+    *single = !t->weighted && t->n == 1 && !t->dests[0].req.n && !t->dests[0].resp.n && !t->dests[0].authority;
+    if (*single) return cluster_idx(e, t->dests[0].cluster);
     img_wcluster *w = mc_arena_zalloc(&e->a, (t->n + 1) * sizeof *w);
     for (uint32_t i = 0; i < t->n; i++) {
         w[i].cluster = cluster_idx(e, t->dests[i].cluster);
@@ -362,16 +365,16 @@ static uint32_t vs_rec(E *e, const mc_obj *o)
     return sec_rec(e, IMG_S_VSES, &v);
 }
 
-static uint32_t origin_rec(E *e, const mc_obj *vs, const mc_obj *delegate, int kind, uint32_t entry, uint32_t match)
+static img_src src_rec(E *e, const mc_obj *vs, const mc_obj *delegate, int kind, uint32_t entry, uint32_t match)
 {
-    img_origin o;
+    img_src o;
     memset(&o, 0, sizeof o);
     o.vs = vs_rec(e, vs);
     o.delegate = vs_rec(e, delegate);
     o.kind = (uint32_t)kind;
     o.entry = (uint16_t)(entry > 0xfffe ? 0xfffe : entry);
     o.match = (uint16_t)(match > 0xffff ? 0xffff : match);
-    return sec_rec(e, IMG_S_ORIGINS, &o);
+    return o;
 }
 
 /* ------------------------------------------------------------ host tables */
@@ -641,13 +644,18 @@ static img_route route_rec(E *e, const mc_ir_route *r)
     rec.regex = r->path_kind == IMG_PATH_REGEX ? regex_id(e, r->path) : IMG_NONE;
     rec.matchers = matchers(e, r->matchers, r->nmatchers);
     rec.action = action_rec(e, r->action);
-    rec.target = r->action->kind == IMG_ACTION_ROUTE ? target_rec(e, &r->action->target) : IMG_NONE;
+    rec.target = IMG_NONE;
+    if (r->action->kind == IMG_ACTION_ROUTE) {
+        bool single;
+        rec.target = target_rec(e, &r->action->target, &single);
+        if (single) rec.flags |= IMG_ROUTE_CLUSTER;
+    }
     rec.name = str(e, r->name);
-    rec.origin = IMG_NONE;
+    rec.src = src_rec(e, NULL, NULL, IMG_ENTRY_HTTP, 0, 0xffff);
     if (r->http) {
         const mc_http_route *h = r->http;
-        rec.origin = origin_rec(e, h->vs->obj, h->delegate ? h->delegate->obj : NULL, IMG_ENTRY_HTTP, h->index,
-                                r->match ? r->match->index : 0xffff);
+        rec.src = src_rec(e, h->vs->obj, h->delegate ? h->delegate->obj : NULL, IMG_ENTRY_HTTP, h->index,
+                          r->match ? r->match->index : 0xffff);
     }
     return rec;
 }
@@ -701,17 +709,27 @@ static img_chain chain_rec(E *e, const mc_ir_chain *c)
 {
     img_chain rec;
     memset(&rec, 0, sizeof rec);
+    bool passthrough = c->tls == IMG_TLS_PASSTHROUGH || c->tls == IMG_TLS_AUTO_PASSTHROUGH;
     rec.kind = (uint32_t)c->kind;
     rec.tls = (uint32_t)c->tls;
-    rec.protocol = (uint32_t)c->protocol;
+    /* a passthrough chain is opaque TLS whatever the server's protocol */
+    rec.protocol = passthrough ? IMG_PROTO_TLS : (uint32_t)c->protocol;
     rec.route_table = c->kind == IMG_CHAIN_HTTP ? route_table_rec(e, c->routes) : IMG_NONE;
-    rec.target = c->kind == IMG_CHAIN_TCP ? target_rec(e, &c->target) : IMG_NONE;
-    rec.origin = IMG_NONE;
+    rec.target = IMG_NONE;
+    if (c->kind == IMG_CHAIN_TCP) {
+        bool single;
+        rec.target = target_rec(e, &c->target, &single);
+        if (single) rec.flags |= IMG_CHAIN_CLUSTER;
+    }
+    rec.src = src_rec(e, NULL, NULL, c->kind == IMG_CHAIN_TCP ? c->entry_kind : IMG_ENTRY_HTTP, 0, 0xffff);
     if (c->kind == IMG_CHAIN_TCP && c->vs)
-        rec.origin = origin_rec(e, c->vs->obj, NULL, c->entry_kind, c->entry ? c->entry->index : 0,
-                                c->match && c->entry ? (uint32_t)(c->match - c->entry->matches) : 0xffff);
-    rec.server = str(e, server_label(e, c->server));
-    rec.credential = str(e, c->server ? c->server->credential : "");
+        rec.src = src_rec(e, c->vs->obj, NULL, c->entry_kind, c->entry ? c->entry->index : 0,
+                          c->match && c->entry ? (uint32_t)(c->match - c->entry->matches) : 0xffff);
+    /* the server label only where the server's settings act on the chain:
+    ** TLS termination (listeners list all their servers anyway) */
+    bool terminating = c->tls != IMG_TLS_NONE && !passthrough;
+    rec.server = str(e, terminating ? server_label(e, c->server) : "");
+    rec.credential = str(e, terminating && c->server ? c->server->credential : "");
     rec.sni = strlist(e, c->sni, c->nsni);
     return rec;
 }
@@ -726,6 +744,9 @@ static img_listener listener_rec(E *e, const mc_ir_listener *li)
     img_chain *cs = mc_arena_zalloc(&e->a, (li->nchains + 1) * sizeof *cs);
     for (uint32_t i = 0; i < li->nchains; i++) cs[i] = chain_rec(e, &li->chains[i]);
     rec.chains = sec_range(e, IMG_S_CHAINS, cs, li->nchains);
+    const char **servers = mc_arena_alloc(&e->a, (li->nservers + 1) * sizeof *servers);
+    for (uint32_t i = 0; i < li->nservers; i++) servers[i] = server_label(e, &li->servers[i]);
+    rec.servers = strlist(e, servers, li->nservers);
     rec.sni = IMG_NONE;
     rec.chain = IMG_NONE;
     if (li->kind == IMG_LISTENER_TLS) {

@@ -345,6 +345,7 @@ struct L {
     mc_vec cluster_list;            /* mc_ir_cluster* */
     mc_vec dr_wild;                 /* drule* with wildcard hosts */
     const mc_input *in;
+    mc_vec srv_indexes;             /* struct mc_srv_index*, freed at the end */
     /* per view */
     const proxy *px;
 };
@@ -1862,6 +1863,13 @@ static mc_ir_action *translate_action(L *l, const mc_http_route *h, uint32_t por
                 }
             }
         }
+        if (a->target.n == 0) {
+            /* no destination with traffic: Envoy would refuse the route */
+            drop(l, MC_DROP_NO_DESTINATION, vs, G(h->node, "route") ? G(h->node, "route") : h->node, port, NULL);
+            mc_vec_free(&req);
+            mc_vec_free(&resp);
+            return NULL;
+        }
         a->authority = authority;
         /* mirrors */
         mc_vec mv, mp;
@@ -2105,40 +2113,114 @@ static mc_vs **vs_for_gateway(L *l, const char *gw, uint32_t *n)
     return out;
 }
 
-/* host.Names.Intersection: the more specific of each overlapping pair */
-static const char **host_intersection(L *l, const char *const *a, uint32_t na, const char *const *b, uint32_t nb, uint32_t *n)
+/* Server hosts indexed by name, so that matching VirtualService hosts
+** against a server with thousands of hosts costs a few hash lookups per
+** VirtualService host instead of a pass over the server's hosts. Keys are
+** "NS\x1fHOST" for ns/host entries and "\x1fHOST" for the others; suffix
+** wildcards (*.foo.com) are keyed by their suffix (.foo.com). */
+struct mc_srv_index {
+    mc_strmap exact, wild;
+    const char **ns, **host;            /* every entry, for wildcard VS hosts */
+    uint32_t n;
+};
+
+static void srv_split(L *l, const char *h, const char **ns, const char **host)
 {
-    *n = 0;
-    if (!na || !nb) return NULL;
-    const char **out = mc_arena_alloc(l->a, (size_t)na * nb * sizeof *out);
-    for (uint32_t i = 0; i < na; i++)
-        for (uint32_t k = 0; k < nb; k++) {
-            const char *pick = NULL;
-            if (mc_host_subset(a[i], b[k])) pick = a[i];
-            else if (mc_host_subset(b[k], a[i])) pick = b[k];
-            if (!pick) continue;
-            bool dup = false;
-            for (uint32_t j = 0; j < *n && !dup; j++) dup = strcmp(out[j], pick) == 0;
-            if (!dup) out[(*n)++] = pick;
-        }
-    return out;
+    const char *slash = strchr(h, '/');
+    if (slash) {
+        *ns = mc_arena_strndup(l->a, h, (size_t)(slash - h));
+        *host = slash + 1;
+    } else {
+        *ns = NULL;
+        *host = h;
+    }
 }
 
-/* host.NamesForNamespace */
-static const char **hosts_for_ns(L *l, const mc_ir_server *s, const char *ns, uint32_t *n)
+static const char *srv_key(L *l, const char *ns, const char *name)
 {
-    const char **out = mc_arena_alloc(l->a, (s->nhosts + 1) * sizeof *out);
-    *n = 0;
+    return mc_arena_printf(l->a, "%s\x1f%s", ns ? ns : "", name);
+}
+
+static struct mc_srv_index *srv_index(L *l, mc_ir_server *s)
+{
+    if (s->hidx) return s->hidx;
+    struct mc_srv_index *x = mc_arena_zalloc(l->a, sizeof *x);
+    mc_strmap_init(&x->exact);
+    mc_strmap_init(&x->wild);
+    x->ns = mc_arena_alloc(l->a, (s->nhosts + 1) * sizeof *x->ns);
+    x->host = mc_arena_alloc(l->a, (s->nhosts + 1) * sizeof *x->host);
     for (uint32_t i = 0; i < s->nhosts; i++) {
-        const char *h = s->hosts[i], *slash = strchr(h, '/');
-        if (slash) {
-            size_t nl = (size_t)(slash - h);
-            if (!(nl == 1 && h[0] == '*') && (strlen(ns) != nl || strncmp(h, ns, nl) != 0)) continue;
-            h = slash + 1;
-        }
-        out[(*n)++] = h;
+        const char *ns, *h;
+        srv_split(l, s->hosts[i], &ns, &h);
+        x->ns[x->n] = ns;
+        x->host[x->n++] = h;
+        const char *k = srv_key(l, ns, mc_host_wild(h) ? h + 1 : h);
+        *mc_strmap_put(mc_host_wild(h) ? &x->wild : &x->exact, k, strlen(k), NULL) = (void *)1;
     }
-    return out;
+    s->hidx = x;
+    *(struct mc_srv_index **)mc_vec_push(&l->srv_indexes) = x;
+    return x;
+}
+
+static bool srv_has(L *l, const mc_strmap *m, const char *ns, const char *name)
+{
+    char buf[512];
+    int k = snprintf(buf, sizeof buf, "\x1f%s", name);
+    if (k > 0 && (size_t)k < sizeof buf ? mc_strmap_get(m, buf, (size_t)k) != NULL
+                                        : mc_strmap_get(m, srv_key(l, NULL, name), strlen(name) + 1) != NULL)
+        return true;
+    k = snprintf(buf, sizeof buf, "%s\x1f%s", ns, name);
+    if (k > 0 && (size_t)k < sizeof buf) return mc_strmap_get(m, buf, (size_t)k) != NULL;
+    const char *key = srv_key(l, ns, name);
+    return mc_strmap_get(m, key, strlen(key)) != NULL;
+}
+
+/* Some server host usable by namespace ns equals h or is a wildcard covering h. */
+static bool srv_covers(L *l, struct mc_srv_index *x, const char *ns, const char *h)
+{
+    if (srv_has(l, &x->exact, ns, h) || srv_has(l, &x->wild, ns, "")) return true;
+    for (const char *p = h; *p; p++)
+        if (*p == '.' && srv_has(l, &x->wild, ns, p)) return true;
+    return false;
+}
+
+static bool srv_entry_usable(const struct mc_srv_index *x, uint32_t i, const char *ns)
+{
+    return !x->ns[i] || strcmp(x->ns[i], ns) == 0 || strcmp(x->ns[i], "*") == 0;
+}
+
+/* host.Names.Intersection(NamesForNamespace(server hosts, vs ns), vs hosts):
+** the more specific of each overlapping pair, without duplicates */
+static const char **server_vs_hosts(L *l, mc_ir_server *s, const mc_vs *vs, uint32_t *n)
+{
+    struct mc_srv_index *x = srv_index(l, s);
+    const char *ns = vs->obj->o.ns;
+    mc_vec out;
+    mc_vec_init(&out, sizeof(const char *));
+    for (uint32_t i = 0; i < vs->nhosts; i++) {
+        const char *v = vs->hosts[i];
+        if (!mc_host_wild(v)) {
+            if (srv_covers(l, x, ns, v)) *(const char **)mc_vec_push(&out) = v;
+            continue;
+        }
+        /* a wildcard VS host: every usable server host inside it, and the
+        ** VS host itself where a server wildcard covers it */
+        for (uint32_t k = 0; k < x->n; k++) {
+            if (!srv_entry_usable(x, k, ns)) continue;
+            if (mc_host_subset(x->host[k], v)) *(const char **)mc_vec_push(&out) = x->host[k];
+            else if (mc_host_subset(v, x->host[k])) *(const char **)mc_vec_push(&out) = v;
+        }
+    }
+    const char **r = mc_arena_alloc(l->a, (out.n + 1) * sizeof *r);
+    *n = 0;
+    for (size_t i = 0; i < out.n; i++) {
+        const char *h = MC_VEC_AT(&out, const char *, i);
+        bool dup = false;
+        for (uint32_t k = 0; k < *n && !dup; k++) dup = strcmp(r[k], h) == 0;
+        if (!dup) r[(*n)++] = h;
+    }
+    mc_vec_free(&out);
+    return r;
 }
 
 typedef struct vh_build {
@@ -2222,9 +2304,8 @@ static mc_ir_route_table *gateway_route_table(L *l, const char *name, mc_ir_serv
         bool tls = s->tls != IMG_TLS_NONE || s->https_redirect;
         for (uint32_t vi = 0; vi < nvs; vi++) {
             const mc_vs *vs = vss[vi];
-            uint32_t nsh, ninter;
-            const char **sh = hosts_for_ns(l, s, vs->obj->o.ns, &nsh);
-            const char **inter = host_intersection(l, sh, nsh, vs->hosts, vs->nhosts, &ninter);
+            uint32_t ninter;
+            const char **inter = server_vs_hosts(l, (mc_ir_server *)s, vs, &ninter);
             if (!ninter) continue;
             char *key = mc_arena_printf(l->a, "%s\x1f%s/%s", gw, vs->obj->o.ns, vs->obj->o.name);
             route_list *rl = mc_strmap_get(&cache, key, strlen(key));
@@ -2282,19 +2363,21 @@ static mc_ir_target l4_target(L *l, const mc_dest *d, uint32_t n, uint32_t port)
     return t;
 }
 
-/* pickMatchingGatewayHosts, non-empty */
-static bool vs_matches_server(const mc_vs *vs, const mc_ir_server *s)
+/* pickMatchingGatewayHosts is not empty: some VS host and some usable
+** server host match (either way round) */
+static bool vs_matches_server(L *l, const mc_vs *vs, mc_ir_server *s)
 {
-    for (uint32_t i = 0; i < vs->nhosts; i++)
-        for (uint32_t k = 0; k < s->nhosts; k++) {
-            const char *g = s->hosts[k], *slash = strchr(g, '/');
-            if (slash) {
-                size_t nl = (size_t)(slash - g);
-                if (strlen(vs->obj->o.ns) != nl || strncmp(g, vs->obj->o.ns, nl) != 0) continue;
-                g = slash + 1;
-            }
-            if (mc_host_matches(g, vs->hosts[i])) return true;
+    struct mc_srv_index *x = srv_index(l, s);
+    const char *ns = vs->obj->o.ns;
+    for (uint32_t i = 0; i < vs->nhosts; i++) {
+        const char *v = vs->hosts[i];
+        if (!mc_host_wild(v)) {
+            if (srv_covers(l, x, ns, v)) return true;
+            continue;
         }
+        for (uint32_t k = 0; k < x->n; k++)
+            if (srv_entry_usable(x, k, ns) && mc_host_matches(x->host[k], v)) return true;
+    }
     return false;
 }
 
@@ -2314,7 +2397,7 @@ static bool tcp_chain(L *l, const mc_ir_server *s, const char *gw, bool any_host
     mc_vs **vss = vs_for_gateway(l, gw, &nvs);
     for (uint32_t vi = 0; vi < nvs; vi++) {
         const mc_vs *vs = vss[vi];
-        if (!any_host && !vs_matches_server(vs, s)) continue;
+        if (!any_host && !vs_matches_server(l, vs, (mc_ir_server *)s)) continue;
         for (uint32_t t = 0; t < vs->ntcp; t++) {
             const mc_l4_route *e = &vs->tcp[t];
             const mc_l4_match *hit = NULL;
@@ -2372,7 +2455,7 @@ static void tls_chains(L *l, const mc_ir_server *s, const char *gw, bool any_hos
     mc_vs **vss = vs_for_gateway(l, gw, &nvs);
     for (uint32_t vi = 0; vi < nvs; vi++) {
         const mc_vs *vs = vss[vi];
-        if (!any_host && !vs_matches_server(vs, s)) continue;
+        if (!any_host && !vs_matches_server(l, vs, (mc_ir_server *)s)) continue;
         for (uint32_t t = 0; t < vs->ntls; t++) {
             const mc_l4_route *e = &vs->tls[t];
             if (!e->ndests) continue;
@@ -3041,6 +3124,7 @@ mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt)
     mc_strmap_init(&action_cache);
     mc_vec_init(&l.cluster_list, sizeof(mc_ir_cluster *));
     mc_vec_init(&l.dr_wild, sizeof(drule *));
+    mc_vec_init(&l.srv_indexes, sizeof(struct mc_srv_index *));
     proxy none = { "", NULL, 0, "", false };
     l.px = &none;
 
@@ -3123,6 +3207,12 @@ mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt)
 
     mc_vec_free(&l.cluster_list);
     mc_vec_free(&l.dr_wild);
+    for (size_t i = 0; i < l.srv_indexes.n; i++) {
+        struct mc_srv_index *x = MC_VEC_AT(&l.srv_indexes, struct mc_srv_index *, i);
+        mc_strmap_free(&x->exact);
+        mc_strmap_free(&x->wild);
+    }
+    mc_vec_free(&l.srv_indexes);
     multimap_free(&l.svc_by_host);
     multimap_free(&l.dr_by_host);
     multimap_free(&l.vs_by_gw);

@@ -78,10 +78,12 @@ uint64_t img_hash(const void *p, size_t n, uint32_t kind) { return XXH3_64bits_w
 _Static_assert(sizeof(img_header) == IMG_HEADER_SIZE, "header size");
 _Static_assert(sizeof(img_section) == 24, "section entry size");
 _Static_assert(sizeof(img_view) == 48, "view");
-_Static_assert(sizeof(img_listener) == 32, "listener");
-_Static_assert(sizeof(img_chain) == 48, "chain");
-_Static_assert(sizeof(img_origin) == 16, "origin");
-_Static_assert(sizeof(img_route) == 48, "route");
+_Static_assert(sizeof(img_listener) == 40, "listener");
+_Static_assert(sizeof(img_chain) == 64, "chain");
+_Static_assert(sizeof(img_src) == 16, "source");
+_Static_assert(sizeof(img_route) == 56, "route");
+_Static_assert(sizeof(img_cluster) == 44, "cluster");
+_Static_assert(sizeof(img_endpoint) == 20, "endpoint");
 _Static_assert(sizeof(img_host_entry) == 24, "host entry");
 _Static_assert(sizeof(img_cpolicy) == 128, "cluster policy");
 #define SEC_ALIGN(n, id, t) _Static_assert(sizeof(t) % 4 == 0 || sizeof(t) == 1, "record size of " #n);
@@ -398,10 +400,17 @@ static bool check_links(vctx *c)
     for (uint32_t i = 0; i < CNT(c, CHAINS); i++) {
         const img_chain *ch = REC(c, img_chain, CHAINS, i);
         uint64_t off = OFF(c, CHAINS, i, img_chain, kind);
-        if (ch->kind == IMG_CHAIN_HTTP && (ch->route_table == IMG_NONE || ch->target != IMG_NONE))
+        if (ch->kind == IMG_CHAIN_HTTP && (ch->route_table == IMG_NONE || ch->target != IMG_NONE || ch->flags))
             return fail(c, off, "CHAINS %u: an HTTP chain needs a route table and no target", i);
         if (ch->kind == IMG_CHAIN_TCP && (ch->target == IMG_NONE || ch->route_table != IMG_NONE))
             return fail(c, off, "CHAINS %u: a TCP chain needs a target and no route table", i);
+        if (ch->kind == IMG_CHAIN_TCP) {
+            bool cl = ch->flags & IMG_CHAIN_CLUSTER;
+            uint32_t lim = cl ? CNT(c, CLUSTERS) : CNT(c, TARGETS);
+            if (ch->target >= lim)
+                return fail(c, OFF(c, CHAINS, i, img_chain, target), "CHAINS %u: target %u outside the %u %s records", i, ch->target, lim,
+                            cl ? "CLUSTERS" : "TARGETS");
+        }
     }
     for (uint32_t i = 0; i < CNT(c, ROUTETABLES); i++) {
         const img_route_table *rt = REC(c, img_route_table, ROUTETABLES, i);
@@ -417,9 +426,16 @@ static bool check_links(vctx *c)
         if ((kind == IMG_PATH_REGEX) != (r->regex != IMG_NONE))
             return fail(c, OFF(c, ROUTES, i, img_route, regex), "ROUTES %u: regex index does not agree with the path kind", i);
         const img_action *a = REC(c, img_action, ACTIONS, r->action);
-        if ((a->kind == IMG_ACTION_ROUTE) != (r->target != IMG_NONE))
+        if ((a->kind == IMG_ACTION_ROUTE) != (r->target != IMG_NONE) || (a->kind != IMG_ACTION_ROUTE && (r->flags & IMG_ROUTE_CLUSTER)))
             return fail(c, OFF(c, ROUTES, i, img_route, target), "ROUTES %u: target does not agree with a %s action", i,
                         img_enum_name(IMG_E_ACTION, a->kind));
+        if (a->kind == IMG_ACTION_ROUTE) {
+            bool cl = r->flags & IMG_ROUTE_CLUSTER;
+            uint32_t lim = cl ? CNT(c, CLUSTERS) : CNT(c, TARGETS);
+            if (r->target >= lim)
+                return fail(c, OFF(c, ROUTES, i, img_route, target), "ROUTES %u: target %u outside the %u %s records", i, r->target, lim,
+                            cl ? "CLUSTERS" : "TARGETS");
+        }
         if (!check_matchers(c, r->matchers, false, OFF(c, ROUTES, i, img_route, matchers), "ROUTES", i)) return false;
     }
     for (uint32_t i = 0; i < CNT(c, ACTIONS); i++) {
