@@ -11,6 +11,7 @@
 #include "image.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct D {
@@ -172,8 +173,8 @@ static void dump_route_tables(D *d)
         fprintf(d->o, "\nroute table %u: %s\n", i, S(d, rt->name));
         for (uint32_t k = 0; k < rt->vhosts.count; k++) {
             const img_vhost *v = &vh[rt->vhosts.first + k];
-            fprintf(d->o, "  vhost %u: %s:%u -> rowset %u%s\n", rt->vhosts.first + k, S(d, v->domain), v->port, v->rowset,
-                    (v->flags & IMG_VHOST_REQUIRE_TLS) ? " (require TLS)" : "");
+            fprintf(d->o, "  vhost %u: %s:%u -> routes %u+%u index %u%s\n", rt->vhosts.first + k, S(d, v->domain), v->port,
+                    v->rows.first, v->rows.count, v->index, (v->flags & IMG_VHOST_REQUIRE_TLS) ? " (require TLS)" : "");
         }
         host_table(d, rt->hosts, "  ", "vhost");
     }
@@ -200,16 +201,31 @@ static void trie(D *d, uint32_t n, int depth)
     for (uint32_t i = 0; i < t->children.count; i++) trie(d, t->children.first + i, depth + 1);
 }
 
+static int cmp_rows(const void *a, const void *b)
+{
+    const img_vhost *x = *(const img_vhost *const *)a, *y = *(const img_vhost *const *)b;
+    return x->rows.first < y->rows.first ? -1 : x->rows.first > y->rows.first;
+}
+
+/* the row lists of the virtual hosts, each once, in ROUTES order */
 static void dump_rowsets(D *d)
 {
-    const img_rowset *rs = SEC(d, ROWSETS, img_rowset);
+    const img_vhost *vh = SEC(d, VHOSTS, img_vhost);
     const img_route *routes = SEC(d, ROUTES, img_route);
     const img_matcher *ms = SEC(d, MATCHERS, img_matcher);
     const img_action *acts = SEC(d, ACTIONS, img_action);
-    for (uint32_t i = 0; i < cnt(d, IMG_S_ROWSETS); i++) {
-        fprintf(d->o, "\nrowset %u: routes %u+%u, index %u\n", i, rs[i].rows.first, rs[i].rows.count, rs[i].index);
-        for (uint32_t k = 0; k < rs[i].rows.count; k++) {
-            uint32_t ri = rs[i].rows.first + k;
+    uint32_t nv = cnt(d, IMG_S_VHOSTS);
+    const img_vhost **order = malloc((nv + 1) * sizeof *order);
+    uint32_t no = 0;
+    for (uint32_t i = 0; i < nv; i++)
+        if (vh[i].rows.count) order[no++] = &vh[i];
+    if (no > 1) qsort(order, no, sizeof *order, cmp_rows);
+    for (uint32_t oi = 0; oi < no; oi++) {
+        const img_vhost *v = order[oi];
+        if (oi && v->rows.first == order[oi - 1]->rows.first) continue;   /* shared row list */
+        fprintf(d->o, "\nroutes %u+%u (index %u)\n", v->rows.first, v->rows.count, v->index);
+        for (uint32_t k = 0; k < v->rows.count; k++) {
+            uint32_t ri = v->rows.first + k;
             const img_route *r = &routes[ri];
             fprintf(d->o, "  row %u (route %u): %s%s ", k, ri, img_enum_name(IMG_E_PATH, r->flags & IMG_ROUTE_KIND_MASK),
                     (r->flags & IMG_ROUTE_IGNORE_CASE) ? " ignore-case" : "");
@@ -231,6 +247,7 @@ static void dump_rowsets(D *d)
             }
         }
     }
+    free(order);
     const img_index *xs = SEC(d, INDEXES, img_index);
     for (uint32_t i = 0; i < cnt(d, IMG_S_INDEXES); i++) {
         fprintf(d->o, "\nindex %u: %u rows\n", i, xs[i].nrows);

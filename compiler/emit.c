@@ -556,6 +556,7 @@ static uint32_t trie_emit(E *e, tnode *root)
         rec.children.first = nk ? t->kids->idx : 0;
         rec.children.count = nk;
         rec.rows = t->rows.n ? rowlist(e, t->rows.v, (uint32_t)t->rows.n) : IMG_NONE;
+        rec.first = t->len ? (unsigned char)t->label[0] : 0;
         sec_push(e, IMG_S_TRIE, &rec);
     }
     mc_vec_free(&q);
@@ -660,15 +661,12 @@ static img_route route_rec(E *e, const mc_ir_route *r)
     return rec;
 }
 
-static uint32_t rowset_rec(E *e, const mc_ir_vhost *v)
+static void vhost_rows(E *e, const mc_ir_vhost *v, img_vhost *rec)
 {
     img_route *rows = mc_arena_zalloc(&e->a, (v->nroutes + 1) * sizeof *rows);
     for (uint32_t i = 0; i < v->nroutes; i++) rows[i] = route_rec(e, v->routes[i]);
-    img_rowset rs;
-    memset(&rs, 0, sizeof rs);
-    rs.rows = sec_range(e, IMG_S_ROUTES, rows, v->nroutes);
-    rs.index = index_rec(e, v->routes, v->nroutes);
-    return sec_rec(e, IMG_S_ROWSETS, &rs);
+    rec->rows = sec_range(e, IMG_S_ROUTES, rows, v->nroutes);
+    rec->index = index_rec(e, v->routes, v->nroutes);
 }
 
 /* the 'x' fixup: the exact-path tables target ROWLISTS, whose final count
@@ -685,7 +683,7 @@ static uint32_t route_table_rec(E *e, const mc_ir_route_table *rt)
         vh[i].domain = str(e, v->domain);
         vh[i].port = v->port;
         vh[i].flags = v->require_tls ? IMG_VHOST_REQUIRE_TLS : 0;
-        vh[i].rowset = rowset_rec(e, v);
+        vhost_rows(e, v, &vh[i]);
         names[i] = v->domain;
         targets[i] = i;
     }

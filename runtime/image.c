@@ -79,6 +79,7 @@ _Static_assert(sizeof(img_header) == IMG_HEADER_SIZE, "header size");
 _Static_assert(sizeof(img_section) == 24, "section entry size");
 _Static_assert(sizeof(img_view) == 48, "view");
 _Static_assert(sizeof(img_listener) == 40, "listener");
+_Static_assert(sizeof(img_vhost) == 32, "virtual host");
 _Static_assert(sizeof(img_chain) == 64, "chain");
 _Static_assert(sizeof(img_src) == 16, "source");
 _Static_assert(sizeof(img_route) == 56, "route");
@@ -303,6 +304,7 @@ static bool check_rows(vctx *c)
             if (cn->label.len == 0) return fail(c, OFF(c, TRIE, ch, img_trie_node, label), "TRIE %u: empty label below the root", ch);
             int b = (unsigned char)str_at(c, cn->label)[0];
             if (b <= prev) return fail(c, OFF(c, TRIE, ch, img_trie_node, label), "TRIE %u: children not sorted by first byte", ch);
+            if (cn->first != (uint32_t)b) return fail(c, OFF(c, TRIE, ch, img_trie_node, first), "TRIE %u: first byte is not the label's", ch);
             prev = b;
             if (c->triemax[ch] > mx) mx = c->triemax[ch];
         }
@@ -338,11 +340,11 @@ static bool check_rows(vctx *c)
                             i, c->htmax[x->exact] - 1, x->nrows);
         }
     }
-    for (uint32_t i = 0; i < CNT(c, ROWSETS); i++) {
-        const img_rowset *rs = REC(c, img_rowset, ROWSETS, i);
-        const img_index *x = REC(c, img_index, INDEXES, rs->index);
-        if (x->nrows != rs->rows.count)
-            return fail(c, OFF(c, ROWSETS, i, img_rowset, index), "ROWSETS %u: %u rows but its index is for %u", i, rs->rows.count, x->nrows);
+    for (uint32_t i = 0; i < CNT(c, VHOSTS); i++) {
+        const img_vhost *v = REC(c, img_vhost, VHOSTS, i);
+        const img_index *x = REC(c, img_index, INDEXES, v->index);
+        if (x->nrows != v->rows.count)
+            return fail(c, OFF(c, VHOSTS, i, img_vhost, index), "VHOSTS %u: %u rows but its index is for %u", i, v->rows.count, x->nrows);
     }
     return true;
 }

@@ -278,31 +278,26 @@ typedef struct img_host_entry {
     uint64_t hash;              /* XXH3_64bits_withSeed(key, len, kind) */
 } img_host_entry;
 
-typedef struct img_vhost {
-    img_str domain;             /* as in Envoy: lowercase; "*.foo.com", "*" */
-    uint32_t port;              /* for the name domain:port */
-    uint32_t flags;             /* IMG_VHOST_* */
-    uint32_t rowset;            /* ROWSETS */
-    uint32_t pad;
-} img_vhost;
-
-/* The decision table of one virtual host: rows in Envoy order (first
+/* A virtual host and its decision table: rows in Envoy order (first
 ** match wins) and an index telling which rows can match a path:
 **   trie    radix tree over the literal of prefix rows: walking the path,
 **           every node passed lists the rows whose prefix ends there;
 **   exact   host-table of exact-path literals -> ROWLISTS;
 **   rest    rows with no usable literal (regex, ignoreUriCase), always
 **           candidates.
-** Row numbers in an index are relative to the row set, so structurally
-** equal virtual hosts share one index. */
-typedef struct img_rowset {
+** Row numbers in an index are relative to the rows, so structurally equal
+** virtual hosts share one index (and equal row lists are stored once). */
+typedef struct img_vhost {
+    img_str domain;             /* as in Envoy: lowercase; "*.foo.com", "*" */
     img_range rows;             /* ROUTES */
-    uint32_t index;             /* INDEXES */
+    uint32_t index;             /* INDEXES, for rows.count rows */
+    uint32_t port;              /* for the name domain:port */
+    uint32_t flags;             /* IMG_VHOST_* */
     uint32_t pad;
-} img_rowset;
+} img_vhost;
 
 typedef struct img_index {
-    uint32_t nrows;             /* rows.count of every row set using it */
+    uint32_t nrows;             /* rows.count of every virtual host using it */
     uint32_t trie;              /* TRIE root, or IMG_NONE */
     uint32_t exact;             /* HOSTTABLES (targets: ROWLISTS), or IMG_NONE */
     uint32_t rest;              /* ROWLISTS, or IMG_NONE */
@@ -312,7 +307,7 @@ typedef struct img_trie_node {
     img_str label;              /* bytes from the parent (root: empty, others >= 1) */
     img_range children;         /* TRIE, indexes > this node, sorted by first label byte */
     uint32_t rows;              /* ROWLISTS, or IMG_NONE */
-    uint32_t pad;
+    uint32_t first;             /* label[0] (0 for the root): the key of the children search */
 } img_trie_node;
 
 typedef struct img_route {
@@ -491,7 +486,6 @@ typedef struct img_cpolicy {
     X(HSLOTS,    10, uint32_t)         /* entry index + 1, 0 empty */ \
     X(HENTRIES,  11, img_host_entry)   \
     X(VHOSTS,    12, img_vhost)        \
-    X(ROWSETS,   13, img_rowset)       \
     X(INDEXES,   14, img_index)        \
     X(TRIE,      15, img_trie_node)    \
     X(ROWLISTS,  16, img_range)        /* into ROWLIST */ \
@@ -572,18 +566,15 @@ enum { IMG_F_STR, IMG_F_RANGE, IMG_F_IDX, IMG_F_IDXN, IMG_F_ENUM, IMG_F_FLAGS, I
     F(img_host_entry, key, STR, 0) F(img_host_entry, target, U32, 0) \
     F(img_host_entry, kind, ENUM, IMG_E_HOST) F(img_host_entry, hash, U32, 0) /* 64 bits; checked against the key by hand */
 #define IMG_FIELDS_VHOSTS(F) \
-    F(img_vhost, domain, STR, 0) F(img_vhost, port, U32, 65536) \
-    F(img_vhost, flags, FLAGS, IMG_VHOST_FLAGS_MASK) F(img_vhost, rowset, IDX, IMG_S_ROWSETS) \
-    F(img_vhost, pad, ZERO, 0)
-#define IMG_FIELDS_ROWSETS(F) \
-    F(img_rowset, rows, RANGE, IMG_S_ROUTES) F(img_rowset, index, IDX, IMG_S_INDEXES) \
-    F(img_rowset, pad, ZERO, 0)
+    F(img_vhost, domain, STR, 0) F(img_vhost, rows, RANGE, IMG_S_ROUTES) \
+    F(img_vhost, index, IDX, IMG_S_INDEXES) F(img_vhost, port, U32, 65536) \
+    F(img_vhost, flags, FLAGS, IMG_VHOST_FLAGS_MASK) F(img_vhost, pad, ZERO, 0)
 #define IMG_FIELDS_INDEXES(F) \
     F(img_index, nrows, U32, 0) F(img_index, trie, IDXN, IMG_S_TRIE) \
     F(img_index, exact, IDXN, IMG_S_HOSTTABLES) F(img_index, rest, IDXN, IMG_S_ROWLISTS)
 #define IMG_FIELDS_TRIE(F) \
     F(img_trie_node, label, STR, 0) F(img_trie_node, children, RANGE, IMG_S_TRIE) \
-    F(img_trie_node, rows, IDXN, IMG_S_ROWLISTS) F(img_trie_node, pad, ZERO, 0)
+    F(img_trie_node, rows, IDXN, IMG_S_ROWLISTS) F(img_trie_node, first, U32, 256)
 #define IMG_FIELDS_ROWLISTS(F) F(img_range, first, RANGE, IMG_S_ROWLIST)
 #define IMG_FIELDS_ROWLIST(F)
 #define IMG_FIELDS_ROUTES(F) \

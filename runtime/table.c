@@ -432,10 +432,10 @@ static void try_list(const rt_image *img, const img_route *rows, uint32_t list, 
     }
 }
 
-static uint32_t find_row(const rt_image *img, const img_rowset *rs, const req_view *rv)
+static uint32_t find_row(const rt_image *img, const img_vhost *v, const req_view *rv)
 {
-    const img_index *x = SEC(img, INDEXES, img_index) + rs->index;
-    const img_route *rows = SEC(img, ROUTES, img_route) + rs->rows.first;
+    const img_index *x = SEC(img, INDEXES, img_index) + v->index;
+    const img_route *rows = SEC(img, ROUTES, img_route) + v->rows.first;
     uint32_t best = IMG_NONE;
     if (x->exact != IMG_NONE) {
         const img_host_table *ht = SEC(img, HOSTTABLES, img_host_table) + x->exact;
@@ -456,7 +456,7 @@ static uint32_t find_row(const rt_image *img, const img_rowset *rs, const req_vi
             while (lo < hi) {
                 uint32_t mid = (lo + hi) / 2;
                 const img_trie_node *c = &trie[node->children.first + mid];
-                unsigned char cb = (unsigned char)S(img, c->label)[0];
+                unsigned char cb = (unsigned char)c->first;
                 if (cb == b) { next = c; break; }
                 if (cb < b) lo = mid + 1;
                 else hi = mid;
@@ -554,10 +554,9 @@ void rt_route_http(const rt_image *img, const rt_chain *c, const rt_request *req
         d->details = "direct_response";
         return;
     }
-    const img_rowset *rs = SEC(img, ROWSETS, img_rowset) + v->rowset;
     req_view rv;
     split_path(req, &rv);
-    uint32_t row = rs->rows.count ? find_row(img, rs, &rv) : IMG_NONE;
+    uint32_t row = v->rows.count ? find_row(img, v, &rv) : IMG_NONE;
     if (row == IMG_NONE) {
         d->action = RT_ACT_NO_ROUTE;
         d->status = 404;
@@ -565,7 +564,7 @@ void rt_route_http(const rt_image *img, const rt_chain *c, const rt_request *req
         d->details = "route_not_found";
         return;
     }
-    d->route = rs->rows.first + row;
+    d->route = v->rows.first + row;
     const img_route *r = SEC(img, ROUTES, img_route) + d->route;
     d->src = r->src.vs != IMG_NONE ? &r->src : NULL;
     d->action_rec = r->action;
