@@ -886,6 +886,19 @@ static void add_service(L *l, service *s)
     multimap_add(l, &l->svc_by_host, s->host, s);
 }
 
+/* a ServiceEntry endpoint or a WorkloadEntry spec (same schema) */
+static void add_endpoint(mc_vec *eps, const mc_node *e)
+{
+    const char *addr = Gstr(e, "address");
+    if (!addr) return;
+    svc_ep *ep = VEC_PUSH(eps, svc_ep);
+    ep->address = addr;
+    ep->kind = strncmp(addr, "unix://", 7) == 0 ? IMG_EP_UNIX : mc_is_ip(addr) ? IMG_EP_IP : IMG_EP_DNS;
+    ep->weight = Gu32(e, "weight", 0);
+    ep->labels = Gm(e, "labels");
+    ep->ports = Gm(e, "ports");
+}
+
 static void load_service_entries(L *l, mc_vec *out)
 {
     uint32_t n;
@@ -921,31 +934,12 @@ static void load_service_entries(L *l, mc_vec *out)
         mc_vec eps;
         mc_vec_init(&eps, sizeof(svc_ep));
         const mc_node *es = Gs(sp, "endpoints");
-        MC_SEQ_EACH(es, j) {
-            const mc_node *e = mc_item(es, j);
-            const char *addr = Gstr(e, "address");
-            if (!addr) continue;
-            svc_ep *ep = VEC_PUSH(&eps, svc_ep);
-            ep->address = addr;
-            ep->kind = strncmp(addr, "unix://", 7) == 0 ? IMG_EP_UNIX : mc_is_ip(addr) ? IMG_EP_IP : IMG_EP_DNS;
-            ep->weight = Gu32(e, "weight", 0);
-            ep->labels = Gm(e, "labels");
-            ep->ports = Gm(e, "ports");
-        }
+        MC_SEQ_EACH(es, j) add_endpoint(&eps, mc_item(es, j));
         const mc_node *wsel = Gm(Gm(sp, "workloadSelector"), "labels");
         if (wsel && !mc_len(es)) {
             for (uint32_t w = 0; w < nwe; w++) {
                 if (strcmp(wes[w]->o.ns, o->o.ns) != 0) continue;
-                const mc_node *we = wes[w]->spec;
-                if (!labels_subset(wsel, Gm(we, "labels"))) continue;
-                const char *addr = Gstr(we, "address");
-                if (!addr) continue;
-                svc_ep *ep = VEC_PUSH(&eps, svc_ep);
-                ep->address = addr;
-                ep->kind = strncmp(addr, "unix://", 7) == 0 ? IMG_EP_UNIX : mc_is_ip(addr) ? IMG_EP_IP : IMG_EP_DNS;
-                ep->weight = Gu32(we, "weight", 0);
-                ep->labels = Gm(we, "labels");
-                ep->ports = Gm(we, "ports");
+                if (labels_subset(wsel, Gm(wes[w]->spec, "labels"))) add_endpoint(&eps, wes[w]->spec);
             }
         }
         bool pub, none;

@@ -706,19 +706,12 @@ static void run_test(const rt_image *img, const mc_node *t, uint32_t idx, bool d
         }
         rt_policy p;
         rt_policy_get(img, d, &p);
-        char pol[1024];
-        policy_text(img, d, &p, "timeout", pol, sizeof pol);
-        check_str_field(name, details, &r, validate, "timeout", pol);
-        policy_text(img, d, &p, "retries", pol, sizeof pol);
-        check_str_field(name, details, &r, validate, "retries", pol);
-        policy_text(img, d, &p, "mirrors", pol, sizeof pol);
-        check_str_field(name, details, &r, validate, "mirrors", pol);
-        policy_text(img, d, &p, "fault", pol, sizeof pol);
-        check_str_field(name, details, &r, validate, "fault", pol);
-        policy_text(img, d, &p, "request_headers", pol, sizeof pol);
-        check_str_field(name, details, &r, validate, "request_headers", pol);
-        policy_text(img, d, &p, "response_headers", pol, sizeof pol);
-        check_str_field(name, details, &r, validate, "response_headers", pol);
+        static const char *const policy_keys[] = { "timeout", "retries", "mirrors", "fault", "request_headers", "response_headers" };
+        for (size_t k = 0; k < sizeof policy_keys / sizeof policy_keys[0]; k++) {
+            char pol[1024];
+            policy_text(img, d, &p, policy_keys[k], pol, sizeof pol);
+            check_str_field(name, details, &r, validate, policy_keys[k], pol);
+        }
         static const char *const cors_keys[] = { "cors_allows", "cors_denies" };
         for (int k = 0; k < 2; k++) {
             const char *origin = text_of(mc_get(validate, cors_keys[k]));

@@ -364,6 +364,14 @@ static bool check_matchers(vctx *c, img_range r, bool origin, uint64_t off, cons
     return true;
 }
 
+/* a target is a CLUSTERS index (single destination) or a TARGETS index (split) */
+static bool check_target(vctx *c, uint32_t t, bool cluster, uint64_t off, const char *who, uint32_t i)
+{
+    uint32_t lim = cluster ? CNT(c, CLUSTERS) : CNT(c, TARGETS);
+    if (t >= lim) return fail(c, off, "%s %u: target %u outside the %u %s records", who, i, t, lim, cluster ? "CLUSTERS" : "TARGETS");
+    return true;
+}
+
 static bool check_links(vctx *c)
 {
     for (uint32_t i = 0; i < CNT(c, VIEWS); i++) {
@@ -406,13 +414,9 @@ static bool check_links(vctx *c)
             return fail(c, off, "CHAINS %u: an HTTP chain needs a route table and no target", i);
         if (ch->kind == IMG_CHAIN_TCP && (ch->target == IMG_NONE || ch->route_table != IMG_NONE))
             return fail(c, off, "CHAINS %u: a TCP chain needs a target and no route table", i);
-        if (ch->kind == IMG_CHAIN_TCP) {
-            bool cl = ch->flags & IMG_CHAIN_CLUSTER;
-            uint32_t lim = cl ? CNT(c, CLUSTERS) : CNT(c, TARGETS);
-            if (ch->target >= lim)
-                return fail(c, OFF(c, CHAINS, i, img_chain, target), "CHAINS %u: target %u outside the %u %s records", i, ch->target, lim,
-                            cl ? "CLUSTERS" : "TARGETS");
-        }
+        if (ch->kind == IMG_CHAIN_TCP &&
+            !check_target(c, ch->target, ch->flags & IMG_CHAIN_CLUSTER, OFF(c, CHAINS, i, img_chain, target), "CHAINS", i))
+            return false;
     }
     for (uint32_t i = 0; i < CNT(c, ROUTETABLES); i++) {
         const img_route_table *rt = REC(c, img_route_table, ROUTETABLES, i);
@@ -431,13 +435,9 @@ static bool check_links(vctx *c)
         if ((a->kind == IMG_ACTION_ROUTE) != (r->target != IMG_NONE) || (a->kind != IMG_ACTION_ROUTE && (r->flags & IMG_ROUTE_CLUSTER)))
             return fail(c, OFF(c, ROUTES, i, img_route, target), "ROUTES %u: target does not agree with a %s action", i,
                         img_enum_name(IMG_E_ACTION, a->kind));
-        if (a->kind == IMG_ACTION_ROUTE) {
-            bool cl = r->flags & IMG_ROUTE_CLUSTER;
-            uint32_t lim = cl ? CNT(c, CLUSTERS) : CNT(c, TARGETS);
-            if (r->target >= lim)
-                return fail(c, OFF(c, ROUTES, i, img_route, target), "ROUTES %u: target %u outside the %u %s records", i, r->target, lim,
-                            cl ? "CLUSTERS" : "TARGETS");
-        }
+        if (a->kind == IMG_ACTION_ROUTE &&
+            !check_target(c, r->target, r->flags & IMG_ROUTE_CLUSTER, OFF(c, ROUTES, i, img_route, target), "ROUTES", i))
+            return false;
         if (!check_matchers(c, r->matchers, false, OFF(c, ROUTES, i, img_route, matchers), "ROUTES", i)) return false;
     }
     for (uint32_t i = 0; i < CNT(c, ACTIONS); i++) {

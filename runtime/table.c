@@ -531,6 +531,15 @@ static void split_path(const rt_request *req, req_view *rv)
     }
 }
 
+/* Envoy's answer when no virtual host or no route matches */
+static void no_route(rt_decision *d)
+{
+    d->action = RT_ACT_NO_ROUTE;
+    d->status = 404;
+    d->flags = RT_FLAG_NR;
+    d->details = "route_not_found";
+}
+
 void rt_route_http(const rt_image *img, const rt_chain *c, const rt_request *req, rt_decision *d)
 {
     decision_init(d);
@@ -539,10 +548,7 @@ void rt_route_http(const rt_image *img, const rt_chain *c, const rt_request *req
     size_t hn = host_key(req->authority ? req->authority : "", req->authority ? req->authority_len : 0, host, sizeof host);
     uint32_t vh = hn == SIZE_MAX ? SEC(img, HOSTTABLES, img_host_table)[rt->hosts].dflt : ht_find(img, rt->hosts, host, hn);
     if (vh == IMG_NONE) {
-        d->action = RT_ACT_NO_ROUTE;
-        d->status = 404;
-        d->flags = RT_FLAG_NR;
-        d->details = "route_not_found";
+        no_route(d);
         return;
     }
     d->vhost = rt->vhosts.first + vh;
@@ -558,10 +564,7 @@ void rt_route_http(const rt_image *img, const rt_chain *c, const rt_request *req
     split_path(req, &rv);
     uint32_t row = v->rows.count ? find_row(img, v, &rv) : IMG_NONE;
     if (row == IMG_NONE) {
-        d->action = RT_ACT_NO_ROUTE;
-        d->status = 404;
-        d->flags = RT_FLAG_NR;
-        d->details = "route_not_found";
+        no_route(d);
         return;
     }
     d->route = v->rows.first + row;
