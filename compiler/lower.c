@@ -102,6 +102,13 @@ static uint32_t Gu32(const mc_node *m, const char *camel, uint32_t def)
     return (uint32_t)v;
 }
 
+/* a port number: 1..65535, else 0 (absent or invalid: the checks say which) */
+static uint32_t Gport(const mc_node *m, const char *camel)
+{
+    uint32_t v = Gu32(m, camel, 0);
+    return v <= 65535 ? v : 0;
+}
+
 static bool Gbool(const mc_node *m, const char *camel, bool def)
 {
     mc_node *n = G(m, camel);
@@ -527,7 +534,7 @@ static void parse_http_match(L *l, const mc_node *m, uint32_t idx, const char *n
     out->without = kv_matches(l, Gm(m, "withoutHeaders"), &out->nwithout);
     out->query = kv_matches(l, Gm(m, "queryParams"), &out->nquery);
     out->ignore_uri_case = Gbool(m, "ignoreUriCase", false);
-    out->port = Gu32(m, "port", 0);
+    out->port = Gport(m, "port");
     out->source_labels = kv_list(l, Gm(m, "sourceLabels"), &out->nsource_labels);
     out->source_namespace = Gstr(m, "sourceNamespace");
     out->gateways = gateway_list(l, Gs(m, "gateways"), ns, &out->ngateways);
@@ -541,7 +548,7 @@ static void parse_dest(L *l, const mc_node *rd, const mc_node *dst, const char *
     out->host = h ? mc_host_fqdn(l->a, h, ns, l->domain) : "";
     out->subset = Gstr(dst, "subset");
     if (!out->subset) out->subset = "";
-    out->port = Gu32(Gm(dst, "port"), "number", 0);
+    out->port = Gport(Gm(dst, "port"), "number");
     int64_t w = 0;
     if (rd && Gint(rd, "weight", &w) && w > 0) out->weight = w;
     out->headers = rd ? Gm(rd, "headers") : NULL;
@@ -604,7 +611,7 @@ static mc_l4_route *parse_l4(L *l, const mc_node *seq, const char *ns, bool tls,
                 const mc_node *m = mc_item(ms, j);
                 mc_l4_match *lm = &r->matches[r->nmatches++];
                 lm->node = m;
-                lm->port = Gu32(m, "port", 0);
+                lm->port = Gport(m, "port");
                 lm->gateways = gateway_list(l, Gs(m, "gateways"), ns, &lm->ngateways);
                 if (tls) lm->sni = str_list(l, Gs(m, "sniHosts"), &lm->nsni);
             }
@@ -924,8 +931,8 @@ static void load_service_entries(L *l, mc_vec *out)
         MC_SEQ_EACH(ps, j) {
             const mc_node *p = mc_item(ps, j);
             svc_port *sp2 = &ports[k++];
-            sp2->number = Gu32(p, "number", 0);
-            sp2->target = Gu32(p, "targetPort", 0);
+            sp2->number = Gport(p, "number");
+            sp2->target = Gport(p, "targetPort");
             sp2->name = Gstr(p, "name");
             sp2->proto = protocol_of(Gstr(p, "protocol"));
         }
@@ -999,7 +1006,7 @@ static void load_k8s_services(L *l, mc_vec *out)
         MC_SEQ_EACH(ps, j) {
             const mc_node *p = mc_item(ps, j);
             svc_port *q = &s->ports[s->nports++];
-            q->number = Gu32(p, "port", 0);
+            q->number = Gport(p, "port");
             q->name = Gstr(p, "name");
             q->proto = k8s_port_protocol(p);
             const mc_node *tp = G(p, "targetPort");
@@ -1192,7 +1199,7 @@ static tp4 port_level(const mc_node *tp, uint32_t port, bool *has_port)
     const mc_node *pls = Gs(tp, "portLevelSettings");
     MC_SEQ_EACH(pls, i) {
         const mc_node *p = mc_item(pls, i);
-        if (Gu32(Gm(p, "port"), "number", 0) == port) {
+        if (Gport(Gm(p, "port"), "number") == port) {
             r.cp = Gm(p, "connectionPool");
             r.od = Gm(p, "outlierDetection");
             r.lb = Gm(p, "loadBalancer");
@@ -1301,7 +1308,7 @@ static uint32_t ep_port(const svc_ep *e, const svc_port *p)
         MC_SEQ_EACH(e->ports, i) {
             const mc_node *cp = mc_item(e->ports, i);
             const char *nm = Gstr(cp, "name");
-            if (nm && strcmp(nm, p->target_name) == 0) return Gu32(cp, "containerPort", 0);
+            if (nm && strcmp(nm, p->target_name) == 0) return Gport(cp, "containerPort");
         }
         return 0;
     }
@@ -1779,7 +1786,7 @@ static mc_ir_action *translate_action(L *l, const mc_http_route *h, uint32_t por
         bool has_port = G(r, "port") || derive;
         if (has_port) {
             if (derive && strcmp(derive, "FROM_REQUEST_PORT") == 0) a->rd_port = port;
-            else if (!derive) a->rd_port = Gu32(r, "port", 0);
+            else if (!derive) a->rd_port = Gport(r, "port");
             const char *scheme = *a->rd_scheme ? a->rd_scheme : tls ? "https" : "http";
             if ((a->rd_port == 80 && strcmp(scheme, "http") == 0) || (a->rd_port == 443 && strcmp(scheme, "https") == 0)) a->rd_port = 0;
         }
@@ -1796,6 +1803,12 @@ static mc_ir_action *translate_action(L *l, const mc_http_route *h, uint32_t por
         const mc_node *d = h->direct_response;
         a->kind = IMG_ACTION_DIRECT;
         a->status = Gu32(d, "status", 200);
+        if (a->status < 100 || a->status > 999) {
+            drop(l, MC_DROP_DIRECT_STATUS, vs, G(d, "status"), port, NULL);
+            mc_vec_free(&req);
+            mc_vec_free(&resp);
+            return NULL;
+        }
         const mc_node *body = Gm(d, "body");
         const char *s;
         a->body = "";
@@ -2555,7 +2568,7 @@ static void parse_server(L *l, const mc_obj *g, const mc_node *sn, uint32_t idx,
     s->node = sn;
     s->index = idx;
     const mc_node *port = Gm(sn, "port");
-    s->port = Gu32(port, "number", 0);
+    s->port = Gport(port, "number");
     s->port_name = Gstr(port, "name");
     if (!s->port_name) s->port_name = "";
     s->protocol = protocol_of(Gstr(port, "protocol"));

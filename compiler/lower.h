@@ -144,6 +144,7 @@ typedef struct mc_vs {
     X(DELEGATE_CONFLICT,  "delegate route conflicts with the root's match") \
     X(REDIRECT_CODE,      "redirect code not supported: the route has no action") \
     X(NO_DESTINATION,     "no destination with a weight above 0: the route has no action") \
+    X(DIRECT_STATUS,      "direct response status is not an HTTP status: the route has no action") \
     X(NO_TCP_ROUTE,       "no tcp route serves this server")
 
 typedef enum {
