@@ -23,6 +23,12 @@ static void copy_n(void *dst, const void *src, size_t bytes)
     if (bytes) memcpy(dst, src, bytes);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* qsort without the undefined behaviour of a NULL base when n is 0 */
 static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
@@ -353,6 +359,8 @@ struct L {
     mc_vec dr_wild;                 /* drule* with wildcard hosts */
     const mc_input *in;
     mc_vec srv_indexes;             /* struct mc_srv_index*, freed at the end */
+    mc_strmap gwcache;              /* per view: gateway name -> gw_vs* */
+    mc_strmap delegate_by_name;     /* "ns/name" -> mc_vs* of delegate VSs */
     /* per view */
     const proxy *px;
 };
@@ -769,9 +777,10 @@ static mc_http_match merge_match(L *l, const mc_http_match *root, const mc_http_
 
 static const mc_vs *find_delegate(L *l, const char *ns, const char *name)
 {
-    for (uint32_t i = 0; i < l->ndelegates; i++)
-        if (strcmp(l->delegates[i].obj->o.ns, ns) == 0 && strcmp(l->delegates[i].obj->o.name, name) == 0) return &l->delegates[i];
-    return NULL;
+    char key[512];
+    int k = snprintf(key, sizeof key, "%s/%s", ns, name);
+    if (k < 0 || (size_t)k >= sizeof key) return NULL;
+    return mc_strmap_get(&l->delegate_by_name, key, (size_t)k);
 }
 
 /* Replace each http[] entry holding `delegate` by the delegate's routes merged with it. */
@@ -2120,6 +2129,97 @@ static mc_vs **vs_for_gateway(L *l, const char *gw, uint32_t *n)
     return out;
 }
 
+/* The VirtualServices of a gateway for this view, with their hosts
+** indexed, so a server looks only at those that can overlap it. */
+typedef struct gw_vs {
+    mc_vs **v;
+    uint32_t n;
+    mc_strmap by_host;      /* non-wildcard VS host -> mc_vec of positions in v */
+    mc_vec wild;            /* positions of VSs with a wildcard host */
+} gw_vs;
+
+static gw_vs *gw_vss(L *l, const char *gw)
+{
+    gw_vs *g = mc_strmap_get(&l->gwcache, gw, strlen(gw));
+    if (g) return g;
+    g = mc_arena_zalloc(l->a, sizeof *g);
+    g->v = vs_for_gateway(l, gw, &g->n);
+    mc_strmap_init(&g->by_host);
+    mc_vec_init(&g->wild, sizeof(uint32_t));
+    for (uint32_t i = 0; i < g->n; i++) {
+        bool wild = false;
+        for (uint32_t h = 0; h < g->v[i]->nhosts; h++) {
+            const char *host = g->v[i]->hosts[h];
+            if (mc_host_wild(host)) {
+                wild = true;
+                continue;
+            }
+            bool found;
+            void **slot = mc_strmap_put(&g->by_host, host, strlen(host), &found);
+            if (!found) {
+                mc_vec *pv = mc_xcalloc(1, sizeof *pv);
+                mc_vec_init(pv, sizeof(uint32_t));
+                *slot = pv;
+            }
+            mc_vec *pv = *slot;
+            if (!pv->n || MC_VEC_AT(pv, uint32_t, pv->n - 1) != i) *(uint32_t *)mc_vec_push(pv) = i;
+        }
+        if (wild) *(uint32_t *)mc_vec_push(&g->wild) = i;
+    }
+    const char *key = mc_arena_strdup(l->a, gw);
+    *mc_strmap_put(&l->gwcache, key, strlen(key), NULL) = g;
+    return g;
+}
+
+static void gw_cache_clear(L *l)
+{
+    MC_STRMAP_EACH(&l->gwcache, slot) {
+        gw_vs *g = slot->val;
+        MC_STRMAP_EACH(&g->by_host, hs) {
+            mc_vec_free(hs->val);
+            free(hs->val);
+        }
+        mc_strmap_free(&g->by_host);
+        mc_vec_free(&g->wild);
+    }
+    mc_strmap_free(&l->gwcache);
+}
+
+/* The VSs of gw that can overlap server s, in Istio's order: all of them
+** when the server has a wildcard host (or any_host), else those naming one
+** of its hosts and those with a wildcard host. */
+static mc_vs **vs_candidates(L *l, const char *gw, const mc_ir_server *s, bool any_host, uint32_t *n)
+{
+    gw_vs *g = gw_vss(l, gw);
+    bool all = any_host;
+    for (uint32_t i = 0; i < s->nhosts && !all; i++) {
+        const char *h = strchr(s->hosts[i], '/') ? strchr(s->hosts[i], '/') + 1 : s->hosts[i];
+        all = mc_host_wild(h);
+    }
+    if (all) {
+        *n = g->n;
+        return g->v;
+    }
+    mc_vec pos;
+    mc_vec_init(&pos, sizeof(uint32_t));
+    for (size_t i = 0; i < g->wild.n; i++) *(uint32_t *)mc_vec_push(&pos) = MC_VEC_AT(&g->wild, uint32_t, i);
+    for (uint32_t i = 0; i < s->nhosts; i++) {
+        const char *h = strchr(s->hosts[i], '/') ? strchr(s->hosts[i], '/') + 1 : s->hosts[i];
+        mc_vec *pv = mc_strmap_get(&g->by_host, h, strlen(h));
+        for (size_t k = 0; pv && k < pv->n; k++) *(uint32_t *)mc_vec_push(&pos) = MC_VEC_AT(pv, uint32_t, k);
+    }
+    sort_n(pos.v, pos.n, sizeof(uint32_t), cmp_u32);
+    mc_vs **out = mc_arena_alloc(l->a, (pos.n + 1) * sizeof *out);
+    *n = 0;
+    for (size_t i = 0; i < pos.n; i++) {
+        uint32_t p = MC_VEC_AT(&pos, uint32_t, i);
+        if (i && p == MC_VEC_AT(&pos, uint32_t, i - 1)) continue;
+        out[(*n)++] = g->v[p];
+    }
+    mc_vec_free(&pos);
+    return out;
+}
+
 /* Server hosts indexed by name, so that matching VirtualService hosts
 ** against a server with thousands of hosts costs a few hash lookups per
 ** VirtualService host instead of a pass over the server's hosts. Keys are
@@ -2307,7 +2407,7 @@ static mc_ir_route_table *gateway_route_table(L *l, const char *name, mc_ir_serv
         const mc_ir_server *s = servers[si];
         const char *gw = gw_name(l, s->gateway);
         uint32_t nvs;
-        mc_vs **vss = vs_for_gateway(l, gw, &nvs);
+        mc_vs **vss = vs_candidates(l, gw, s, false, &nvs);
         bool tls = s->tls != IMG_TLS_NONE || s->https_redirect;
         for (uint32_t vi = 0; vi < nvs; vi++) {
             const mc_vs *vs = vss[vi];
@@ -2401,7 +2501,7 @@ static bool l4_single(const mc_l4_match *m, uint32_t port, const char *gw)
 static bool tcp_chain(L *l, const mc_ir_server *s, const char *gw, bool any_host, mc_ir_chain *c)
 {
     uint32_t nvs;
-    mc_vs **vss = vs_for_gateway(l, gw, &nvs);
+    mc_vs **vss = vs_candidates(l, gw, s, any_host, &nvs);
     for (uint32_t vi = 0; vi < nvs; vi++) {
         const mc_vs *vs = vss[vi];
         if (!any_host && !vs_matches_server(l, vs, (mc_ir_server *)s)) continue;
@@ -2459,7 +2559,7 @@ static bool sni_dup(sni_seen *seen, const char *const *names, uint32_t n)
 static void tls_chains(L *l, const mc_ir_server *s, const char *gw, bool any_host, sni_seen *seen, mc_vec *chains)
 {
     uint32_t nvs;
-    mc_vs **vss = vs_for_gateway(l, gw, &nvs);
+    mc_vs **vss = vs_candidates(l, gw, s, any_host, &nvs);
     for (uint32_t vi = 0; vi < nvs; vi++) {
         const mc_vs *vs = vss[vi];
         if (!any_host && !vs_matches_server(l, vs, (mc_ir_server *)s)) continue;
@@ -2777,12 +2877,6 @@ static int mesh_class(int proto)
     return MESH_TCP;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static mc_ir_route *default_route(L *l, const service *s, uint32_t port)
 {
     mc_ir_route *r = mc_arena_zalloc(l->a, sizeof *r);
@@ -2823,7 +2917,8 @@ static void mesh_listeners(L *l, mc_ir_view *v)
         }
     }
     uint32_t nvs;
-    mc_vs **vss = vs_for_gateway(l, "mesh", &nvs);
+    mc_vs **vss = gw_vss(l, "mesh")->v;
+    nvs = gw_vss(l, "mesh")->n;
     for (uint32_t vi = 0; vi < nvs; vi++) {
         const mc_vs *vs = vss[vi];
         for (int sec = 0; sec < 3; sec++) {
@@ -3082,8 +3177,10 @@ static void build_view(L *l, mc_ir_view *v, int kind, const char *name, const ch
     v->nlabels = nl;
     proxy px = { ns, labels, nl, name, kind == IMG_VIEW_MESH };
     l->px = &px;
+    mc_strmap_init(&l->gwcache);
     if (kind == IMG_VIEW_MESH) mesh_listeners(l, v);
     else gateway_listeners(l, v);
+    gw_cache_clear(l);
     l->px = NULL;
 }
 
@@ -3148,7 +3245,13 @@ mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt)
         if (tmp.nhosts == 0) l.delegates[l.ndelegates++] = tmp;
         else ir->vs[ir->nvs++] = tmp;
     }
+    mc_strmap_init(&l.delegate_by_name);
+    for (uint32_t i = 0; i < l.ndelegates; i++) {
+        const char *key = mc_arena_printf(l.a, "%s/%s", l.delegates[i].obj->o.ns, l.delegates[i].obj->o.name);
+        *mc_strmap_put(&l.delegate_by_name, key, strlen(key), NULL) = &l.delegates[i];
+    }
     for (uint32_t i = 0; i < ir->nvs; i++) merge_delegates(&l, &ir->vs[i]);
+    mc_strmap_free(&l.delegate_by_name);
     sort_n(ir->vs, ir->nvs, sizeof *ir->vs, cmp_vs_order);
     for (uint32_t i = 0; i < ir->nvs; i++) {
         mc_vs *vs = &ir->vs[i];
