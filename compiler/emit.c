@@ -42,6 +42,7 @@ typedef struct E {
     mc_strmap ptrs;         /* pointer bytes + tag -> index + 1 */
     mc_strmap index_keys;   /* row-set structure -> INDEXES + 1 */
     bool over;
+    mc_buf key;             /* scratch for lookup keys */
     char *err;
     size_t errlen;
 } E;
@@ -73,15 +74,18 @@ static img_range sec_range(E *e, img_sec si, const void *recs, uint32_t n)
     if (n == 0) return r;
     sec *s = &e->s[si];
     size_t bytes = (size_t)n * s->rs;
-    char *key = mc_arena_alloc(&e->a, bytes + 1);
-    key[0] = (char)si;
-    memcpy(key + 1, recs, bytes);
-    bool found;
-    void **slot = mc_strmap_put(&e->intern, key, bytes + 1, &found);
-    if (found) {
-        r.first = (uint32_t)(uintptr_t)*slot - 1;
+    mc_buf_reset(&e->key);
+    mc_buf_putc(&e->key, (char)si);
+    mc_buf_add(&e->key, recs, bytes);
+    void *v = mc_strmap_get(&e->intern, e->key.s, bytes + 1);
+    if (v) {
+        r.first = (uint32_t)(uintptr_t)v - 1;
         return r;
     }
+    /* keys must outlive the map: copy only what is inserted */
+    char *key = mc_arena_alloc(&e->a, bytes + 1);
+    memcpy(key, e->key.s, bytes + 1);
+    void **slot = mc_strmap_put(&e->intern, key, bytes + 1, NULL);
     if ((uint64_t)s->n + n >= UINT32_MAX - 1) { e->over = true; return r; }
     sec_reserve(e, s, n);
     memcpy(s->p + (size_t)s->n * s->rs, recs, bytes);
@@ -99,16 +103,16 @@ static img_str str_n(E *e, const char *p, size_t len)
 {
     img_str r = { 0, (uint32_t)len };
     if (!p) { p = ""; len = 0; r.len = 0; }
-    bool found;
-    char *k = mc_arena_strndup(&e->a, p, len);
-    void **slot = mc_strmap_put(&e->strs, k, len, &found);
-    if (!found) {
+    void *v = mc_strmap_get(&e->strs, p, len);
+    if (!v) {
+        char *k = mc_arena_strndup(&e->a, p, len);
         sstr *s = mc_vec_push(&e->strv);
         s->p = k;
         s->len = (uint32_t)len;
-        *slot = (void *)(uintptr_t)e->strv.n;
+        v = (void *)(uintptr_t)e->strv.n;
+        *mc_strmap_put(&e->strs, k, len, NULL) = v;
     }
-    r.off = (uint32_t)(uintptr_t)*slot - 1;
+    r.off = (uint32_t)(uintptr_t)v - 1;
     return r;
 }
 
@@ -897,6 +901,7 @@ bool mc_emit(const mc_ir *ir, mc_buf *out, char *err, size_t errlen)
     mc_strmap_init(&e.ptrs);
     mc_strmap_init(&e.index_keys);
     mc_vec_init(&e.strv, sizeof(sstr));
+    mc_buf_init(&e.key);
     for (int i = 0; i < IMG_NSECTIONS; i++) e.s[i].rs = img_section_recsize((img_sec)i);
     str(&e, "");                /* id 0: the empty string */
 
@@ -965,6 +970,7 @@ bool mc_emit(const mc_ir *ir, mc_buf *out, char *err, size_t errlen)
     }
     for (int i = 0; i < IMG_NSECTIONS; i++) free(e.s[i].p);
     mc_vec_free(&e.strv);
+    mc_buf_free(&e.key);
     mc_strmap_free(&e.strs);
     mc_strmap_free(&e.intern);
     mc_strmap_free(&e.ptrs);
