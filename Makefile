@@ -177,6 +177,9 @@ $(BUILD)/libmeshc.a: $(BUILD)/gen/schemas.o
 bench-http1: $(BUILD)/bench/http1
 	@$(BUILD)/bench/http1
 
+# the conformance runner reads the corpus' JSON with tests/tools/judge
+conformance: $(TOOL_BIN)
+
 # route image (issue 4): meshrt test reads its YAML with the compiler's
 # loader, so meshrt links libmeshc too (after the runtime libraries).
 $(BUILD)/meshrt: $(BUILD)/libmeshc.a

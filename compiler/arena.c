@@ -202,3 +202,24 @@ void mc_buf_reset(mc_buf *b)
     b->n = 0;
     if (b->s) b->s[0] = '\0';
 }
+
+void mc_buf_putu(mc_buf *b, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    mc_buf_add(b, tmp + i, sizeof tmp - i);
+}
+
+void mc_buf_puti(mc_buf *b, int64_t v)
+{
+    if (v < 0) {
+        mc_buf_putc(b, '-');
+        mc_buf_putu(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        mc_buf_putu(b, (uint64_t)v);
+    }
+}

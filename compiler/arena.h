@@ -60,5 +60,8 @@ void mc_buf_putc(mc_buf *b, char c);
 void mc_buf_printf(mc_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void mc_buf_reset(mc_buf *b);
+/* Decimal text of v, without printf (hot paths: index keys). */
+void mc_buf_putu(mc_buf *b, uint64_t v);
+void mc_buf_puti(mc_buf *b, int64_t v);
 
 #endif

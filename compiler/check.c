@@ -8,6 +8,7 @@
 
 void mc_check_run(const mc_check_opts *opt, mc_input *in)
 {
+    mc_analyze_select(opt);     /* --analyzer: filter every stage's codes */
     for (int i = 0; i < opt->ninputs; i++) mc_load(in, &opt->load, opt->inputs[i]);
     mc_load_finish(in);
     mc_schema_check(in);

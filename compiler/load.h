@@ -87,7 +87,7 @@ void mc_input_init(mc_input *in);
 void mc_input_free(mc_input *in);
 /* Read one input argument; problems are reported through diag. */
 void mc_load(mc_input *in, const mc_load_opts *opt, const char *arg);
-/* After all inputs: mark shadowed duplicates (MSH0017). */
+/* After all inputs: mark shadowed duplicates (MSH0017); no mc_load after it. */
 void mc_load_finish(mc_input *in);
 
 const char *mc_kind_name(mc_kind k);

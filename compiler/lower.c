@@ -3094,9 +3094,19 @@ static bool gw_selects(const mc_obj *g, const mc_kv *labels, uint32_t n)
 
 typedef struct wl { const char *ns; mc_kv *labels; uint32_t n; const char *key; } wl;
 
-static void wl_add(L *l, mc_vec *v, const char *ns, mc_kv *labels, uint32_t n)
+/* labels sorted by key, one value per key (the first), as views store them */
+static uint32_t sort_labels(mc_kv *labels, uint32_t n)
 {
     sort_n(labels, n, sizeof *labels, cmp_kv);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (!k || strcmp(labels[k - 1].key, labels[i].key) != 0) labels[k++] = labels[i];
+    return k;
+}
+
+static void wl_add(L *l, mc_vec *v, const char *ns, mc_kv *labels, uint32_t n)
+{
+    n = sort_labels(labels, n);
     const char *key = mc_arena_printf(l->a, "%s/%s", ns, labels_text(l, labels, n));
     for (size_t i = 0; i < v->n; i++)
         if (strcmp(MC_VEC_AT(v, wl, i).key, key) == 0) return;
@@ -3303,6 +3313,7 @@ mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt)
         uint32_t nl = 0;
         mc_kv *labels = w ? w->labels : kv_list(&l, Gm(l.gateways[g]->spec, "selector"), &nl);
         if (w) nl = w->n;
+        else nl = sort_labels(labels, nl);
         build_view(&l, v, IMG_VIEW_GATEWAY, gw_name(&l, l.gateways[g]), ns, labels, nl);
     }
     mc_vec_free(&wls);

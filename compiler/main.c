@@ -2,6 +2,7 @@
 ** main.c -- meshc's command line: argv to options, options to a run,
 ** findings to an exit status. No checking logic lives here.
 */
+#include "analyze.h"
 #include "check.h"
 #include "diag.h"
 #include "load.h"
@@ -147,7 +148,10 @@ static int cmd_check(int argc, char **argv, bool build)
             if (err[0]) fprintf(stderr, "meshc: %s\n", err);
             break;
         case OPT_STRICT: opt.load.strict_kinds = true; break;
-        case OPT_ANALYZER: analyzers[nanalyzers++] = optarg; break;
+        case OPT_ANALYZER:
+            if (!mc_analyzer_check(optarg)) { free(inputs); free(analyzers); return 2; }
+            analyzers[nanalyzers++] = optarg;
+            break;
         case OPT_MESHCFG: opt.mesh_config = optarg; break;
         case OPT_DOMAIN: opt.cluster_domain = optarg; break;
         case OPT_COLOR:

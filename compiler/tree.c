@@ -214,6 +214,8 @@ mc_type mc_resolve_plain(const char *s, uint32_t len, uint8_t *flags)
     if (!(digit || c == '+' || c == '-' || c == '.' || strchr("yYnNtTfFoO~", c))) return MC_STR;
     /* every word in the tables below has at most 5 characters */
     if (len > 5 && !(digit || c == '+' || c == '-' || c == '.')) return MC_STR;
+    /* no word of the tables starts with a digit: straight to numbers */
+    if (digit) goto number;
     if (in_list(yaml_null, s, len)) return MC_NULL;
     if (in_list(yaml_true, s, len)) { *flags |= MC_N_TRUE; return MC_BOOL; }
     if (in_list(yaml_false, s, len)) return MC_BOOL;
@@ -223,6 +225,7 @@ mc_type mc_resolve_plain(const char *s, uint32_t len, uint8_t *flags)
         return yaml_style_float(s, len) ? MC_FLOAT : MC_STR;
     }
     if (!(digit || c == '+' || c == '-')) return MC_STR;
+number:
     if (is_timestamp(s, len)) { *flags |= MC_N_TIMESTAMP; return MC_STR; }
     int64_t v;
     if (mc_parse_int(s, len, &v)) return MC_INT;

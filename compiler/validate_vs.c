@@ -841,10 +841,11 @@ static void cj(mc_buf *b, const mc_node *v, int ctx)
     case MC_NULL: mc_buf_putc(b, 'n'); return;
     case MC_BOOL: mc_buf_putc(b, (v->flags & MC_N_TRUE) ? 't' : 'f'); return;
     case MC_INT:
-        if (mc_int(v, &x)) { mc_buf_printf(b, "i%lld;", (long long)x); return; }
+        if (mc_int(v, &x)) { mc_buf_putc(b, 'i'); mc_buf_puti(b, x); mc_buf_putc(b, ';'); return; }
         break;
     case MC_SEQ:
-        mc_buf_printf(b, "[%u", v->n);
+        mc_buf_putc(b, '[');
+        mc_buf_putu(b, v->n);
         MC_SEQ_EACH(v, i) cj(b, mc_item(v, i), CJ_PLAIN);
         mc_buf_putc(b, ']');
         return;
@@ -877,7 +878,8 @@ static void cj(mc_buf *b, const mc_node *v, int ctx)
                 sub = CJ_SMMAP;
             else if ((ctx == CJ_HTTP || ctx == CJ_L4) && !strcmp(ks, "sourceLabels"))
                 sub = CJ_GOMAP;
-            mc_buf_printf(b, "%u:", k->n);
+            mc_buf_putu(b, k->n);
+            mc_buf_putc(b, ':');
             mc_buf_add(b, k->u.s, k->n);
             cj(b, val, sub);
         }
@@ -887,7 +889,9 @@ static void cj(mc_buf *b, const mc_node *v, int ctx)
     }
     default: break;
     }
-    mc_buf_printf(b, "s%u:", v->n);
+    mc_buf_putc(b, 's');
+    mc_buf_putu(b, v->n);
+    mc_buf_putc(b, ':');
     mc_buf_add(b, v->u.s, v->n);
 }
 
