@@ -11,6 +11,7 @@
 #include "image.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct D {
@@ -67,10 +68,9 @@ static void matcher(D *d, const img_matcher *m)
     if (m->flags & IMG_M_MISSING_EMPTY) fputs(" (missing as \"\")", d->o);
 }
 
-static void origin(D *d, uint32_t oi)
+static void origin(D *d, const img_src *o)
 {
-    if (oi == IMG_NONE) return;
-    const img_origin *o = SEC(d, ORIGINS, img_origin) + oi;
+    if (o->vs == IMG_NONE) return;
     const img_vs *vs = SEC(d, VSES, img_vs) + o->vs;
     fprintf(d->o, "  [%s/%s %s[%u]", S(d, vs->ns), S(d, vs->name), img_enum_name(IMG_E_ENTRY, o->kind), o->entry);
     if (o->match != 0xffff) fprintf(d->o, " match[%u]", o->match);
@@ -100,8 +100,12 @@ static void host_table(D *d, uint32_t t, const char *indent, const char *what)
     if (ht->dflt != IMG_NONE) fprintf(d->o, "%s  default -> %s %u\n", indent, what, ht->dflt);
 }
 
-static void target(D *d, uint32_t t)
+static void target(D *d, uint32_t t, bool single)
 {
+    if (single) {
+        fputs(S(d, SEC(d, CLUSTERS, img_cluster)[t].name), d->o);
+        return;
+    }
     const img_target *x = SEC(d, TARGETS, img_target) + t;
     const img_wcluster *w = SEC(d, WCLUSTERS, img_wcluster) + x->clusters.first;
     const img_cluster *cs = SEC(d, CLUSTERS, img_cluster);
@@ -131,7 +135,8 @@ static void dump_views(D *d)
             const img_listener *l = &ls[li];
             fprintf(d->o, "  listener %u: port %u %s", li, l->port, img_enum_name(IMG_E_LISTENER, l->kind));
             if (l->bind.len) fprintf(d->o, " bind %s", S(d, l->bind));
-            fputc('\n', d->o);
+            for (uint32_t s = 0; s < l->servers.count; s++) fprintf(d->o, "%s%s", s ? ", " : " (", S(d, sl[l->servers.first + s]));
+            fputs(l->servers.count ? ")\n" : "\n", d->o);
             for (uint32_t c = 0; c < l->chains.count; c++) {
                 uint32_t ci = l->chains.first + c;
                 const img_chain *ch = &cs[ci];
@@ -147,9 +152,10 @@ static void dump_views(D *d)
                 }
                 if (ch->route_table != IMG_NONE) fprintf(d->o, "      -> route table %u\n", ch->route_table);
                 if (ch->target != IMG_NONE) {
-                    fprintf(d->o, "      -> target %u: ", ch->target);
-                    target(d, ch->target);
-                    origin(d, ch->origin);
+                    if (ch->flags & IMG_CHAIN_CLUSTER) fputs("      -> cluster ", d->o);
+                    else fprintf(d->o, "      -> target %u: ", ch->target);
+                    target(d, ch->target, ch->flags & IMG_CHAIN_CLUSTER);
+                    origin(d, &ch->src);
                     fputc('\n', d->o);
                 }
             }
@@ -167,8 +173,8 @@ static void dump_route_tables(D *d)
         fprintf(d->o, "\nroute table %u: %s\n", i, S(d, rt->name));
         for (uint32_t k = 0; k < rt->vhosts.count; k++) {
             const img_vhost *v = &vh[rt->vhosts.first + k];
-            fprintf(d->o, "  vhost %u: %s:%u -> rowset %u%s\n", rt->vhosts.first + k, S(d, v->domain), v->port, v->rowset,
-                    (v->flags & IMG_VHOST_REQUIRE_TLS) ? " (require TLS)" : "");
+            fprintf(d->o, "  vhost %u: %s:%u -> routes %u+%u index %u%s\n", rt->vhosts.first + k, S(d, v->domain), v->port,
+                    v->rows.first, v->rows.count, v->index, (v->flags & IMG_VHOST_REQUIRE_TLS) ? " (require TLS)" : "");
         }
         host_table(d, rt->hosts, "  ", "vhost");
     }
@@ -195,28 +201,44 @@ static void trie(D *d, uint32_t n, int depth)
     for (uint32_t i = 0; i < t->children.count; i++) trie(d, t->children.first + i, depth + 1);
 }
 
+static int cmp_rows(const void *a, const void *b)
+{
+    const img_vhost *x = *(const img_vhost *const *)a, *y = *(const img_vhost *const *)b;
+    return x->rows.first < y->rows.first ? -1 : x->rows.first > y->rows.first;
+}
+
+/* the row lists of the virtual hosts, each once, in ROUTES order */
 static void dump_rowsets(D *d)
 {
-    const img_rowset *rs = SEC(d, ROWSETS, img_rowset);
+    const img_vhost *vh = SEC(d, VHOSTS, img_vhost);
     const img_route *routes = SEC(d, ROUTES, img_route);
     const img_matcher *ms = SEC(d, MATCHERS, img_matcher);
     const img_action *acts = SEC(d, ACTIONS, img_action);
-    for (uint32_t i = 0; i < cnt(d, IMG_S_ROWSETS); i++) {
-        fprintf(d->o, "\nrowset %u: routes %u+%u, index %u\n", i, rs[i].rows.first, rs[i].rows.count, rs[i].index);
-        for (uint32_t k = 0; k < rs[i].rows.count; k++) {
-            uint32_t ri = rs[i].rows.first + k;
+    uint32_t nv = cnt(d, IMG_S_VHOSTS);
+    const img_vhost **order = malloc((nv + 1) * sizeof *order);
+    uint32_t no = 0;
+    for (uint32_t i = 0; i < nv; i++)
+        if (vh[i].rows.count) order[no++] = &vh[i];
+    if (no > 1) qsort(order, no, sizeof *order, cmp_rows);
+    for (uint32_t oi = 0; oi < no; oi++) {
+        const img_vhost *v = order[oi];
+        if (oi && v->rows.first == order[oi - 1]->rows.first) continue;   /* shared row list */
+        fprintf(d->o, "\nroutes %u+%u (index %u)\n", v->rows.first, v->rows.count, v->index);
+        for (uint32_t k = 0; k < v->rows.count; k++) {
+            uint32_t ri = v->rows.first + k;
             const img_route *r = &routes[ri];
             fprintf(d->o, "  row %u (route %u): %s%s ", k, ri, img_enum_name(IMG_E_PATH, r->flags & IMG_ROUTE_KIND_MASK),
                     (r->flags & IMG_ROUTE_IGNORE_CASE) ? " ignore-case" : "");
             pstr(d, r->path);
             fprintf(d->o, " -> action %u %s", r->action, img_enum_name(IMG_E_ACTION, acts[r->action].kind));
             if (r->target != IMG_NONE) {
-                fprintf(d->o, " target %u: ", r->target);
-                target(d, r->target);
+                if (r->flags & IMG_ROUTE_CLUSTER) fputs(" cluster ", d->o);
+                else fprintf(d->o, " target %u: ", r->target);
+                target(d, r->target, r->flags & IMG_ROUTE_CLUSTER);
             }
             if (r->flags & IMG_ROUTE_CATCH_ALL) fputs(" (catch-all)", d->o);
             if (r->name.len) fprintf(d->o, " name %s", S(d, r->name));
-            origin(d, r->origin);
+            origin(d, &r->src);
             fputc('\n', d->o);
             for (uint32_t m = 0; m < r->matchers.count; m++) {
                 fputs("      and ", d->o);
@@ -225,6 +247,7 @@ static void dump_rowsets(D *d)
             }
         }
     }
+    free(order);
     const img_index *xs = SEC(d, INDEXES, img_index);
     for (uint32_t i = 0; i < cnt(d, IMG_S_INDEXES); i++) {
         fprintf(d->o, "\nindex %u: %u rows\n", i, xs[i].nrows);
@@ -340,7 +363,7 @@ static void dump_targets(D *d)
     if (cnt(d, IMG_S_TARGETS)) fputs("\ntargets:\n", d->o);
     for (uint32_t i = 0; i < cnt(d, IMG_S_TARGETS); i++) {
         fprintf(d->o, "  target %u: %s", i, ts[i].weighted ? "weighted " : "");
-        target(d, i);
+        target(d, i, false);
         if (ts[i].weighted) fprintf(d->o, " (total %u)", ts[i].total);
         fputc('\n', d->o);
         for (uint32_t k = 0; k < ts[i].clusters.count; k++) {

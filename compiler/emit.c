@@ -42,6 +42,7 @@ typedef struct E {
     mc_strmap ptrs;         /* pointer bytes + tag -> index + 1 */
     mc_strmap index_keys;   /* row-set structure -> INDEXES + 1 */
     bool over;
+    mc_buf key;             /* scratch for lookup keys */
     char *err;
     size_t errlen;
 } E;
@@ -73,15 +74,18 @@ static img_range sec_range(E *e, img_sec si, const void *recs, uint32_t n)
     if (n == 0) return r;
     sec *s = &e->s[si];
     size_t bytes = (size_t)n * s->rs;
-    char *key = mc_arena_alloc(&e->a, bytes + 1);
-    key[0] = (char)si;
-    memcpy(key + 1, recs, bytes);
-    bool found;
-    void **slot = mc_strmap_put(&e->intern, key, bytes + 1, &found);
-    if (found) {
-        r.first = (uint32_t)(uintptr_t)*slot - 1;
+    mc_buf_reset(&e->key);
+    mc_buf_putc(&e->key, (char)si);
+    mc_buf_add(&e->key, recs, bytes);
+    void *v = mc_strmap_get(&e->intern, e->key.s, bytes + 1);
+    if (v) {
+        r.first = (uint32_t)(uintptr_t)v - 1;
         return r;
     }
+    /* keys must outlive the map: copy only what is inserted */
+    char *key = mc_arena_alloc(&e->a, bytes + 1);
+    memcpy(key, e->key.s, bytes + 1);
+    void **slot = mc_strmap_put(&e->intern, key, bytes + 1, NULL);
     if ((uint64_t)s->n + n >= UINT32_MAX - 1) { e->over = true; return r; }
     sec_reserve(e, s, n);
     memcpy(s->p + (size_t)s->n * s->rs, recs, bytes);
@@ -99,16 +103,16 @@ static img_str str_n(E *e, const char *p, size_t len)
 {
     img_str r = { 0, (uint32_t)len };
     if (!p) { p = ""; len = 0; r.len = 0; }
-    bool found;
-    char *k = mc_arena_strndup(&e->a, p, len);
-    void **slot = mc_strmap_put(&e->strs, k, len, &found);
-    if (!found) {
+    void *v = mc_strmap_get(&e->strs, p, len);
+    if (!v) {
+        char *k = mc_arena_strndup(&e->a, p, len);
         sstr *s = mc_vec_push(&e->strv);
         s->p = k;
         s->len = (uint32_t)len;
-        *slot = (void *)(uintptr_t)e->strv.n;
+        v = (void *)(uintptr_t)e->strv.n;
+        *mc_strmap_put(&e->strs, k, len, NULL) = v;
     }
-    r.off = (uint32_t)(uintptr_t)*slot - 1;
+    r.off = (uint32_t)(uintptr_t)v - 1;
     return r;
 }
 
@@ -156,7 +160,6 @@ static void emit_clusters(E *e)
         img_cluster rec;
         memset(&rec, 0, sizeof rec);
         rec.name = str(e, c->name);
-        rec.host = str(e, c->host);
         rec.subset = str(e, c->subset);
         rec.port = c->port;
         rec.kind = (uint32_t)c->kind;
@@ -250,8 +253,12 @@ static img_range matchers(E *e, const mc_ir_matcher *m, uint32_t n)
     return sec_range(e, IMG_S_MATCHERS, v, n);
 }
 
-static uint32_t target_rec(E *e, const mc_ir_target *t)
+/* A single destination is stored as its cluster index (*single set);
+** a weighted split as a TARGETS record. */
+static uint32_t target_rec(E *e, const mc_ir_target *t, bool *single)
 {
+    *single = !t->weighted && t->n == 1 && !t->dests[0].req.n && !t->dests[0].resp.n && !t->dests[0].authority;
+    if (*single) return cluster_idx(e, t->dests[0].cluster);
     img_wcluster *w = mc_arena_zalloc(&e->a, (t->n + 1) * sizeof *w);
     for (uint32_t i = 0; i < t->n; i++) {
         w[i].cluster = cluster_idx(e, t->dests[i].cluster);
@@ -362,16 +369,16 @@ static uint32_t vs_rec(E *e, const mc_obj *o)
     return sec_rec(e, IMG_S_VSES, &v);
 }
 
-static uint32_t origin_rec(E *e, const mc_obj *vs, const mc_obj *delegate, int kind, uint32_t entry, uint32_t match)
+static img_src src_rec(E *e, const mc_obj *vs, const mc_obj *delegate, int kind, uint32_t entry, uint32_t match)
 {
-    img_origin o;
+    img_src o;
     memset(&o, 0, sizeof o);
     o.vs = vs_rec(e, vs);
     o.delegate = vs_rec(e, delegate);
     o.kind = (uint32_t)kind;
     o.entry = (uint16_t)(entry > 0xfffe ? 0xfffe : entry);
     o.match = (uint16_t)(match > 0xffff ? 0xffff : match);
-    return sec_rec(e, IMG_S_ORIGINS, &o);
+    return o;
 }
 
 /* ------------------------------------------------------------ host tables */
@@ -553,6 +560,7 @@ static uint32_t trie_emit(E *e, tnode *root)
         rec.children.first = nk ? t->kids->idx : 0;
         rec.children.count = nk;
         rec.rows = t->rows.n ? rowlist(e, t->rows.v, (uint32_t)t->rows.n) : IMG_NONE;
+        rec.first = t->len ? (unsigned char)t->label[0] : 0;
         sec_push(e, IMG_S_TRIE, &rec);
     }
     mc_vec_free(&q);
@@ -641,26 +649,28 @@ static img_route route_rec(E *e, const mc_ir_route *r)
     rec.regex = r->path_kind == IMG_PATH_REGEX ? regex_id(e, r->path) : IMG_NONE;
     rec.matchers = matchers(e, r->matchers, r->nmatchers);
     rec.action = action_rec(e, r->action);
-    rec.target = r->action->kind == IMG_ACTION_ROUTE ? target_rec(e, &r->action->target) : IMG_NONE;
+    rec.target = IMG_NONE;
+    if (r->action->kind == IMG_ACTION_ROUTE) {
+        bool single;
+        rec.target = target_rec(e, &r->action->target, &single);
+        if (single) rec.flags |= IMG_ROUTE_CLUSTER;
+    }
     rec.name = str(e, r->name);
-    rec.origin = IMG_NONE;
+    rec.src = src_rec(e, NULL, NULL, IMG_ENTRY_HTTP, 0, 0xffff);
     if (r->http) {
         const mc_http_route *h = r->http;
-        rec.origin = origin_rec(e, h->vs->obj, h->delegate ? h->delegate->obj : NULL, IMG_ENTRY_HTTP, h->index,
-                                r->match ? r->match->index : 0xffff);
+        rec.src = src_rec(e, h->vs->obj, h->delegate ? h->delegate->obj : NULL, IMG_ENTRY_HTTP, h->index,
+                          r->match ? r->match->index : 0xffff);
     }
     return rec;
 }
 
-static uint32_t rowset_rec(E *e, const mc_ir_vhost *v)
+static void vhost_rows(E *e, const mc_ir_vhost *v, img_vhost *rec)
 {
     img_route *rows = mc_arena_zalloc(&e->a, (v->nroutes + 1) * sizeof *rows);
     for (uint32_t i = 0; i < v->nroutes; i++) rows[i] = route_rec(e, v->routes[i]);
-    img_rowset rs;
-    memset(&rs, 0, sizeof rs);
-    rs.rows = sec_range(e, IMG_S_ROUTES, rows, v->nroutes);
-    rs.index = index_rec(e, v->routes, v->nroutes);
-    return sec_rec(e, IMG_S_ROWSETS, &rs);
+    rec->rows = sec_range(e, IMG_S_ROUTES, rows, v->nroutes);
+    rec->index = index_rec(e, v->routes, v->nroutes);
 }
 
 /* the 'x' fixup: the exact-path tables target ROWLISTS, whose final count
@@ -677,7 +687,7 @@ static uint32_t route_table_rec(E *e, const mc_ir_route_table *rt)
         vh[i].domain = str(e, v->domain);
         vh[i].port = v->port;
         vh[i].flags = v->require_tls ? IMG_VHOST_REQUIRE_TLS : 0;
-        vh[i].rowset = rowset_rec(e, v);
+        vhost_rows(e, v, &vh[i]);
         names[i] = v->domain;
         targets[i] = i;
     }
@@ -701,17 +711,27 @@ static img_chain chain_rec(E *e, const mc_ir_chain *c)
 {
     img_chain rec;
     memset(&rec, 0, sizeof rec);
+    bool passthrough = c->tls == IMG_TLS_PASSTHROUGH || c->tls == IMG_TLS_AUTO_PASSTHROUGH;
     rec.kind = (uint32_t)c->kind;
     rec.tls = (uint32_t)c->tls;
-    rec.protocol = (uint32_t)c->protocol;
+    /* a passthrough chain is opaque TLS whatever the server's protocol */
+    rec.protocol = passthrough ? IMG_PROTO_TLS : (uint32_t)c->protocol;
     rec.route_table = c->kind == IMG_CHAIN_HTTP ? route_table_rec(e, c->routes) : IMG_NONE;
-    rec.target = c->kind == IMG_CHAIN_TCP ? target_rec(e, &c->target) : IMG_NONE;
-    rec.origin = IMG_NONE;
+    rec.target = IMG_NONE;
+    if (c->kind == IMG_CHAIN_TCP) {
+        bool single;
+        rec.target = target_rec(e, &c->target, &single);
+        if (single) rec.flags |= IMG_CHAIN_CLUSTER;
+    }
+    rec.src = src_rec(e, NULL, NULL, c->kind == IMG_CHAIN_TCP ? c->entry_kind : IMG_ENTRY_HTTP, 0, 0xffff);
     if (c->kind == IMG_CHAIN_TCP && c->vs)
-        rec.origin = origin_rec(e, c->vs->obj, NULL, c->entry_kind, c->entry ? c->entry->index : 0,
-                                c->match && c->entry ? (uint32_t)(c->match - c->entry->matches) : 0xffff);
-    rec.server = str(e, server_label(e, c->server));
-    rec.credential = str(e, c->server ? c->server->credential : "");
+        rec.src = src_rec(e, c->vs->obj, NULL, c->entry_kind, c->entry ? c->entry->index : 0,
+                          c->match && c->entry ? (uint32_t)(c->match - c->entry->matches) : 0xffff);
+    /* the server label only where the server's settings act on the chain:
+    ** TLS termination (listeners list all their servers anyway) */
+    bool terminating = c->tls != IMG_TLS_NONE && !passthrough;
+    rec.server = str(e, terminating ? server_label(e, c->server) : "");
+    rec.credential = str(e, terminating && c->server ? c->server->credential : "");
     rec.sni = strlist(e, c->sni, c->nsni);
     return rec;
 }
@@ -726,6 +746,9 @@ static img_listener listener_rec(E *e, const mc_ir_listener *li)
     img_chain *cs = mc_arena_zalloc(&e->a, (li->nchains + 1) * sizeof *cs);
     for (uint32_t i = 0; i < li->nchains; i++) cs[i] = chain_rec(e, &li->chains[i]);
     rec.chains = sec_range(e, IMG_S_CHAINS, cs, li->nchains);
+    const char **servers = mc_arena_alloc(&e->a, (li->nservers + 1) * sizeof *servers);
+    for (uint32_t i = 0; i < li->nservers; i++) servers[i] = server_label(e, &li->servers[i]);
+    rec.servers = strlist(e, servers, li->nservers);
     rec.sni = IMG_NONE;
     rec.chain = IMG_NONE;
     if (li->kind == IMG_LISTENER_TLS) {
@@ -878,6 +901,7 @@ bool mc_emit(const mc_ir *ir, mc_buf *out, char *err, size_t errlen)
     mc_strmap_init(&e.ptrs);
     mc_strmap_init(&e.index_keys);
     mc_vec_init(&e.strv, sizeof(sstr));
+    mc_buf_init(&e.key);
     for (int i = 0; i < IMG_NSECTIONS; i++) e.s[i].rs = img_section_recsize((img_sec)i);
     str(&e, "");                /* id 0: the empty string */
 
@@ -946,6 +970,7 @@ bool mc_emit(const mc_ir *ir, mc_buf *out, char *err, size_t errlen)
     }
     for (int i = 0; i < IMG_NSECTIONS; i++) free(e.s[i].p);
     mc_vec_free(&e.strv);
+    mc_buf_free(&e.key);
     mc_strmap_free(&e.strs);
     mc_strmap_free(&e.intern);
     mc_strmap_free(&e.ptrs);

@@ -23,6 +23,12 @@ static void copy_n(void *dst, const void *src, size_t bytes)
     if (bytes) memcpy(dst, src, bytes);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* qsort without the undefined behaviour of a NULL base when n is 0 */
 static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
@@ -100,6 +106,13 @@ static uint32_t Gu32(const mc_node *m, const char *camel, uint32_t def)
     int64_t v;
     if (!Gint(m, camel, &v) || v < 0 || v > UINT32_MAX) return def;
     return (uint32_t)v;
+}
+
+/* a port number: 1..65535, else 0 (absent or invalid: the checks say which) */
+static uint32_t Gport(const mc_node *m, const char *camel)
+{
+    uint32_t v = Gu32(m, camel, 0);
+    return v <= 65535 ? v : 0;
 }
 
 static bool Gbool(const mc_node *m, const char *camel, bool def)
@@ -345,6 +358,9 @@ struct L {
     mc_vec cluster_list;            /* mc_ir_cluster* */
     mc_vec dr_wild;                 /* drule* with wildcard hosts */
     const mc_input *in;
+    mc_vec srv_indexes;             /* struct mc_srv_index*, freed at the end */
+    mc_strmap gwcache;              /* per view: gateway name -> gw_vs* */
+    mc_strmap delegate_by_name;     /* "ns/name" -> mc_vs* of delegate VSs */
     /* per view */
     const proxy *px;
 };
@@ -526,7 +542,7 @@ static void parse_http_match(L *l, const mc_node *m, uint32_t idx, const char *n
     out->without = kv_matches(l, Gm(m, "withoutHeaders"), &out->nwithout);
     out->query = kv_matches(l, Gm(m, "queryParams"), &out->nquery);
     out->ignore_uri_case = Gbool(m, "ignoreUriCase", false);
-    out->port = Gu32(m, "port", 0);
+    out->port = Gport(m, "port");
     out->source_labels = kv_list(l, Gm(m, "sourceLabels"), &out->nsource_labels);
     out->source_namespace = Gstr(m, "sourceNamespace");
     out->gateways = gateway_list(l, Gs(m, "gateways"), ns, &out->ngateways);
@@ -540,7 +556,7 @@ static void parse_dest(L *l, const mc_node *rd, const mc_node *dst, const char *
     out->host = h ? mc_host_fqdn(l->a, h, ns, l->domain) : "";
     out->subset = Gstr(dst, "subset");
     if (!out->subset) out->subset = "";
-    out->port = Gu32(Gm(dst, "port"), "number", 0);
+    out->port = Gport(Gm(dst, "port"), "number");
     int64_t w = 0;
     if (rd && Gint(rd, "weight", &w) && w > 0) out->weight = w;
     out->headers = rd ? Gm(rd, "headers") : NULL;
@@ -603,7 +619,7 @@ static mc_l4_route *parse_l4(L *l, const mc_node *seq, const char *ns, bool tls,
                 const mc_node *m = mc_item(ms, j);
                 mc_l4_match *lm = &r->matches[r->nmatches++];
                 lm->node = m;
-                lm->port = Gu32(m, "port", 0);
+                lm->port = Gport(m, "port");
                 lm->gateways = gateway_list(l, Gs(m, "gateways"), ns, &lm->ngateways);
                 if (tls) lm->sni = str_list(l, Gs(m, "sniHosts"), &lm->nsni);
             }
@@ -761,9 +777,10 @@ static mc_http_match merge_match(L *l, const mc_http_match *root, const mc_http_
 
 static const mc_vs *find_delegate(L *l, const char *ns, const char *name)
 {
-    for (uint32_t i = 0; i < l->ndelegates; i++)
-        if (strcmp(l->delegates[i].obj->o.ns, ns) == 0 && strcmp(l->delegates[i].obj->o.name, name) == 0) return &l->delegates[i];
-    return NULL;
+    char key[512];
+    int k = snprintf(key, sizeof key, "%s/%s", ns, name);
+    if (k < 0 || (size_t)k >= sizeof key) return NULL;
+    return mc_strmap_get(&l->delegate_by_name, key, (size_t)k);
 }
 
 /* Replace each http[] entry holding `delegate` by the delegate's routes merged with it. */
@@ -885,6 +902,19 @@ static void add_service(L *l, service *s)
     multimap_add(l, &l->svc_by_host, s->host, s);
 }
 
+/* a ServiceEntry endpoint or a WorkloadEntry spec (same schema) */
+static void add_endpoint(mc_vec *eps, const mc_node *e)
+{
+    const char *addr = Gstr(e, "address");
+    if (!addr) return;
+    svc_ep *ep = VEC_PUSH(eps, svc_ep);
+    ep->address = addr;
+    ep->kind = strncmp(addr, "unix://", 7) == 0 ? IMG_EP_UNIX : mc_is_ip(addr) ? IMG_EP_IP : IMG_EP_DNS;
+    ep->weight = Gu32(e, "weight", 0);
+    ep->labels = Gm(e, "labels");
+    ep->ports = Gm(e, "ports");
+}
+
 static void load_service_entries(L *l, mc_vec *out)
 {
     uint32_t n;
@@ -910,8 +940,8 @@ static void load_service_entries(L *l, mc_vec *out)
         MC_SEQ_EACH(ps, j) {
             const mc_node *p = mc_item(ps, j);
             svc_port *sp2 = &ports[k++];
-            sp2->number = Gu32(p, "number", 0);
-            sp2->target = Gu32(p, "targetPort", 0);
+            sp2->number = Gport(p, "number");
+            sp2->target = Gport(p, "targetPort");
             sp2->name = Gstr(p, "name");
             sp2->proto = protocol_of(Gstr(p, "protocol"));
         }
@@ -920,31 +950,12 @@ static void load_service_entries(L *l, mc_vec *out)
         mc_vec eps;
         mc_vec_init(&eps, sizeof(svc_ep));
         const mc_node *es = Gs(sp, "endpoints");
-        MC_SEQ_EACH(es, j) {
-            const mc_node *e = mc_item(es, j);
-            const char *addr = Gstr(e, "address");
-            if (!addr) continue;
-            svc_ep *ep = VEC_PUSH(&eps, svc_ep);
-            ep->address = addr;
-            ep->kind = strncmp(addr, "unix://", 7) == 0 ? IMG_EP_UNIX : mc_is_ip(addr) ? IMG_EP_IP : IMG_EP_DNS;
-            ep->weight = Gu32(e, "weight", 0);
-            ep->labels = Gm(e, "labels");
-            ep->ports = Gm(e, "ports");
-        }
+        MC_SEQ_EACH(es, j) add_endpoint(&eps, mc_item(es, j));
         const mc_node *wsel = Gm(Gm(sp, "workloadSelector"), "labels");
         if (wsel && !mc_len(es)) {
             for (uint32_t w = 0; w < nwe; w++) {
                 if (strcmp(wes[w]->o.ns, o->o.ns) != 0) continue;
-                const mc_node *we = wes[w]->spec;
-                if (!labels_subset(wsel, Gm(we, "labels"))) continue;
-                const char *addr = Gstr(we, "address");
-                if (!addr) continue;
-                svc_ep *ep = VEC_PUSH(&eps, svc_ep);
-                ep->address = addr;
-                ep->kind = strncmp(addr, "unix://", 7) == 0 ? IMG_EP_UNIX : mc_is_ip(addr) ? IMG_EP_IP : IMG_EP_DNS;
-                ep->weight = Gu32(we, "weight", 0);
-                ep->labels = Gm(we, "labels");
-                ep->ports = Gm(we, "ports");
+                if (labels_subset(wsel, Gm(wes[w]->spec, "labels"))) add_endpoint(&eps, wes[w]->spec);
             }
         }
         bool pub, none;
@@ -1004,7 +1015,7 @@ static void load_k8s_services(L *l, mc_vec *out)
         MC_SEQ_EACH(ps, j) {
             const mc_node *p = mc_item(ps, j);
             svc_port *q = &s->ports[s->nports++];
-            q->number = Gu32(p, "port", 0);
+            q->number = Gport(p, "port");
             q->name = Gstr(p, "name");
             q->proto = k8s_port_protocol(p);
             const mc_node *tp = G(p, "targetPort");
@@ -1197,7 +1208,7 @@ static tp4 port_level(const mc_node *tp, uint32_t port, bool *has_port)
     const mc_node *pls = Gs(tp, "portLevelSettings");
     MC_SEQ_EACH(pls, i) {
         const mc_node *p = mc_item(pls, i);
-        if (Gu32(Gm(p, "port"), "number", 0) == port) {
+        if (Gport(Gm(p, "port"), "number") == port) {
             r.cp = Gm(p, "connectionPool");
             r.od = Gm(p, "outlierDetection");
             r.lb = Gm(p, "loadBalancer");
@@ -1306,7 +1317,7 @@ static uint32_t ep_port(const svc_ep *e, const svc_port *p)
         MC_SEQ_EACH(e->ports, i) {
             const mc_node *cp = mc_item(e->ports, i);
             const char *nm = Gstr(cp, "name");
-            if (nm && strcmp(nm, p->target_name) == 0) return Gu32(cp, "containerPort", 0);
+            if (nm && strcmp(nm, p->target_name) == 0) return Gport(cp, "containerPort");
         }
         return 0;
     }
@@ -1784,7 +1795,7 @@ static mc_ir_action *translate_action(L *l, const mc_http_route *h, uint32_t por
         bool has_port = G(r, "port") || derive;
         if (has_port) {
             if (derive && strcmp(derive, "FROM_REQUEST_PORT") == 0) a->rd_port = port;
-            else if (!derive) a->rd_port = Gu32(r, "port", 0);
+            else if (!derive) a->rd_port = Gport(r, "port");
             const char *scheme = *a->rd_scheme ? a->rd_scheme : tls ? "https" : "http";
             if ((a->rd_port == 80 && strcmp(scheme, "http") == 0) || (a->rd_port == 443 && strcmp(scheme, "https") == 0)) a->rd_port = 0;
         }
@@ -1801,6 +1812,12 @@ static mc_ir_action *translate_action(L *l, const mc_http_route *h, uint32_t por
         const mc_node *d = h->direct_response;
         a->kind = IMG_ACTION_DIRECT;
         a->status = Gu32(d, "status", 200);
+        if (a->status < 100 || a->status > 999) {
+            drop(l, MC_DROP_DIRECT_STATUS, vs, G(d, "status"), port, NULL);
+            mc_vec_free(&req);
+            mc_vec_free(&resp);
+            return NULL;
+        }
         const mc_node *body = Gm(d, "body");
         const char *s;
         a->body = "";
@@ -1861,6 +1878,13 @@ static mc_ir_action *translate_action(L *l, const mc_http_route *h, uint32_t por
                     mc_vec_free(&ds);
                 }
             }
+        }
+        if (a->target.n == 0) {
+            /* no destination with traffic: Envoy would refuse the route */
+            drop(l, MC_DROP_NO_DESTINATION, vs, G(h->node, "route") ? G(h->node, "route") : h->node, port, NULL);
+            mc_vec_free(&req);
+            mc_vec_free(&resp);
+            return NULL;
         }
         a->authority = authority;
         /* mirrors */
@@ -2105,40 +2129,205 @@ static mc_vs **vs_for_gateway(L *l, const char *gw, uint32_t *n)
     return out;
 }
 
-/* host.Names.Intersection: the more specific of each overlapping pair */
-static const char **host_intersection(L *l, const char *const *a, uint32_t na, const char *const *b, uint32_t nb, uint32_t *n)
+/* The VirtualServices of a gateway for this view, with their hosts
+** indexed, so a server looks only at those that can overlap it. */
+typedef struct gw_vs {
+    mc_vs **v;
+    uint32_t n;
+    mc_strmap by_host;      /* non-wildcard VS host -> mc_vec of positions in v */
+    mc_vec wild;            /* positions of VSs with a wildcard host */
+} gw_vs;
+
+static gw_vs *gw_vss(L *l, const char *gw)
 {
-    *n = 0;
-    if (!na || !nb) return NULL;
-    const char **out = mc_arena_alloc(l->a, (size_t)na * nb * sizeof *out);
-    for (uint32_t i = 0; i < na; i++)
-        for (uint32_t k = 0; k < nb; k++) {
-            const char *pick = NULL;
-            if (mc_host_subset(a[i], b[k])) pick = a[i];
-            else if (mc_host_subset(b[k], a[i])) pick = b[k];
-            if (!pick) continue;
-            bool dup = false;
-            for (uint32_t j = 0; j < *n && !dup; j++) dup = strcmp(out[j], pick) == 0;
-            if (!dup) out[(*n)++] = pick;
+    gw_vs *g = mc_strmap_get(&l->gwcache, gw, strlen(gw));
+    if (g) return g;
+    g = mc_arena_zalloc(l->a, sizeof *g);
+    g->v = vs_for_gateway(l, gw, &g->n);
+    mc_strmap_init(&g->by_host);
+    mc_vec_init(&g->wild, sizeof(uint32_t));
+    for (uint32_t i = 0; i < g->n; i++) {
+        bool wild = false;
+        for (uint32_t h = 0; h < g->v[i]->nhosts; h++) {
+            const char *host = g->v[i]->hosts[h];
+            if (mc_host_wild(host)) {
+                wild = true;
+                continue;
+            }
+            bool found;
+            void **slot = mc_strmap_put(&g->by_host, host, strlen(host), &found);
+            if (!found) {
+                mc_vec *pv = mc_xcalloc(1, sizeof *pv);
+                mc_vec_init(pv, sizeof(uint32_t));
+                *slot = pv;
+            }
+            mc_vec *pv = *slot;
+            if (!pv->n || MC_VEC_AT(pv, uint32_t, pv->n - 1) != i) *(uint32_t *)mc_vec_push(pv) = i;
         }
+        if (wild) *(uint32_t *)mc_vec_push(&g->wild) = i;
+    }
+    const char *key = mc_arena_strdup(l->a, gw);
+    *mc_strmap_put(&l->gwcache, key, strlen(key), NULL) = g;
+    return g;
+}
+
+static void gw_cache_clear(L *l)
+{
+    MC_STRMAP_EACH(&l->gwcache, slot) {
+        gw_vs *g = slot->val;
+        MC_STRMAP_EACH(&g->by_host, hs) {
+            mc_vec_free(hs->val);
+            free(hs->val);
+        }
+        mc_strmap_free(&g->by_host);
+        mc_vec_free(&g->wild);
+    }
+    mc_strmap_free(&l->gwcache);
+}
+
+/* The VSs of gw that can overlap server s, in Istio's order: all of them
+** when the server has a wildcard host (or any_host), else those naming one
+** of its hosts and those with a wildcard host. */
+static mc_vs **vs_candidates(L *l, const char *gw, const mc_ir_server *s, bool any_host, uint32_t *n)
+{
+    gw_vs *g = gw_vss(l, gw);
+    bool all = any_host;
+    for (uint32_t i = 0; i < s->nhosts && !all; i++) {
+        const char *h = strchr(s->hosts[i], '/') ? strchr(s->hosts[i], '/') + 1 : s->hosts[i];
+        all = mc_host_wild(h);
+    }
+    if (all) {
+        *n = g->n;
+        return g->v;
+    }
+    mc_vec pos;
+    mc_vec_init(&pos, sizeof(uint32_t));
+    for (size_t i = 0; i < g->wild.n; i++) *(uint32_t *)mc_vec_push(&pos) = MC_VEC_AT(&g->wild, uint32_t, i);
+    for (uint32_t i = 0; i < s->nhosts; i++) {
+        const char *h = strchr(s->hosts[i], '/') ? strchr(s->hosts[i], '/') + 1 : s->hosts[i];
+        mc_vec *pv = mc_strmap_get(&g->by_host, h, strlen(h));
+        for (size_t k = 0; pv && k < pv->n; k++) *(uint32_t *)mc_vec_push(&pos) = MC_VEC_AT(pv, uint32_t, k);
+    }
+    sort_n(pos.v, pos.n, sizeof(uint32_t), cmp_u32);
+    mc_vs **out = mc_arena_alloc(l->a, (pos.n + 1) * sizeof *out);
+    *n = 0;
+    for (size_t i = 0; i < pos.n; i++) {
+        uint32_t p = MC_VEC_AT(&pos, uint32_t, i);
+        if (i && p == MC_VEC_AT(&pos, uint32_t, i - 1)) continue;
+        out[(*n)++] = g->v[p];
+    }
+    mc_vec_free(&pos);
     return out;
 }
 
-/* host.NamesForNamespace */
-static const char **hosts_for_ns(L *l, const mc_ir_server *s, const char *ns, uint32_t *n)
+/* Server hosts indexed by name, so that matching VirtualService hosts
+** against a server with thousands of hosts costs a few hash lookups per
+** VirtualService host instead of a pass over the server's hosts. Keys are
+** "NS\x1fHOST" for ns/host entries and "\x1fHOST" for the others; suffix
+** wildcards (*.foo.com) are keyed by their suffix (.foo.com). */
+struct mc_srv_index {
+    mc_strmap exact, wild;
+    const char **ns, **host;            /* every entry, for wildcard VS hosts */
+    uint32_t n;
+};
+
+static void srv_split(L *l, const char *h, const char **ns, const char **host)
 {
-    const char **out = mc_arena_alloc(l->a, (s->nhosts + 1) * sizeof *out);
-    *n = 0;
-    for (uint32_t i = 0; i < s->nhosts; i++) {
-        const char *h = s->hosts[i], *slash = strchr(h, '/');
-        if (slash) {
-            size_t nl = (size_t)(slash - h);
-            if (!(nl == 1 && h[0] == '*') && (strlen(ns) != nl || strncmp(h, ns, nl) != 0)) continue;
-            h = slash + 1;
-        }
-        out[(*n)++] = h;
+    const char *slash = strchr(h, '/');
+    if (slash) {
+        *ns = mc_arena_strndup(l->a, h, (size_t)(slash - h));
+        *host = slash + 1;
+    } else {
+        *ns = NULL;
+        *host = h;
     }
-    return out;
+}
+
+static const char *srv_key(L *l, const char *ns, const char *name)
+{
+    return mc_arena_printf(l->a, "%s\x1f%s", ns ? ns : "", name);
+}
+
+static struct mc_srv_index *srv_index(L *l, mc_ir_server *s)
+{
+    if (s->hidx) return s->hidx;
+    struct mc_srv_index *x = mc_arena_zalloc(l->a, sizeof *x);
+    mc_strmap_init(&x->exact);
+    mc_strmap_init(&x->wild);
+    x->ns = mc_arena_alloc(l->a, (s->nhosts + 1) * sizeof *x->ns);
+    x->host = mc_arena_alloc(l->a, (s->nhosts + 1) * sizeof *x->host);
+    for (uint32_t i = 0; i < s->nhosts; i++) {
+        const char *ns, *h;
+        srv_split(l, s->hosts[i], &ns, &h);
+        x->ns[x->n] = ns;
+        x->host[x->n++] = h;
+        const char *k = srv_key(l, ns, mc_host_wild(h) ? h + 1 : h);
+        *mc_strmap_put(mc_host_wild(h) ? &x->wild : &x->exact, k, strlen(k), NULL) = (void *)1;
+    }
+    s->hidx = x;
+    *(struct mc_srv_index **)mc_vec_push(&l->srv_indexes) = x;
+    return x;
+}
+
+static bool srv_has(L *l, const mc_strmap *m, const char *ns, const char *name)
+{
+    char buf[512];
+    int k = snprintf(buf, sizeof buf, "\x1f%s", name);
+    if (k > 0 && (size_t)k < sizeof buf ? mc_strmap_get(m, buf, (size_t)k) != NULL
+                                        : mc_strmap_get(m, srv_key(l, NULL, name), strlen(name) + 1) != NULL)
+        return true;
+    k = snprintf(buf, sizeof buf, "%s\x1f%s", ns, name);
+    if (k > 0 && (size_t)k < sizeof buf) return mc_strmap_get(m, buf, (size_t)k) != NULL;
+    const char *key = srv_key(l, ns, name);
+    return mc_strmap_get(m, key, strlen(key)) != NULL;
+}
+
+/* Some server host usable by namespace ns equals h or is a wildcard covering h. */
+static bool srv_covers(L *l, struct mc_srv_index *x, const char *ns, const char *h)
+{
+    if (srv_has(l, &x->exact, ns, h) || srv_has(l, &x->wild, ns, "")) return true;
+    for (const char *p = h; *p; p++)
+        if (*p == '.' && srv_has(l, &x->wild, ns, p)) return true;
+    return false;
+}
+
+static bool srv_entry_usable(const struct mc_srv_index *x, uint32_t i, const char *ns)
+{
+    return !x->ns[i] || strcmp(x->ns[i], ns) == 0 || strcmp(x->ns[i], "*") == 0;
+}
+
+/* host.Names.Intersection(NamesForNamespace(server hosts, vs ns), vs hosts):
+** the more specific of each overlapping pair, without duplicates */
+static const char **server_vs_hosts(L *l, mc_ir_server *s, const mc_vs *vs, uint32_t *n)
+{
+    struct mc_srv_index *x = srv_index(l, s);
+    const char *ns = vs->obj->o.ns;
+    mc_vec out;
+    mc_vec_init(&out, sizeof(const char *));
+    for (uint32_t i = 0; i < vs->nhosts; i++) {
+        const char *v = vs->hosts[i];
+        if (!mc_host_wild(v)) {
+            if (srv_covers(l, x, ns, v)) *(const char **)mc_vec_push(&out) = v;
+            continue;
+        }
+        /* a wildcard VS host: every usable server host inside it, and the
+        ** VS host itself where a server wildcard covers it */
+        for (uint32_t k = 0; k < x->n; k++) {
+            if (!srv_entry_usable(x, k, ns)) continue;
+            if (mc_host_subset(x->host[k], v)) *(const char **)mc_vec_push(&out) = x->host[k];
+            else if (mc_host_subset(v, x->host[k])) *(const char **)mc_vec_push(&out) = v;
+        }
+    }
+    const char **r = mc_arena_alloc(l->a, (out.n + 1) * sizeof *r);
+    *n = 0;
+    for (size_t i = 0; i < out.n; i++) {
+        const char *h = MC_VEC_AT(&out, const char *, i);
+        bool dup = false;
+        for (uint32_t k = 0; k < *n && !dup; k++) dup = strcmp(r[k], h) == 0;
+        if (!dup) r[(*n)++] = h;
+    }
+    mc_vec_free(&out);
+    return r;
 }
 
 typedef struct vh_build {
@@ -2218,13 +2407,12 @@ static mc_ir_route_table *gateway_route_table(L *l, const char *name, mc_ir_serv
         const mc_ir_server *s = servers[si];
         const char *gw = gw_name(l, s->gateway);
         uint32_t nvs;
-        mc_vs **vss = vs_for_gateway(l, gw, &nvs);
+        mc_vs **vss = vs_candidates(l, gw, s, false, &nvs);
         bool tls = s->tls != IMG_TLS_NONE || s->https_redirect;
         for (uint32_t vi = 0; vi < nvs; vi++) {
             const mc_vs *vs = vss[vi];
-            uint32_t nsh, ninter;
-            const char **sh = hosts_for_ns(l, s, vs->obj->o.ns, &nsh);
-            const char **inter = host_intersection(l, sh, nsh, vs->hosts, vs->nhosts, &ninter);
+            uint32_t ninter;
+            const char **inter = server_vs_hosts(l, (mc_ir_server *)s, vs, &ninter);
             if (!ninter) continue;
             char *key = mc_arena_printf(l->a, "%s\x1f%s/%s", gw, vs->obj->o.ns, vs->obj->o.name);
             route_list *rl = mc_strmap_get(&cache, key, strlen(key));
@@ -2282,19 +2470,21 @@ static mc_ir_target l4_target(L *l, const mc_dest *d, uint32_t n, uint32_t port)
     return t;
 }
 
-/* pickMatchingGatewayHosts, non-empty */
-static bool vs_matches_server(const mc_vs *vs, const mc_ir_server *s)
+/* pickMatchingGatewayHosts is not empty: some VS host and some usable
+** server host match (either way round) */
+static bool vs_matches_server(L *l, const mc_vs *vs, mc_ir_server *s)
 {
-    for (uint32_t i = 0; i < vs->nhosts; i++)
-        for (uint32_t k = 0; k < s->nhosts; k++) {
-            const char *g = s->hosts[k], *slash = strchr(g, '/');
-            if (slash) {
-                size_t nl = (size_t)(slash - g);
-                if (strlen(vs->obj->o.ns) != nl || strncmp(g, vs->obj->o.ns, nl) != 0) continue;
-                g = slash + 1;
-            }
-            if (mc_host_matches(g, vs->hosts[i])) return true;
+    struct mc_srv_index *x = srv_index(l, s);
+    const char *ns = vs->obj->o.ns;
+    for (uint32_t i = 0; i < vs->nhosts; i++) {
+        const char *v = vs->hosts[i];
+        if (!mc_host_wild(v)) {
+            if (srv_covers(l, x, ns, v)) return true;
+            continue;
         }
+        for (uint32_t k = 0; k < x->n; k++)
+            if (srv_entry_usable(x, k, ns) && mc_host_matches(x->host[k], v)) return true;
+    }
     return false;
 }
 
@@ -2311,10 +2501,10 @@ static bool l4_single(const mc_l4_match *m, uint32_t port, const char *gw)
 static bool tcp_chain(L *l, const mc_ir_server *s, const char *gw, bool any_host, mc_ir_chain *c)
 {
     uint32_t nvs;
-    mc_vs **vss = vs_for_gateway(l, gw, &nvs);
+    mc_vs **vss = vs_candidates(l, gw, s, any_host, &nvs);
     for (uint32_t vi = 0; vi < nvs; vi++) {
         const mc_vs *vs = vss[vi];
-        if (!any_host && !vs_matches_server(vs, s)) continue;
+        if (!any_host && !vs_matches_server(l, vs, (mc_ir_server *)s)) continue;
         for (uint32_t t = 0; t < vs->ntcp; t++) {
             const mc_l4_route *e = &vs->tcp[t];
             const mc_l4_match *hit = NULL;
@@ -2369,10 +2559,10 @@ static bool sni_dup(sni_seen *seen, const char *const *names, uint32_t n)
 static void tls_chains(L *l, const mc_ir_server *s, const char *gw, bool any_host, sni_seen *seen, mc_vec *chains)
 {
     uint32_t nvs;
-    mc_vs **vss = vs_for_gateway(l, gw, &nvs);
+    mc_vs **vss = vs_candidates(l, gw, s, any_host, &nvs);
     for (uint32_t vi = 0; vi < nvs; vi++) {
         const mc_vs *vs = vss[vi];
-        if (!any_host && !vs_matches_server(vs, s)) continue;
+        if (!any_host && !vs_matches_server(l, vs, (mc_ir_server *)s)) continue;
         for (uint32_t t = 0; t < vs->ntls; t++) {
             const mc_l4_route *e = &vs->tls[t];
             if (!e->ndests) continue;
@@ -2478,7 +2668,7 @@ static void parse_server(L *l, const mc_obj *g, const mc_node *sn, uint32_t idx,
     s->node = sn;
     s->index = idx;
     const mc_node *port = Gm(sn, "port");
-    s->port = Gu32(port, "number", 0);
+    s->port = Gport(port, "number");
     s->port_name = Gstr(port, "name");
     if (!s->port_name) s->port_name = "";
     s->protocol = protocol_of(Gstr(port, "protocol"));
@@ -2687,12 +2877,6 @@ static int mesh_class(int proto)
     return MESH_TCP;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static mc_ir_route *default_route(L *l, const service *s, uint32_t port)
 {
     mc_ir_route *r = mc_arena_zalloc(l->a, sizeof *r);
@@ -2733,7 +2917,8 @@ static void mesh_listeners(L *l, mc_ir_view *v)
         }
     }
     uint32_t nvs;
-    mc_vs **vss = vs_for_gateway(l, "mesh", &nvs);
+    mc_vs **vss = gw_vss(l, "mesh")->v;
+    nvs = gw_vss(l, "mesh")->n;
     for (uint32_t vi = 0; vi < nvs; vi++) {
         const mc_vs *vs = vss[vi];
         for (int sec = 0; sec < 3; sec++) {
@@ -2909,9 +3094,19 @@ static bool gw_selects(const mc_obj *g, const mc_kv *labels, uint32_t n)
 
 typedef struct wl { const char *ns; mc_kv *labels; uint32_t n; const char *key; } wl;
 
-static void wl_add(L *l, mc_vec *v, const char *ns, mc_kv *labels, uint32_t n)
+/* labels sorted by key, one value per key (the first), as views store them */
+static uint32_t sort_labels(mc_kv *labels, uint32_t n)
 {
     sort_n(labels, n, sizeof *labels, cmp_kv);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (!k || strcmp(labels[k - 1].key, labels[i].key) != 0) labels[k++] = labels[i];
+    return k;
+}
+
+static void wl_add(L *l, mc_vec *v, const char *ns, mc_kv *labels, uint32_t n)
+{
+    n = sort_labels(labels, n);
     const char *key = mc_arena_printf(l->a, "%s/%s", ns, labels_text(l, labels, n));
     for (size_t i = 0; i < v->n; i++)
         if (strcmp(MC_VEC_AT(v, wl, i).key, key) == 0) return;
@@ -2992,8 +3187,10 @@ static void build_view(L *l, mc_ir_view *v, int kind, const char *name, const ch
     v->nlabels = nl;
     proxy px = { ns, labels, nl, name, kind == IMG_VIEW_MESH };
     l->px = &px;
+    mc_strmap_init(&l->gwcache);
     if (kind == IMG_VIEW_MESH) mesh_listeners(l, v);
     else gateway_listeners(l, v);
+    gw_cache_clear(l);
     l->px = NULL;
 }
 
@@ -3041,6 +3238,7 @@ mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt)
     mc_strmap_init(&action_cache);
     mc_vec_init(&l.cluster_list, sizeof(mc_ir_cluster *));
     mc_vec_init(&l.dr_wild, sizeof(drule *));
+    mc_vec_init(&l.srv_indexes, sizeof(struct mc_srv_index *));
     proxy none = { "", NULL, 0, "", false };
     l.px = &none;
 
@@ -3057,7 +3255,13 @@ mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt)
         if (tmp.nhosts == 0) l.delegates[l.ndelegates++] = tmp;
         else ir->vs[ir->nvs++] = tmp;
     }
+    mc_strmap_init(&l.delegate_by_name);
+    for (uint32_t i = 0; i < l.ndelegates; i++) {
+        const char *key = mc_arena_printf(l.a, "%s/%s", l.delegates[i].obj->o.ns, l.delegates[i].obj->o.name);
+        *mc_strmap_put(&l.delegate_by_name, key, strlen(key), NULL) = &l.delegates[i];
+    }
     for (uint32_t i = 0; i < ir->nvs; i++) merge_delegates(&l, &ir->vs[i]);
+    mc_strmap_free(&l.delegate_by_name);
     sort_n(ir->vs, ir->nvs, sizeof *ir->vs, cmp_vs_order);
     for (uint32_t i = 0; i < ir->nvs; i++) {
         mc_vs *vs = &ir->vs[i];
@@ -3109,6 +3313,7 @@ mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt)
         uint32_t nl = 0;
         mc_kv *labels = w ? w->labels : kv_list(&l, Gm(l.gateways[g]->spec, "selector"), &nl);
         if (w) nl = w->n;
+        else nl = sort_labels(labels, nl);
         build_view(&l, v, IMG_VIEW_GATEWAY, gw_name(&l, l.gateways[g]), ns, labels, nl);
     }
     mc_vec_free(&wls);
@@ -3123,6 +3328,12 @@ mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt)
 
     mc_vec_free(&l.cluster_list);
     mc_vec_free(&l.dr_wild);
+    for (size_t i = 0; i < l.srv_indexes.n; i++) {
+        struct mc_srv_index *x = MC_VEC_AT(&l.srv_indexes, struct mc_srv_index *, i);
+        mc_strmap_free(&x->exact);
+        mc_strmap_free(&x->wild);
+    }
+    mc_vec_free(&l.srv_indexes);
     multimap_free(&l.svc_by_host);
     multimap_free(&l.dr_by_host);
     multimap_free(&l.vs_by_gw);

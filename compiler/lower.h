@@ -143,6 +143,8 @@ typedef struct mc_vs {
     X(DELEGATE_NOT_EXPORTED, "delegate VirtualService not exported to the root's namespace") \
     X(DELEGATE_CONFLICT,  "delegate route conflicts with the root's match") \
     X(REDIRECT_CODE,      "redirect code not supported: the route has no action") \
+    X(NO_DESTINATION,     "no destination with a weight above 0: the route has no action") \
+    X(DIRECT_STATUS,      "direct response status is not an HTTP status: the route has no action") \
     X(NO_TCP_ROUTE,       "no tcp route serves this server")
 
 typedef enum {
@@ -289,6 +291,7 @@ typedef struct mc_ir_server {
     bool https_redirect;
     const char *bind, *port_name, *credential;
     const char **hosts; uint32_t nhosts;        /* ./ and * / forms resolved */
+    struct mc_srv_index *hidx;                  /* private to lower.c: hosts by name */
 } mc_ir_server;
 
 typedef struct mc_ir_chain {

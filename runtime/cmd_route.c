@@ -186,7 +186,8 @@ static const char *run_query(const rt_image *img, query *q, answer *a, char *msg
         a->d.action = RT_ACT_CLOSE;
         a->d.flags = RT_FLAG_NR;
         a->d.details = "filter_chain_not_found";
-        a->d.cluster = a->d.target = a->d.route = a->d.vhost = a->d.origin = a->d.action_rec = a->d.wcluster = IMG_NONE;
+        a->d.cluster = a->d.target = a->d.route = a->d.vhost = a->d.action_rec = a->d.wcluster = IMG_NONE;
+        a->d.src = NULL;
         a->d.route_name = (rt_str){ "", 0 };
         return NULL;
     }
@@ -321,7 +322,7 @@ static void print_text(const rt_image *img, const answer *a)
     }
     if (a->label[0]) printf("  route      %s\n", a->label);
     rt_origin_info oi;
-    if (rt_origin_get(img, d->origin, &oi) && oi.delegate_name.n) printf("  delegate   %s/%s\n", oi.delegate_ns.p, oi.delegate_name.p);
+    if (rt_origin_get(img, d, &oi) && oi.delegate_name.n) printf("  delegate   %s/%s\n", oi.delegate_ns.p, oi.delegate_name.p);
     if (d->action == RT_ACT_ROUTE && a->http) {
         printf("  path       %s\n  authority  %s\n", a->path, a->authority);
         rt_policy p;
@@ -699,23 +700,18 @@ static void run_test(const rt_image *img, const mc_node *t, uint32_t idx, bool d
                 gn += (size_t)snprintf(got + gn, sizeof got - gn, "%s%s:%u", i ? "," : "", cluster_name(img, w.cluster), w.weight);
                 if (gn >= sizeof got) gn = sizeof got - 1;
             }
+            if (d->action == RT_ACT_ROUTE && d->target == IMG_NONE && d->cluster != IMG_NONE)
+                snprintf(got, sizeof got, "%s:0", cluster_name(img, d->cluster));
             if (strcmp(want, got) != 0) failure(name, details, &r, "clusters", want, got);
         }
         rt_policy p;
         rt_policy_get(img, d, &p);
-        char pol[1024];
-        policy_text(img, d, &p, "timeout", pol, sizeof pol);
-        check_str_field(name, details, &r, validate, "timeout", pol);
-        policy_text(img, d, &p, "retries", pol, sizeof pol);
-        check_str_field(name, details, &r, validate, "retries", pol);
-        policy_text(img, d, &p, "mirrors", pol, sizeof pol);
-        check_str_field(name, details, &r, validate, "mirrors", pol);
-        policy_text(img, d, &p, "fault", pol, sizeof pol);
-        check_str_field(name, details, &r, validate, "fault", pol);
-        policy_text(img, d, &p, "request_headers", pol, sizeof pol);
-        check_str_field(name, details, &r, validate, "request_headers", pol);
-        policy_text(img, d, &p, "response_headers", pol, sizeof pol);
-        check_str_field(name, details, &r, validate, "response_headers", pol);
+        static const char *const policy_keys[] = { "timeout", "retries", "mirrors", "fault", "request_headers", "response_headers" };
+        for (size_t k = 0; k < sizeof policy_keys / sizeof policy_keys[0]; k++) {
+            char pol[1024];
+            policy_text(img, d, &p, policy_keys[k], pol, sizeof pol);
+            check_str_field(name, details, &r, validate, policy_keys[k], pol);
+        }
         static const char *const cors_keys[] = { "cors_allows", "cors_denies" };
         for (int k = 0; k < 2; k++) {
             const char *origin = text_of(mc_get(validate, cors_keys[k]));

@@ -78,10 +78,13 @@ uint64_t img_hash(const void *p, size_t n, uint32_t kind) { return XXH3_64bits_w
 _Static_assert(sizeof(img_header) == IMG_HEADER_SIZE, "header size");
 _Static_assert(sizeof(img_section) == 24, "section entry size");
 _Static_assert(sizeof(img_view) == 48, "view");
-_Static_assert(sizeof(img_listener) == 32, "listener");
-_Static_assert(sizeof(img_chain) == 48, "chain");
-_Static_assert(sizeof(img_origin) == 16, "origin");
-_Static_assert(sizeof(img_route) == 48, "route");
+_Static_assert(sizeof(img_listener) == 40, "listener");
+_Static_assert(sizeof(img_vhost) == 32, "virtual host");
+_Static_assert(sizeof(img_chain) == 64, "chain");
+_Static_assert(sizeof(img_src) == 16, "source");
+_Static_assert(sizeof(img_route) == 56, "route");
+_Static_assert(sizeof(img_cluster) == 44, "cluster");
+_Static_assert(sizeof(img_endpoint) == 20, "endpoint");
 _Static_assert(sizeof(img_host_entry) == 24, "host entry");
 _Static_assert(sizeof(img_cpolicy) == 128, "cluster policy");
 #define SEC_ALIGN(n, id, t) _Static_assert(sizeof(t) % 4 == 0 || sizeof(t) == 1, "record size of " #n);
@@ -301,6 +304,7 @@ static bool check_rows(vctx *c)
             if (cn->label.len == 0) return fail(c, OFF(c, TRIE, ch, img_trie_node, label), "TRIE %u: empty label below the root", ch);
             int b = (unsigned char)str_at(c, cn->label)[0];
             if (b <= prev) return fail(c, OFF(c, TRIE, ch, img_trie_node, label), "TRIE %u: children not sorted by first byte", ch);
+            if (cn->first != (uint32_t)b) return fail(c, OFF(c, TRIE, ch, img_trie_node, first), "TRIE %u: first byte is not the label's", ch);
             prev = b;
             if (c->triemax[ch] > mx) mx = c->triemax[ch];
         }
@@ -336,11 +340,11 @@ static bool check_rows(vctx *c)
                             i, c->htmax[x->exact] - 1, x->nrows);
         }
     }
-    for (uint32_t i = 0; i < CNT(c, ROWSETS); i++) {
-        const img_rowset *rs = REC(c, img_rowset, ROWSETS, i);
-        const img_index *x = REC(c, img_index, INDEXES, rs->index);
-        if (x->nrows != rs->rows.count)
-            return fail(c, OFF(c, ROWSETS, i, img_rowset, index), "ROWSETS %u: %u rows but its index is for %u", i, rs->rows.count, x->nrows);
+    for (uint32_t i = 0; i < CNT(c, VHOSTS); i++) {
+        const img_vhost *v = REC(c, img_vhost, VHOSTS, i);
+        const img_index *x = REC(c, img_index, INDEXES, v->index);
+        if (x->nrows != v->rows.count)
+            return fail(c, OFF(c, VHOSTS, i, img_vhost, index), "VHOSTS %u: %u rows but its index is for %u", i, v->rows.count, x->nrows);
     }
     return true;
 }
@@ -357,6 +361,14 @@ static bool check_matchers(vctx *c, img_range r, bool origin, uint64_t off, cons
         if ((m->op == IMG_OP_REGEX) != (m->regex != IMG_NONE))
             return fail(c, OFF(c, MATCHERS, mi, img_matcher, regex), "MATCHERS %u: regex index does not agree with the operator", mi);
     }
+    return true;
+}
+
+/* a target is a CLUSTERS index (single destination) or a TARGETS index (split) */
+static bool check_target(vctx *c, uint32_t t, bool cluster, uint64_t off, const char *who, uint32_t i)
+{
+    uint32_t lim = cluster ? CNT(c, CLUSTERS) : CNT(c, TARGETS);
+    if (t >= lim) return fail(c, off, "%s %u: target %u outside the %u %s records", who, i, t, lim, cluster ? "CLUSTERS" : "TARGETS");
     return true;
 }
 
@@ -398,10 +410,13 @@ static bool check_links(vctx *c)
     for (uint32_t i = 0; i < CNT(c, CHAINS); i++) {
         const img_chain *ch = REC(c, img_chain, CHAINS, i);
         uint64_t off = OFF(c, CHAINS, i, img_chain, kind);
-        if (ch->kind == IMG_CHAIN_HTTP && (ch->route_table == IMG_NONE || ch->target != IMG_NONE))
+        if (ch->kind == IMG_CHAIN_HTTP && (ch->route_table == IMG_NONE || ch->target != IMG_NONE || ch->flags))
             return fail(c, off, "CHAINS %u: an HTTP chain needs a route table and no target", i);
         if (ch->kind == IMG_CHAIN_TCP && (ch->target == IMG_NONE || ch->route_table != IMG_NONE))
             return fail(c, off, "CHAINS %u: a TCP chain needs a target and no route table", i);
+        if (ch->kind == IMG_CHAIN_TCP &&
+            !check_target(c, ch->target, ch->flags & IMG_CHAIN_CLUSTER, OFF(c, CHAINS, i, img_chain, target), "CHAINS", i))
+            return false;
     }
     for (uint32_t i = 0; i < CNT(c, ROUTETABLES); i++) {
         const img_route_table *rt = REC(c, img_route_table, ROUTETABLES, i);
@@ -417,9 +432,12 @@ static bool check_links(vctx *c)
         if ((kind == IMG_PATH_REGEX) != (r->regex != IMG_NONE))
             return fail(c, OFF(c, ROUTES, i, img_route, regex), "ROUTES %u: regex index does not agree with the path kind", i);
         const img_action *a = REC(c, img_action, ACTIONS, r->action);
-        if ((a->kind == IMG_ACTION_ROUTE) != (r->target != IMG_NONE))
+        if ((a->kind == IMG_ACTION_ROUTE) != (r->target != IMG_NONE) || (a->kind != IMG_ACTION_ROUTE && (r->flags & IMG_ROUTE_CLUSTER)))
             return fail(c, OFF(c, ROUTES, i, img_route, target), "ROUTES %u: target does not agree with a %s action", i,
                         img_enum_name(IMG_E_ACTION, a->kind));
+        if (a->kind == IMG_ACTION_ROUTE &&
+            !check_target(c, r->target, r->flags & IMG_ROUTE_CLUSTER, OFF(c, ROUTES, i, img_route, target), "ROUTES", i))
+            return false;
         if (!check_matchers(c, r->matchers, false, OFF(c, ROUTES, i, img_route, matchers), "ROUTES", i)) return false;
     }
     for (uint32_t i = 0; i < CNT(c, ACTIONS); i++) {

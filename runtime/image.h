@@ -159,9 +159,11 @@ enum {
     IMG_ROUTE_IGNORE_CASE = 1u << 8,    /* ignoreUriCase: prefix/exact compare case-insensitively */
     IMG_ROUTE_CATCH_ALL   = 1u << 9,    /* prefix "/" without header/query matchers */
     IMG_ROUTE_QUERY       = 1u << 10,   /* has query-parameter matchers */
+    IMG_ROUTE_CLUSTER     = 1u << 11,   /* target is a single cluster, not a split */
     IMG_ROUTE_KIND_MASK   = 0xffu,      /* low byte: IMG_PATH_* */
-    IMG_ROUTE_FLAGS_MASK  = 0x7ffu
+    IMG_ROUTE_FLAGS_MASK  = 0xfffu
 };
+enum { IMG_CHAIN_CLUSTER = 1u << 0, IMG_CHAIN_FLAGS_MASK = 0x1u };
 enum {
     IMG_M_INVERT        = 1u << 0,      /* withoutHeaders: result inverted */
     IMG_M_MISSING_EMPTY = 1u << 1,      /* a missing header is matched as "" */
@@ -218,16 +220,31 @@ typedef struct img_listener {
     uint32_t sni;               /* HOSTTABLES: SNI -> chain index (TLS); IMG_NONE otherwise */
     uint32_t chain;             /* the single chain (HTTP, TCP), or IMG_NONE */
     img_range chains;           /* CHAINS of this listener (for iteration and dump) */
+    img_range servers;          /* STRLIST: "ns/gateway servers[i]" merged on this port */
 } img_listener;
 
+/* Where a route row or a TCP chain came from. No file names or line
+** numbers: the image must not change when documents move. */
+typedef struct img_src {
+    uint32_t vs;                /* VSES, or IMG_NONE (a default route) */
+    uint32_t delegate;          /* VSES of the delegate VS the route came from, or IMG_NONE */
+    uint16_t entry;             /* http[] / tls[] / tcp[] index in the root VS */
+    uint16_t match;             /* match[j], 0xffff: no match block */
+    uint32_t kind;              /* IMG_ENTRY_* */
+} img_src;
+
+/* A filter chain. Passthrough chains carry no server label, so the
+** chains of a gateway view and of the mesh view for the same rules are
+** equal records and stored once (the listener lists its servers). */
 typedef struct img_chain {
     uint32_t kind;              /* IMG_CHAIN_* */
     uint32_t tls;               /* IMG_TLS_*: server TLS mode (NONE: plain text) */
-    uint32_t protocol;          /* IMG_PROTO_*: the server's port protocol */
+    uint32_t protocol;          /* IMG_PROTO_*: the server's protocol (TLS for passthrough) */
+    uint32_t flags;             /* IMG_CHAIN_* flags */
     uint32_t route_table;       /* ROUTETABLES (HTTP chains), else IMG_NONE */
-    uint32_t target;            /* TARGETS (TCP chains), else IMG_NONE */
-    uint32_t origin;            /* ORIGINS: the VS tcp[]/tls[] entry (TCP chains), else IMG_NONE */
-    img_str server;             /* "ns/gateway servers[i]" */
+    uint32_t target;            /* TCP chains: CLUSTERS with IMG_CHAIN_CLUSTER, else TARGETS */
+    img_src src;                /* the VS tls[]/tcp[] entry of TCP chains (vs IMG_NONE otherwise) */
+    img_str server;             /* "ns/gateway servers[i]" of terminating chains, else "" */
     img_str credential;         /* tls.credentialName ("" none) */
     img_range sni;              /* STRLIST: server names this chain answers ("" none = any) */
 } img_chain;
@@ -261,31 +278,26 @@ typedef struct img_host_entry {
     uint64_t hash;              /* XXH3_64bits_withSeed(key, len, kind) */
 } img_host_entry;
 
-typedef struct img_vhost {
-    img_str domain;             /* as in Envoy: lowercase; "*.foo.com", "*" */
-    uint32_t port;              /* for the name domain:port */
-    uint32_t flags;             /* IMG_VHOST_* */
-    uint32_t rowset;            /* ROWSETS */
-    uint32_t pad;
-} img_vhost;
-
-/* The decision table of one virtual host: rows in Envoy order (first
+/* A virtual host and its decision table: rows in Envoy order (first
 ** match wins) and an index telling which rows can match a path:
 **   trie    radix tree over the literal of prefix rows: walking the path,
 **           every node passed lists the rows whose prefix ends there;
 **   exact   host-table of exact-path literals -> ROWLISTS;
 **   rest    rows with no usable literal (regex, ignoreUriCase), always
 **           candidates.
-** Row numbers in an index are relative to the row set, so structurally
-** equal virtual hosts share one index. */
-typedef struct img_rowset {
+** Row numbers in an index are relative to the rows, so structurally equal
+** virtual hosts share one index (and equal row lists are stored once). */
+typedef struct img_vhost {
+    img_str domain;             /* as in Envoy: lowercase; "*.foo.com", "*" */
     img_range rows;             /* ROUTES */
-    uint32_t index;             /* INDEXES */
+    uint32_t index;             /* INDEXES, for rows.count rows */
+    uint32_t port;              /* for the name domain:port */
+    uint32_t flags;             /* IMG_VHOST_* */
     uint32_t pad;
-} img_rowset;
+} img_vhost;
 
 typedef struct img_index {
-    uint32_t nrows;             /* rows.count of every row set using it */
+    uint32_t nrows;             /* rows.count of every virtual host using it */
     uint32_t trie;              /* TRIE root, or IMG_NONE */
     uint32_t exact;             /* HOSTTABLES (targets: ROWLISTS), or IMG_NONE */
     uint32_t rest;              /* ROWLISTS, or IMG_NONE */
@@ -295,7 +307,7 @@ typedef struct img_trie_node {
     img_str label;              /* bytes from the parent (root: empty, others >= 1) */
     img_range children;         /* TRIE, indexes > this node, sorted by first label byte */
     uint32_t rows;              /* ROWLISTS, or IMG_NONE */
-    uint32_t pad;
+    uint32_t first;             /* label[0] (0 for the root): the key of the children search */
 } img_trie_node;
 
 typedef struct img_route {
@@ -304,10 +316,10 @@ typedef struct img_route {
     img_str path;               /* prefix, exact path or regex text */
     img_range matchers;         /* MATCHERS (headers, then query parameters) */
     uint32_t action;            /* ACTIONS */
-    uint32_t target;            /* TARGETS for IMG_ACTION_ROUTE, else IMG_NONE */
+    uint32_t target;            /* IMG_ACTION_ROUTE: CLUSTERS with IMG_ROUTE_CLUSTER, else TARGETS
+                                   (a weighted split); IMG_NONE for other actions */
     img_str name;               /* %ROUTE_NAME%: http.name[.match.name] */
-    uint32_t origin;            /* ORIGINS, or IMG_NONE (a default route) */
-    uint32_t pad;
+    img_src src;                /* the VS http[] entry and match */
 } img_route;
 
 typedef struct img_matcher {
@@ -318,16 +330,6 @@ typedef struct img_matcher {
     img_str name;               /* lowercase header name (":method", ...) or query name */
     img_str value;
 } img_matcher;
-
-/* Where a row came from. No file names or line numbers: the image must
-** not change when documents move between or within files. */
-typedef struct img_origin {
-    uint32_t vs;                /* VSES */
-    uint32_t delegate;          /* VSES of the delegate VS the route came from, or IMG_NONE */
-    uint32_t kind;              /* IMG_ENTRY_*: http[], tls[] or tcp[] */
-    uint16_t entry;             /* index in that list of the root VS */
-    uint16_t match;             /* match[j], 0xffff: no match block */
-} img_origin;
 
 typedef struct img_vs { img_str ns, name; } img_vs;
 
@@ -420,8 +422,7 @@ typedef struct img_direct {
 } img_direct;
 
 typedef struct img_cluster {
-    img_str name;               /* outbound|PORT|SUBSET|HOST */
-    img_str host;
+    img_str name;               /* outbound|PORT|SUBSET|HOST (the host is the tail after the last '|') */
     img_str subset;
     uint32_t port;
     uint32_t kind;              /* IMG_CLUSTER_*: MISSING = not defined (503 NC) */
@@ -429,7 +430,6 @@ typedef struct img_cluster {
     uint32_t protocol;          /* IMG_PROTO_* of the service port */
     img_range endpoints;        /* ENDPOINTS */
     uint32_t flags;             /* IMG_CLUSTER_* */
-    uint32_t pad;
 } img_cluster;
 
 typedef struct img_endpoint {
@@ -437,7 +437,6 @@ typedef struct img_endpoint {
     uint32_t port;              /* 0 for unix */
     uint32_t weight;            /* LB weight, >= 1 */
     uint32_t kind;              /* IMG_EP_* */
-    uint32_t pad;
 } img_endpoint;
 
 /* Cluster settings with Istio's defaults filled in (DestinationRule
@@ -487,14 +486,12 @@ typedef struct img_cpolicy {
     X(HSLOTS,    10, uint32_t)         /* entry index + 1, 0 empty */ \
     X(HENTRIES,  11, img_host_entry)   \
     X(VHOSTS,    12, img_vhost)        \
-    X(ROWSETS,   13, img_rowset)       \
     X(INDEXES,   14, img_index)        \
     X(TRIE,      15, img_trie_node)    \
     X(ROWLISTS,  16, img_range)        /* into ROWLIST */ \
     X(ROWLIST,   17, uint32_t)         /* relative rows, ascending */ \
     X(ROUTES,    18, img_route)        \
     X(MATCHERS,  19, img_matcher)      \
-    X(ORIGINS,   20, img_origin)       \
     X(VSES,      21, img_vs)           \
     X(ACTIONS,   22, img_action)       \
     X(POLICIES,  23, img_policy)       \
@@ -545,12 +542,17 @@ enum { IMG_F_STR, IMG_F_RANGE, IMG_F_IDX, IMG_F_IDXN, IMG_F_ENUM, IMG_F_FLAGS, I
 #define IMG_FIELDS_LISTENERS(F) \
     F(img_listener, port, U32, 65536) F(img_listener, kind, ENUM, IMG_E_LISTENER) \
     F(img_listener, bind, STR, 0) F(img_listener, sni, IDXN, IMG_S_HOSTTABLES) \
-    F(img_listener, chain, IDXN, IMG_S_CHAINS) F(img_listener, chains, RANGE, IMG_S_CHAINS)
+    F(img_listener, chain, IDXN, IMG_S_CHAINS) F(img_listener, chains, RANGE, IMG_S_CHAINS) \
+    F(img_listener, servers, RANGE, IMG_S_STRLIST)
+/* the img_src fields of a record type */
+#define IMG_FIELDS_SRC(F, type) \
+    F(type, src.vs, IDXN, IMG_S_VSES) F(type, src.delegate, IDXN, IMG_S_VSES) \
+    F(type, src.kind, ENUM, IMG_E_ENTRY)
 #define IMG_FIELDS_CHAINS(F) \
     F(img_chain, kind, ENUM, IMG_E_CHAIN) F(img_chain, tls, ENUM, IMG_E_TLS) \
-    F(img_chain, protocol, ENUM, IMG_E_PROTO) F(img_chain, route_table, IDXN, IMG_S_ROUTETABLES) \
-    F(img_chain, target, IDXN, IMG_S_TARGETS) F(img_chain, origin, IDXN, IMG_S_ORIGINS) \
-    F(img_chain, server, STR, 0) F(img_chain, credential, STR, 0) \
+    F(img_chain, protocol, ENUM, IMG_E_PROTO) F(img_chain, flags, FLAGS, IMG_CHAIN_FLAGS_MASK) \
+    F(img_chain, route_table, IDXN, IMG_S_ROUTETABLES) F(img_chain, target, U32, 0) \
+    IMG_FIELDS_SRC(F, img_chain) F(img_chain, server, STR, 0) F(img_chain, credential, STR, 0) \
     F(img_chain, sni, RANGE, IMG_S_STRLIST)
 #define IMG_FIELDS_ROUTETABLES(F) \
     F(img_route_table, name, STR, 0) F(img_route_table, hosts, IDX, IMG_S_HOSTTABLES) \
@@ -564,32 +566,26 @@ enum { IMG_F_STR, IMG_F_RANGE, IMG_F_IDX, IMG_F_IDXN, IMG_F_ENUM, IMG_F_FLAGS, I
     F(img_host_entry, key, STR, 0) F(img_host_entry, target, U32, 0) \
     F(img_host_entry, kind, ENUM, IMG_E_HOST) F(img_host_entry, hash, U32, 0) /* 64 bits; checked against the key by hand */
 #define IMG_FIELDS_VHOSTS(F) \
-    F(img_vhost, domain, STR, 0) F(img_vhost, port, U32, 65536) \
-    F(img_vhost, flags, FLAGS, IMG_VHOST_FLAGS_MASK) F(img_vhost, rowset, IDX, IMG_S_ROWSETS) \
-    F(img_vhost, pad, ZERO, 0)
-#define IMG_FIELDS_ROWSETS(F) \
-    F(img_rowset, rows, RANGE, IMG_S_ROUTES) F(img_rowset, index, IDX, IMG_S_INDEXES) \
-    F(img_rowset, pad, ZERO, 0)
+    F(img_vhost, domain, STR, 0) F(img_vhost, rows, RANGE, IMG_S_ROUTES) \
+    F(img_vhost, index, IDX, IMG_S_INDEXES) F(img_vhost, port, U32, 65536) \
+    F(img_vhost, flags, FLAGS, IMG_VHOST_FLAGS_MASK) F(img_vhost, pad, ZERO, 0)
 #define IMG_FIELDS_INDEXES(F) \
     F(img_index, nrows, U32, 0) F(img_index, trie, IDXN, IMG_S_TRIE) \
     F(img_index, exact, IDXN, IMG_S_HOSTTABLES) F(img_index, rest, IDXN, IMG_S_ROWLISTS)
 #define IMG_FIELDS_TRIE(F) \
     F(img_trie_node, label, STR, 0) F(img_trie_node, children, RANGE, IMG_S_TRIE) \
-    F(img_trie_node, rows, IDXN, IMG_S_ROWLISTS) F(img_trie_node, pad, ZERO, 0)
+    F(img_trie_node, rows, IDXN, IMG_S_ROWLISTS) F(img_trie_node, first, U32, 256)
 #define IMG_FIELDS_ROWLISTS(F) F(img_range, first, RANGE, IMG_S_ROWLIST)
 #define IMG_FIELDS_ROWLIST(F)
 #define IMG_FIELDS_ROUTES(F) \
     F(img_route, flags, FLAGS, IMG_ROUTE_FLAGS_MASK) F(img_route, regex, IDXN, IMG_S_REGEXES) \
     F(img_route, path, STR, 0) F(img_route, matchers, RANGE, IMG_S_MATCHERS) \
-    F(img_route, action, IDX, IMG_S_ACTIONS) F(img_route, target, IDXN, IMG_S_TARGETS) \
-    F(img_route, name, STR, 0) F(img_route, origin, IDXN, IMG_S_ORIGINS) F(img_route, pad, ZERO, 0)
+    F(img_route, action, IDX, IMG_S_ACTIONS) F(img_route, target, U32, 0) \
+    F(img_route, name, STR, 0) IMG_FIELDS_SRC(F, img_route)
 #define IMG_FIELDS_MATCHERS(F) \
     F(img_matcher, target, ENUM, IMG_E_TARGET) F(img_matcher, op, ENUM, IMG_E_OP) \
     F(img_matcher, flags, FLAGS, IMG_M_FLAGS_MASK) F(img_matcher, regex, IDXN, IMG_S_REGEXES) \
     F(img_matcher, name, STR, 0) F(img_matcher, value, STR, 0)
-#define IMG_FIELDS_ORIGINS(F) \
-    F(img_origin, vs, IDX, IMG_S_VSES) F(img_origin, delegate, IDXN, IMG_S_VSES) \
-    F(img_origin, kind, ENUM, IMG_E_ENTRY)
 #define IMG_FIELDS_VSES(F) F(img_vs, ns, STR, 0) F(img_vs, name, STR, 0)
 #define IMG_FIELDS_ACTIONS(F) \
     F(img_action, kind, ENUM, IMG_E_ACTION) F(img_action, detail, U32, 0) \
@@ -631,14 +627,13 @@ enum { IMG_F_STR, IMG_F_RANGE, IMG_F_IDX, IMG_F_IDXN, IMG_F_ENUM, IMG_F_FLAGS, I
 #define IMG_FIELDS_DIRECTS(F) \
     F(img_direct, status, U32, 1000) F(img_direct, pad, ZERO, 0) F(img_direct, body, STR, 0)
 #define IMG_FIELDS_CLUSTERS(F) \
-    F(img_cluster, name, STR, 0) F(img_cluster, host, STR, 0) F(img_cluster, subset, STR, 0) \
+    F(img_cluster, name, STR, 0) F(img_cluster, subset, STR, 0) \
     F(img_cluster, port, U32, 65536) F(img_cluster, kind, ENUM, IMG_E_CLUSTER) \
     F(img_cluster, policy, IDXN, IMG_S_CPOLICIES) F(img_cluster, protocol, ENUM, IMG_E_PROTO) \
-    F(img_cluster, endpoints, RANGE, IMG_S_ENDPOINTS) F(img_cluster, flags, FLAGS, IMG_CLUSTER_FLAGS_MASK) \
-    F(img_cluster, pad, ZERO, 0)
+    F(img_cluster, endpoints, RANGE, IMG_S_ENDPOINTS) F(img_cluster, flags, FLAGS, IMG_CLUSTER_FLAGS_MASK)
 #define IMG_FIELDS_ENDPOINTS(F) \
     F(img_endpoint, address, STR, 0) F(img_endpoint, port, U32, 65536) \
-    F(img_endpoint, weight, U32, 0) F(img_endpoint, kind, ENUM, IMG_E_EP) F(img_endpoint, pad, ZERO, 0)
+    F(img_endpoint, weight, U32, 0) F(img_endpoint, kind, ENUM, IMG_E_EP)
 #define IMG_FIELDS_CPOLICIES(F) \
     F(img_cpolicy, lb, ENUM, IMG_E_LB) F(img_cpolicy, flags, FLAGS, IMG_CPOLICY_FLAGS_MASK) \
     F(img_cpolicy, max_ejection_percent, U32, 101) F(img_cpolicy, min_health_percent, U32, 101) \

@@ -432,10 +432,10 @@ static void try_list(const rt_image *img, const img_route *rows, uint32_t list, 
     }
 }
 
-static uint32_t find_row(const rt_image *img, const img_rowset *rs, const req_view *rv)
+static uint32_t find_row(const rt_image *img, const img_vhost *v, const req_view *rv)
 {
-    const img_index *x = SEC(img, INDEXES, img_index) + rs->index;
-    const img_route *rows = SEC(img, ROUTES, img_route) + rs->rows.first;
+    const img_index *x = SEC(img, INDEXES, img_index) + v->index;
+    const img_route *rows = SEC(img, ROUTES, img_route) + v->rows.first;
     uint32_t best = IMG_NONE;
     if (x->exact != IMG_NONE) {
         const img_host_table *ht = SEC(img, HOSTTABLES, img_host_table) + x->exact;
@@ -456,7 +456,7 @@ static uint32_t find_row(const rt_image *img, const img_rowset *rs, const req_vi
             while (lo < hi) {
                 uint32_t mid = (lo + hi) / 2;
                 const img_trie_node *c = &trie[node->children.first + mid];
-                unsigned char cb = (unsigned char)S(img, c->label)[0];
+                unsigned char cb = (unsigned char)c->first;
                 if (cb == b) { next = c; break; }
                 if (cb < b) lo = mid + 1;
                 else hi = mid;
@@ -473,26 +473,30 @@ static uint32_t find_row(const rt_image *img, const img_rowset *rs, const req_vi
 static void decision_init(rt_decision *d)
 {
     memset(d, 0, sizeof *d);
-    d->cluster = d->target = d->wcluster = d->route = d->action_rec = d->vhost = d->origin = IMG_NONE;
+    d->cluster = d->target = d->wcluster = d->route = d->action_rec = d->vhost = IMG_NONE;
+    d->src = NULL;
     d->route_name = (rt_str){ "", 0 };
 }
 
-static void pick_target(const rt_image *img, uint32_t target, uint64_t random, rt_decision *d)
+/* a single cluster, or a weighted split: Envoy takes random_value % total
+** over the cumulative [begin, end) ranges */
+static void pick_target(const rt_image *img, uint32_t target, bool single, uint64_t random, rt_decision *d)
 {
-    const img_target *t = SEC(img, TARGETS, img_target) + target;
-    const img_wcluster *w = SEC(img, WCLUSTERS, img_wcluster) + t->clusters.first;
-    uint32_t pick = 0;
-    if (t->weighted) {
-        /* Envoy: random_value % total over cumulative [begin, end) ranges */
+    if (single) {
+        d->cluster = target;
+    } else {
+        const img_target *t = SEC(img, TARGETS, img_target) + target;
+        const img_wcluster *w = SEC(img, WCLUSTERS, img_wcluster) + t->clusters.first;
+        uint32_t pick = 0;
         uint64_t sel = random % t->total, end = 0;
         for (uint32_t i = 0; i < t->clusters.count; i++) {
-            end += w[i].weight;
+            end += t->weighted ? w[i].weight : 1;
             if (sel < end) { pick = i; break; }
         }
+        d->target = target;
+        d->wcluster = t->clusters.first + pick;
+        d->cluster = w[pick].cluster;
     }
-    d->target = target;
-    d->wcluster = t->clusters.first + pick;
-    d->cluster = w[pick].cluster;
     const img_cluster *c = SEC(img, CLUSTERS, img_cluster) + d->cluster;
     if (c->kind == IMG_CLUSTER_MISSING) {
         d->status = 503;
@@ -527,6 +531,15 @@ static void split_path(const rt_request *req, req_view *rv)
     }
 }
 
+/* Envoy's answer when no virtual host or no route matches */
+static void no_route(rt_decision *d)
+{
+    d->action = RT_ACT_NO_ROUTE;
+    d->status = 404;
+    d->flags = RT_FLAG_NR;
+    d->details = "route_not_found";
+}
+
 void rt_route_http(const rt_image *img, const rt_chain *c, const rt_request *req, rt_decision *d)
 {
     decision_init(d);
@@ -535,10 +548,7 @@ void rt_route_http(const rt_image *img, const rt_chain *c, const rt_request *req
     size_t hn = host_key(req->authority ? req->authority : "", req->authority ? req->authority_len : 0, host, sizeof host);
     uint32_t vh = hn == SIZE_MAX ? SEC(img, HOSTTABLES, img_host_table)[rt->hosts].dflt : ht_find(img, rt->hosts, host, hn);
     if (vh == IMG_NONE) {
-        d->action = RT_ACT_NO_ROUTE;
-        d->status = 404;
-        d->flags = RT_FLAG_NR;
-        d->details = "route_not_found";
+        no_route(d);
         return;
     }
     d->vhost = rt->vhosts.first + vh;
@@ -550,20 +560,16 @@ void rt_route_http(const rt_image *img, const rt_chain *c, const rt_request *req
         d->details = "direct_response";
         return;
     }
-    const img_rowset *rs = SEC(img, ROWSETS, img_rowset) + v->rowset;
     req_view rv;
     split_path(req, &rv);
-    uint32_t row = rs->rows.count ? find_row(img, rs, &rv) : IMG_NONE;
+    uint32_t row = v->rows.count ? find_row(img, v, &rv) : IMG_NONE;
     if (row == IMG_NONE) {
-        d->action = RT_ACT_NO_ROUTE;
-        d->status = 404;
-        d->flags = RT_FLAG_NR;
-        d->details = "route_not_found";
+        no_route(d);
         return;
     }
-    d->route = rs->rows.first + row;
+    d->route = v->rows.first + row;
     const img_route *r = SEC(img, ROUTES, img_route) + d->route;
-    d->origin = r->origin;
+    d->src = r->src.vs != IMG_NONE ? &r->src : NULL;
     d->action_rec = r->action;
     d->route_name = rt_string(img, r->name);
     uint32_t kind = r->flags & IMG_ROUTE_KIND_MASK;
@@ -572,7 +578,7 @@ void rt_route_http(const rt_image *img, const rt_chain *c, const rt_request *req
     switch (a->kind) {
     case IMG_ACTION_ROUTE:
         d->action = RT_ACT_ROUTE;
-        pick_target(img, r->target, req->random, d);
+        pick_target(img, r->target, r->flags & IMG_ROUTE_CLUSTER, req->random, d);
         break;
     case IMG_ACTION_REDIRECT:
         d->action = RT_ACT_REDIRECT;
@@ -597,8 +603,8 @@ void rt_route_tcp(const rt_image *img, const rt_chain *c, uint64_t random, rt_de
         return;
     }
     d->action = RT_ACT_ROUTE;
-    d->origin = c->origin;
-    pick_target(img, c->target, random, d);
+    d->src = c->src.vs != IMG_NONE ? &c->src : NULL;
+    pick_target(img, c->target, c->flags & IMG_CHAIN_CLUSTER, random, d);
     if (d->status) d->status = 0;   /* TCP has no status; flags tell */
 }
 
@@ -867,11 +873,11 @@ rt_header_op rt_wcluster_resp_header_op(const rt_image *img, uint32_t wcluster, 
     return hop(img, SEC(img, WCLUSTERS, img_wcluster)[wcluster].resp_headers.first + i);
 }
 
-bool rt_origin_get(const rt_image *img, uint32_t origin, rt_origin_info *out)
+bool rt_origin_get(const rt_image *img, const rt_decision *d, rt_origin_info *out)
 {
     memset(out, 0, sizeof *out);
-    if (origin == IMG_NONE) return false;
-    const img_origin *o = SEC(img, ORIGINS, img_origin) + origin;
+    if (!d->src) return false;
+    const img_src *o = d->src;
     const img_vs *vs = SEC(img, VSES, img_vs) + o->vs;
     out->vs_ns = rt_string(img, vs->ns);
     out->vs_name = rt_string(img, vs->name);
@@ -894,8 +900,8 @@ int rt_route_label(const rt_image *img, const rt_decision *d, char *buf, size_t 
     int n;
     if (d->route_name.n) {
         n = snprintf(buf, cap, "%s", d->route_name.p);
-    } else if (d->origin != IMG_NONE) {
-        const img_origin *o = SEC(img, ORIGINS, img_origin) + d->origin;
+    } else if (d->src) {
+        const img_src *o = d->src;
         const img_vs *vs = SEC(img, VSES, img_vs) + o->vs;
         const char *kind = img_enum_name(IMG_E_ENTRY, o->kind);
         if (o->match == 0xffff) n = snprintf(buf, cap, "%s/%s.%s[%u]", S(img, vs->ns), S(img, vs->name), kind, o->entry);
@@ -923,7 +929,9 @@ void rt_cluster_get(const rt_image *img, uint32_t cluster, rt_cluster_info *out)
     memset(out, 0, sizeof *out);
     const img_cluster *c = SEC(img, CLUSTERS, img_cluster) + cluster;
     out->name = rt_string(img, c->name);
-    out->host = rt_string(img, c->host);
+    const char *bar = memrchr(out->name.p, '|', out->name.n);
+    out->host.p = bar ? bar + 1 : out->name.p;
+    out->host.n = out->name.n - (uint32_t)(out->host.p - out->name.p);
     out->subset = rt_string(img, c->subset);
     out->port = c->port;
     out->kind = c->kind;

@@ -151,12 +151,13 @@ typedef struct rt_decision {
                                    no_healthy_upstream, filter_chain_not_found, direct_response,
                                    via_upstream (a normal route) */
     uint32_t cluster;           /* CLUSTERS index chosen (weighted pick included), IMG_NONE if none */
-    uint32_t target;            /* TARGETS index (all clusters and weights), IMG_NONE if none */
-    uint32_t wcluster;          /* WCLUSTERS index picked (per-destination headers), IMG_NONE */
+    uint32_t target;            /* TARGETS index of a weighted split (all clusters and weights),
+                                   IMG_NONE for a single cluster or no route */
+    uint32_t wcluster;          /* WCLUSTERS index picked in a split (per-destination headers), IMG_NONE */
     uint32_t route;             /* ROUTES index that matched (coverage), IMG_NONE */
     uint32_t action_rec;        /* ACTIONS index of the matched route, IMG_NONE */
     uint32_t vhost;             /* VHOSTS index selected, IMG_NONE */
-    uint32_t origin;            /* ORIGINS index (VS, entry, match), IMG_NONE */
+    const img_src *src;         /* the VS entry the route or chain came from; NULL for none */
     uint32_t path_match_len;    /* bytes of :path the route matched (prefix rewrites) */
     bool tls_redirect;          /* vhost requires TLS and the request was plain: 301 to https */
     rt_str route_name;          /* %ROUTE_NAME% ("" none) */
@@ -239,22 +240,22 @@ rt_match rt_cors_origin(const rt_image *img, const rt_decision *d, uint32_t i);
 /* Does an Origin header value pass the CORS allowOrigins of the route? */
 bool rt_cors_origin_allowed(const rt_image *img, const rt_decision *d, const char *origin, size_t len);
 
-/* The clusters of a target (split) with weights; per-destination header
-** operations through the WCLUSTERS index (d->wcluster). */
+/* The clusters of a split (d->target) with weights; per-destination
+** header operations through the WCLUSTERS index (d->wcluster). */
 typedef struct rt_weighted { uint32_t cluster, weight; uint32_t nreq_headers, nresp_headers; rt_str authority; } rt_weighted;
 uint32_t rt_target_count(const rt_image *img, uint32_t target);
 rt_weighted rt_target_at(const rt_image *img, uint32_t target, uint32_t i);
 rt_header_op rt_wcluster_req_header_op(const rt_image *img, uint32_t wcluster, uint32_t i);
 rt_header_op rt_wcluster_resp_header_op(const rt_image *img, uint32_t wcluster, uint32_t i);
 
-/* Where the matched route came from. */
+/* Where the matched route came from (false: a default route, no VS). */
 typedef struct rt_origin_info {
     rt_str vs_ns, vs_name;
     uint32_t kind;              /* IMG_ENTRY_*: http[], tls[], tcp[] */
     uint32_t entry, match;      /* [entry] of the root VS; match UINT32_MAX: none */
     rt_str delegate_ns, delegate_name;  /* "" unless merged from a delegate VS */
 } rt_origin_info;
-bool rt_origin_get(const rt_image *img, uint32_t origin, rt_origin_info *out);
+bool rt_origin_get(const rt_image *img, const rt_decision *d, rt_origin_info *out);
 /* "ns/name.http[0].match[1]" or the route name: `route` in meshrt route -o json */
 int rt_route_label(const rt_image *img, const rt_decision *d, char *buf, size_t cap);
 rt_str rt_vhost_domain(const rt_image *img, uint32_t vhost, uint32_t *port);

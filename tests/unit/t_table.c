@@ -277,7 +277,6 @@ int main(void)
         }
         const img_route_table *rt = (const img_route_table *)rt_section(img, IMG_S_ROUTETABLES, NULL) + c->route_table;
         const img_vhost *vhs = (const img_vhost *)rt_section(img, IMG_S_VHOSTS, NULL);
-        const img_rowset *rss = (const img_rowset *)rt_section(img, IMG_S_ROWSETS, NULL);
         const img_route *routes = (const img_route *)rt_section(img, IMG_S_ROUTES, NULL);
         for (int k = 0; k < 300; k++) {
             req q;
@@ -299,7 +298,7 @@ int main(void)
             }
             uint32_t want = IMG_NONE;
             if (want_vh != IMG_NONE) {
-                const img_rowset *rs = &rss[vhs[rt->vhosts.first + want_vh].rowset];
+                const img_vhost *rs = &vhs[rt->vhosts.first + want_vh];
                 for (uint32_t i = 0; i < rs->rows.count && want == IMG_NONE; i++)
                     if (ref_row(img, &routes[rs->rows.first + i], &q)) want = rs->rows.first + i;
             }
