@@ -280,20 +280,41 @@ static void clusters_text(rt_server *srv, rt_sbuf *out, bool json)
 
 static json_t *jstr(rt_str s) { return json_stringn(s.p, s.n); }
 
+/* A route's or chain's destinations: one cluster, or a weighted split. */
+static json_t *clusters_json(const rt_image *img, uint32_t cluster, uint32_t target)
+{
+    json_t *cs = json_array();
+    uint32_t n = target != IMG_NONE ? rt_target_count(img, target) : cluster != IMG_NONE;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t c = cluster, w = 1;
+        if (target != IMG_NONE) {
+            rt_weighted wt = rt_target_at(img, target, k);
+            c = wt.cluster;
+            w = wt.weight;
+        }
+        rt_cluster_info ci;
+        rt_cluster_get(img, c, &ci);
+        json_t *o = json_object();
+        json_object_set_new(o, "name", jstr(ci.name));
+        json_object_set_new(o, "weight", json_integer(w));
+        json_array_append_new(cs, o);
+    }
+    return cs;
+}
+
 /* The routes of one virtual host, from the image's records. This is the
 ** only place that reads route records directly (table.h has no iterator
 ** over a virtual host's rows). */
 static json_t *dump_routes(const rt_image *img, uint32_t vhost)
 {
     json_t *arr = json_array();
-    uint32_t nv = 0, nrs = 0, nr = 0, nm = 0, na = 0;
+    uint32_t nv = 0, nr = 0, nm = 0, na = 0;
     const img_vhost *vh = (const img_vhost *)rt_section(img, IMG_S_VHOSTS, &nv) + vhost;
-    const img_rowset *rs = (const img_rowset *)rt_section(img, IMG_S_ROWSETS, &nrs) + vh->rowset;
     const img_route *routes = rt_section(img, IMG_S_ROUTES, &nr);
     const img_matcher *ms = rt_section(img, IMG_S_MATCHERS, &nm);
     const img_action *acts = rt_section(img, IMG_S_ACTIONS, &na);
-    for (uint32_t i = 0; i < rs->rows.count; i++) {
-        uint32_t ri = rs->rows.first + i;
+    for (uint32_t i = 0; i < vh->rows.count; i++) {
+        uint32_t ri = vh->rows.first + i;
         const img_route *r = &routes[ri];
         json_t *o = json_object();
         json_t *m = json_object();
@@ -320,20 +341,12 @@ static json_t *dump_routes(const rt_image *img, uint32_t vhost)
         memset(&d, 0, sizeof d);
         d.action_rec = r->action;
         d.route = ri;
-        d.target = r->target;
+        d.target = IMG_NONE;
         d.wcluster = IMG_NONE;
         if (a->kind == IMG_ACTION_ROUTE && r->target != IMG_NONE) {
-            json_t *cs = json_array();
-            for (uint32_t k = 0; k < rt_target_count(img, r->target); k++) {
-                rt_weighted wt = rt_target_at(img, r->target, k);
-                rt_cluster_info ci;
-                rt_cluster_get(img, wt.cluster, &ci);
-                json_t *c = json_object();
-                json_object_set_new(c, "name", jstr(ci.name));
-                json_object_set_new(c, "weight", json_integer(wt.weight));
-                json_array_append_new(cs, c);
-            }
-            json_object_set_new(o, "clusters", cs);
+            bool single = r->flags & IMG_ROUTE_CLUSTER;
+            if (!single) d.target = r->target;
+            json_object_set_new(o, "clusters", clusters_json(img, single ? r->target : IMG_NONE, d.target));
             rt_policy p;
             rt_policy_get(img, &d, &p);
             json_object_set_new(o, "timeout_ms", json_integer(p.timeout_ms));
@@ -428,17 +441,7 @@ static void config_dump(rt_server *srv, rt_sbuf *out)
             } else {
                 rt_decision d;
                 rt_route_tcp(img, c, 0, &d);
-                json_t *cs = json_array();
-                for (uint32_t j = 0; d.target != IMG_NONE && j < rt_target_count(img, d.target); j++) {
-                    rt_weighted wt = rt_target_at(img, d.target, j);
-                    rt_cluster_info cl;
-                    rt_cluster_get(img, wt.cluster, &cl);
-                    json_t *x = json_object();
-                    json_object_set_new(x, "name", jstr(cl.name));
-                    json_object_set_new(x, "weight", json_integer(wt.weight));
-                    json_array_append_new(cs, x);
-                }
-                json_object_set_new(co, "tcp_proxy", cs);
+                json_object_set_new(co, "tcp_proxy", clusters_json(img, d.target == IMG_NONE ? d.cluster : IMG_NONE, d.target));
             }
             json_array_append_new(chains, co);
         }
