@@ -91,6 +91,7 @@ struct rt_stream {
     rt_ucluster *ucl;
     rt_host *host;              /* the host of the current (or last) attempt, referenced */
     uint32_t timeout_ms, per_try_ms, retries_left, retry_on, backoff_ms;
+    uint32_t nreq_ops, nresp_ops;       /* the route's header operations */
     uint32_t retry_codes[8], nretry_codes;
     uint32_t num_retries;
     uint32_t attempts;
@@ -314,15 +315,21 @@ static size_t u64dec(char *o, uint64_t v)
     return n;
 }
 
+/* One send of two spans (head or framing, then body bytes); sendmsg
+** rather than writev skips the VFS layer, MSG_NOSIGNAL any SIGPIPE. */
 static ssize_t writev2(int fd, const char *a, size_t an, const char *b, size_t bn)
 {
     struct iovec iov[2];
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
     int n = 0;
     if (an) { iov[n].iov_base = (void *)(uintptr_t)a; iov[n].iov_len = an; n++; }
     if (bn) { iov[n].iov_base = (void *)(uintptr_t)b; iov[n].iov_len = bn; n++; }
     if (!n) return 0;
+    m.msg_iov = iov;
+    m.msg_iovlen = (size_t)n;
     ssize_t r;
-    do r = writev(fd, iov, n); while (r < 0 && errno == EINTR);
+    do r = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT); while (r < 0 && errno == EINTR);
     return r;
 }
 
@@ -411,7 +418,7 @@ static bool dc_read(rt_dconn *dc)
         if (!rt_buf_room(&dc->in)) return true;
     }
     ssize_t n;
-    do n = read(dc->fd, dc->in.p + dc->in.w, rt_buf_room(&dc->in)); while (n < 0 && errno == EINTR);
+    do n = recv(dc->fd, dc->in.p + dc->in.w, rt_buf_room(&dc->in), MSG_DONTWAIT); while (n < 0 && errno == EINTR);
     if (n > 0) {
         if (!dc->s && dc->state == D_HEAD && rt_buf_len(&dc->in) == 0) {
             dc->head_start_ms = now_ms(w);
@@ -1127,6 +1134,8 @@ static void route_stream(rt_stream *s)
     rt_policy pol;
     rt_policy_get(img, &d, &pol);
     s->timeout_ms = pol.timeout_ms;
+    s->nreq_ops = pol.nreq_headers;
+    s->nresp_ops = pol.nresp_headers;
     if (pol.retry.enabled) {
         s->num_retries = s->retries_left = pol.retry.num_retries;
         s->retry_on = parse_retry_on(pol.retry.retry_on.p, pol.retry.retry_on.n);
@@ -1391,15 +1400,13 @@ typedef struct hops { rt_header_op op[32]; uint32_t n; } hops;
 static void gather_ops(rt_stream *s, bool response, hops *o)
 {
     o->n = 0;
-    if (s->action_rec == IMG_NONE) return;
+    uint32_t n = response ? s->nresp_ops : s->nreq_ops;
+    if (s->action_rec == IMG_NONE || (!n && s->wcluster == IMG_NONE)) return;
     const rt_image *img = s->dc->w->srv->img;
     rt_decision d;
     memset(&d, 0, sizeof d);
     d.action_rec = s->action_rec;
     d.wcluster = s->wcluster;
-    rt_policy p;
-    rt_policy_get(img, &d, &p);
-    uint32_t n = response ? p.nresp_headers : p.nreq_headers;
     for (uint32_t i = 0; i < n && o->n < 32; i++)
         o->op[o->n++] = response ? rt_resp_header_op(img, &d, i) : rt_req_header_op(img, &d, i);
     if (s->wcluster != IMG_NONE && s->target != IMG_NONE) {
@@ -1700,7 +1707,7 @@ static void uc_read(rt_uconn *uc)
         if (!rt_buf_room(&uc->in)) return;
     }
     ssize_t n;
-    do n = read(uc->fd, uc->in.p + uc->in.w, rt_buf_room(&uc->in)); while (n < 0 && errno == EINTR);
+    do n = recv(uc->fd, uc->in.p + uc->in.w, rt_buf_room(&uc->in), MSG_DONTWAIT); while (n < 0 && errno == EINTR);
     if (n > 0) {
         uc->in.w += (uint32_t)n;
         if (uc->ucl) rt_ctr_add(&uc->ucl->cx_rx_bytes, (uint64_t)n);
@@ -2009,6 +2016,10 @@ static void s_log(rt_stream *s, uint64_t now)
         rt_cluster_get(w->srv->img, s->cluster, &ci);
         d.upstream_cluster = RT_LF(ci.name.p, ci.name.n);
     }
+    if (s->uc && !s->uc->local_len && s->uc->state == U_ACTIVE) {
+        rt_addr la;      /* asked for only when a line is logged */
+        if (rt_net_local_addr(s->uc->fd, &la, NULL) == 0) s->uc->local_len = (uint8_t)rt_addr_format(&la, s->uc->local_str, sizeof s->uc->local_str);
+    }
     if (s->uc && s->uc->local_len) d.upstream_local = RT_LF(s->uc->local_str, s->uc->local_len);
     dc_local_addr(dc);
     if (dc->local_len) d.downstream_local = RT_LF(dc->local_str, dc->local_len);
@@ -2193,8 +2204,6 @@ static void on_uconn(rt_loop *l, int fd, void *ud, int mask)
         }
         rt_timer_stop(w->loop, &uc->timer);
         rt_net_nodelay(fd, true, NULL);
-        rt_addr la;
-        if (rt_net_local_addr(fd, &la, NULL) == 0) uc->local_len = (uint8_t)rt_addr_format(&la, uc->local_str, sizeof uc->local_str);
         uc->state = U_ACTIVE;
         if (uc->ucl) rt_ctr_inc(&uc->ucl->cx_active);
         if (!s) {

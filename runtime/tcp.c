@@ -15,8 +15,9 @@
 **
 ** Then bytes are relayed both ways, with half-close (a FIN from one side
 ** is passed on after what it sent), through a bounded buffer per
-** direction; with --splice the kernel moves them through a pipe instead
-** (splice(2)), never into user space. One access-log line when both
+** direction; once a direction has moved 64 KiB, and unless --no-splice,
+** the kernel moves its bytes through a pipe instead (splice(2)), never
+** into user space. One access-log line when both
 ** sides are done, Envoy's tcp_proxy fields ("- - -", bytes each way,
 ** duration, upstream host and local address, SNI).
 */
@@ -44,6 +45,7 @@ typedef struct pipe_dir {
     rt_buf buf;
     int pfd[2];                 /* splice pipe, -1 without */
     uint32_t inpipe;            /* bytes in the pipe */
+    uint64_t moved;             /* bytes relayed so far */
     bool eof;                   /* the source sent FIN (or failed) */
     bool shut;                  /* FIN passed on to the destination */
     bool wblocked;
@@ -124,6 +126,10 @@ static void t_log(rt_tconn *t)
     d.bytes_sent = t->tx;
     if (t->host) d.upstream_host = RT_LF(t->host->addr_str, t->host->addr_len);
     if (t->ucl) d.upstream_cluster = RT_LF(t->ucl->name, t->ucl->name_len);
+    if (t->connected && !t->ulocal_len) {
+        rt_addr la;
+        if (rt_net_local_addr(t->ufd, &la, NULL) == 0) t->ulocal_len = (uint8_t)rt_addr_format(&la, t->ulocal, sizeof t->ulocal);
+    }
     if (t->ulocal_len) d.upstream_local = RT_LF(t->ulocal, t->ulocal_len);
     if (!t->local_len) {
         rt_addr a;
@@ -382,13 +388,21 @@ static void t_connect(rt_tconn *t)
     t->deadline_ms = now_ms(w) + ucl->connect_timeout_ms;
     rt_timer_stop(w->loop, &t->timer);
     t_arm(t);
-    /* no reading from the client until the upstream is there */
-    rt_file_mod(w->loop, t->cfd, RT_NONE);
+    /* the client stays watched: what it sends meanwhile joins the
+    ** ClientHello in the buffer (on_client) */
 }
 
 /* ------------------------------------------------------------ relay */
 
-static bool want_splice(const rt_worker *w) { return w->srv->o.splice; }
+/* Splice a direction once it has moved this much: short exchanges (a
+** handshake, a request) cost less through the buffer than two pipes. */
+#define SPLICE_AFTER (64u * 1024)
+
+static void maybe_splice(rt_tconn *t, pipe_dir *d)
+{
+    if (d->pfd[0] >= 0 || !t->w->srv->o.splice || d->moved < SPLICE_AFTER || rt_buf_len(&d->buf)) return;
+    if (pipe2(d->pfd, O_NONBLOCK | O_CLOEXEC) < 0) d->pfd[0] = d->pfd[1] = -1;
+}
 
 static void t_interest(rt_tconn *t)
 {
@@ -456,6 +470,7 @@ static bool relay(rt_tconn *t, pipe_dir *d, int src, int dst, bool src_ready, ui
             if (n > 0) {
                 rt_buf_consume(&d->buf, (uint32_t)n);
                 *count += (uint64_t)n;
+                d->moved += (uint64_t)n;
                 continue;
             }
             if (n < 0 && errno == EAGAIN) {
@@ -466,6 +481,7 @@ static bool relay(rt_tconn *t, pipe_dir *d, int src, int dst, bool src_ready, ui
         }
         d->wblocked = false;
         rt_buf_trim(&w->pool, &d->buf);
+        maybe_splice(t, d);
     }
     if (d->eof && !d->shut && !d->inpipe && !rt_buf_len(&d->buf)) {
         shutdown(dst, SHUT_WR);
@@ -517,8 +533,6 @@ static void on_upstream(rt_loop *l, int fd, void *ud, int mask)
             return;
         }
         rt_net_nodelay(fd, true, NULL);
-        rt_addr la;
-        if (rt_net_local_addr(fd, &la, NULL) == 0) t->ulocal_len = (uint8_t)rt_addr_format(&la, t->ulocal, sizeof t->ulocal);
         t->connected = true;
         rt_ctr_inc(&t->ucl->cx_active);
         rt_ctr_inc(&t->host->cx_active);
@@ -527,11 +541,6 @@ static void on_upstream(rt_loop *l, int fd, void *ud, int mask)
         t->last_ms = now_ms(w);
         rt_timer_stop(w->loop, &t->timer);
         t_arm(t);
-        if (want_splice(w)) {
-            if (pipe2(t->up.pfd, O_NONBLOCK | O_CLOEXEC) < 0) t->up.pfd[0] = t->up.pfd[1] = -1;
-            if (pipe2(t->down.pfd, O_NONBLOCK | O_CLOEXEC) < 0) t->down.pfd[0] = t->down.pfd[1] = -1;
-            /* the bytes already read (the ClientHello) go first, from the buffer */
-        }
         /* what the client sent so far (the ClientHello) goes first */
         uint64_t n0 = 0;
         pipe_dir *d = &t->up;
@@ -548,18 +557,8 @@ static void on_upstream(rt_loop *l, int fd, void *ud, int mask)
             return;
         }
         t->rx += n0;
-        if (rt_buf_len(&d->buf)) {
-            /* rare: the upstream's window is smaller than a ClientHello;
-            ** finish from the buffer before splicing */
-            if (d->pfd[0] >= 0) {
-                close(d->pfd[0]);
-                close(d->pfd[1]);
-                d->pfd[0] = d->pfd[1] = -1;
-            }
-            d->wblocked = true;
-        } else {
-            rt_buf_trim(&w->pool, &d->buf);
-        }
+        if (rt_buf_len(&d->buf)) d->wblocked = true;     /* rare: a window smaller than the ClientHello */
+        else rt_buf_trim(&w->pool, &d->buf);
         t_relay(t, 0, 0);
         return;
     }
@@ -604,6 +603,24 @@ static void t_peek(rt_tconn *t)
     t_route(t, c);
 }
 
+/* While the upstream connection is being made: keep what the client
+** sends after its ClientHello, behind it in the buffer. */
+static void t_early(rt_tconn *t)
+{
+    pipe_dir *d = &t->up;
+    if (!d->buf.p || !rt_buf_room(&d->buf)) {
+        rt_file_mod(t->w->loop, t->cfd, RT_NONE);      /* full: wait for the relay */
+        return;
+    }
+    ssize_t n;
+    do n = read(t->cfd, d->buf.p + d->buf.w, rt_buf_room(&d->buf)); while (n < 0 && errno == EINTR);
+    if (n > 0) d->buf.w += (uint32_t)n;
+    else if (n == 0 || errno != EAGAIN) {
+        d->eof = true;
+        rt_file_mod(t->w->loop, t->cfd, RT_NONE);
+    }
+}
+
 static void on_client(rt_loop *l, int fd, void *ud, int mask)
 {
     (void)l; (void)fd;
@@ -614,6 +631,7 @@ static void on_client(rt_loop *l, int fd, void *ud, int mask)
         return;
     }
     if (t->state == T_RELAY) t_relay(t, mask, 0);
+    else t_early(t);
 }
 
 /* ------------------------------------------------------------ module */
