@@ -92,6 +92,7 @@ struct rt_stream {
     rt_host *host;              /* the host of the current (or last) attempt, referenced */
     uint32_t timeout_ms, per_try_ms, retries_left, retry_on, backoff_ms;
     uint32_t nreq_ops, nresp_ops;       /* the route's header operations */
+    bool ucl_counted;                   /* counted in the cluster's upstream_rq_active */
     uint32_t retry_codes[8], nretry_codes;
     uint32_t num_retries;
     uint32_t attempts;
@@ -1151,6 +1152,7 @@ static void route_stream(rt_stream *s)
     }
     rt_ctr_inc(&s->ucl->rq_total);
     rt_ctr_inc(&s->ucl->rq_active);
+    s->ucl_counted = true;
     s_connect(s);
 }
 
@@ -2043,14 +2045,11 @@ static void s_finish(rt_stream *s)
     uint32_t cls = code / 100;
     rt_ctr_inc(&dc->wl->rq_xx[cls < 6 ? cls : 0]);
     rt_ctr_dec(&dc->wl->rq_active);
-    if (s->ucl && s->cluster != IMG_NONE) {
+    if (s->ucl_counted) {
         if (!s->local && s->resp_started) rt_up_count_code(s->ucl, code);
-        if (s->state != S_ROUTE || s->attempts) {
-            rt_ctr_inc(&s->ucl->rq_completed);
-        }
+        rt_ctr_inc(&s->ucl->rq_completed);
+        rt_ctr_dec(&s->ucl->rq_active);
     }
-    if (s->ucl && (s->attempts || s->state == S_WAIT_DNS || s->state == S_BACKOFF || s->state == S_UPSTREAM || s->local))
-        if (s->cluster != IMG_NONE && !(s->flags & (RT_FL(NC) | RT_FL(NR)))) rt_ctr_dec(&s->ucl->rq_active);
     if (s->host && !s->local && s->resp_started) {
         if (code >= 500) rt_ctr_inc(&s->host->rq_error);
         else rt_ctr_inc(&s->host->rq_success);
