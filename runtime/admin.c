@@ -96,6 +96,18 @@ static void respond(aconn *c, int status, const char *ctype, rt_sbuf *body, bool
     ac_flush(c);
 }
 
+/* A JSON document (consumed) as text, indented as Envoy's admin does. */
+static void put_json(rt_sbuf *out, json_t *root)
+{
+    char *s = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    if (s) {
+        rt_sbuf_add(out, s, strlen(s));
+        rt_sbuf_add(out, "\n", 1);
+        free(s);
+    }
+    json_decref(root);
+}
+
 /* ------------------------------------------------------------ query strings */
 
 static int hexval(char c)
@@ -266,13 +278,7 @@ static void clusters_text(rt_server *srv, rt_sbuf *out, bool json)
     if (json) {
         json_t *root = json_object();
         json_object_set_new(root, "cluster_statuses", arr);
-        char *s = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-        if (s) {
-            rt_sbuf_add(out, s, strlen(s));
-            rt_sbuf_add(out, "\n", 1);
-            free(s);
-        }
-        json_decref(root);
+        put_json(out, root);
     }
 }
 
@@ -501,13 +507,7 @@ static void config_dump(rt_server *srv, rt_sbuf *out)
         json_array_append_new(cls, o);
     }
     json_object_set_new(root, "clusters", cls);
-    char *s = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    if (s) {
-        rt_sbuf_add(out, s, strlen(s));
-        rt_sbuf_add(out, "\n", 1);
-        free(s);
-    }
-    json_decref(root);
+    put_json(out, root);
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -528,13 +528,7 @@ static void server_info(rt_server *srv, rt_sbuf *out)
     json_object_set_new(o, "command_line", json_string(srv->cmdline));
     json_object_set_new(o, "local_address", json_string(srv->local_ip));
     json_object_set_new(o, "node", json_string(srv->workload));
-    char *s = json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    if (s) {
-        rt_sbuf_add(out, s, strlen(s));
-        rt_sbuf_add(out, "\n", 1);
-        free(s);
-    }
-    json_decref(o);
+    put_json(out, o);
 }
 
 static void handle(aconn *c, const rt_h1_request *r)

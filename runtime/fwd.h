@@ -59,6 +59,38 @@ static inline void rt_ctr_inc(rt_ctr *c) { rt_ctr_add(c, 1); }
 static inline void rt_ctr_dec(rt_ctr *c) { rt_ctr_add(c, (uint64_t)-1); }
 static inline uint64_t rt_ctr_get(const rt_ctr *c) { return atomic_load_explicit(c, memory_order_relaxed); }
 
+/* ------------------------------------------------------------ lists
+** Intrusive doubly linked lists (a head is an rt_link too; empty when it
+** points at itself). */
+typedef struct rt_link { struct rt_link *next, *prev; } rt_link;
+static inline void rt_link_init(rt_link *l) { l->next = l->prev = l; }
+static inline bool rt_link_empty(const rt_link *h) { return h->next == h; }
+static inline void rt_link_add(rt_link *h, rt_link *l)
+{
+    l->next = h->next;
+    l->prev = h;
+    h->next->prev = l;
+    h->next = l;
+}
+static inline void rt_link_del(rt_link *l)
+{
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    l->next = l->prev = l;
+}
+/* Move every element of from onto the empty list to. */
+static inline void rt_link_take(rt_link *from, rt_link *to)
+{
+    rt_link_init(to);
+    if (rt_link_empty(from)) return;
+    to->next = from->next;
+    to->prev = from->prev;
+    to->next->prev = to;
+    to->prev->next = to;
+    rt_link_init(from);
+}
+#define RT_CONTAINER(p, type, field) ((type *)(void *)((char *)(p) - offsetof(type, field)))
+
 /* ------------------------------------------------------------ buffers
 ** A connection's input or output bytes. Unread bytes are [r, w). Bytes
 ** [0, base) are pinned: a parsed message head that the current request

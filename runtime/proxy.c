@@ -58,13 +58,12 @@ typedef struct rt_dconn rt_dconn;
 typedef struct rt_uconn rt_uconn;
 typedef struct rt_stream rt_stream;
 
-typedef struct dlink { struct dlink *next, *prev; } dlink;
 
 struct rt_stream {
     rt_dconn *dc;
     rt_uconn *uc;
     rt_stream *next_free;
-    dlink wait;                  /* in pstate.dns_wait while S_WAIT_DNS */
+    rt_link wait;                  /* in pstate.dns_wait while S_WAIT_DNS */
     uint8_t state;
     bool local;                 /* the response is a local reply */
     bool done;
@@ -138,7 +137,7 @@ struct rt_stream {
 struct rt_dconn {
     rt_worker *w;
     rt_wlisten *wl;
-    dlink all;
+    rt_link all;
     rt_dconn *next_free;
     int fd;
     uint8_t state;
@@ -162,7 +161,7 @@ struct rt_dconn {
 
 struct rt_uconn {
     rt_worker *w;
-    dlink all;
+    rt_link all;
     rt_uconn *next_free;
     rt_pooled pl;
     int fd;
@@ -183,8 +182,8 @@ struct rt_uconn {
 };
 
 typedef struct rt_pstate {
-    dlink dconns, uconns;
-    dlink dns_wait;
+    rt_link dconns, uconns;
+    rt_link dns_wait;
     rt_dconn *free_dconns, *reap_dconns;
     rt_uconn *free_uconns, *reap_uconns;
     rt_stream *free_streams, *reap_streams;
@@ -194,21 +193,21 @@ typedef struct rt_pstate {
 
 #define FREE_MAX 256            /* objects kept for reuse */
 
-static void link_init(dlink *l) { l->next = l->prev = l; }
-static void link_add(dlink *head, dlink *l)
+static void link_init(rt_link *l) { l->next = l->prev = l; }
+static void link_add(rt_link *head, rt_link *l)
 {
     l->next = head->next;
     l->prev = head;
     head->next->prev = l;
     head->next = l;
 }
-static void link_del(dlink *l)
+static void link_del(rt_link *l)
 {
     l->prev->next = l->next;
     l->next->prev = l->prev;
     l->next = l->prev = l;
 }
-#define CONTAINER(p, type, field) ((type *)(void *)((char *)(p) - offsetof(type, field)))
+#define RT_CONTAINER(p, type, field) ((type *)(void *)((char *)(p) - offsetof(type, field)))
 
 static void dc_close(rt_dconn *dc);
 static void dc_run(rt_dconn *dc);
@@ -1214,7 +1213,7 @@ static void s_connect(rt_stream *s)
     if (h->pool) {
         rt_pooled *pl;
         while ((pl = rt_pool_take(h->pool))) {
-            rt_uconn *uc = CONTAINER(pl, rt_uconn, pl);
+            rt_uconn *uc = RT_CONTAINER(pl, rt_uconn, pl);
             uc->in_pool = false;
             if (uc->dead || uc->eof) {
                 uc_close(uc, true);
@@ -2258,7 +2257,7 @@ void rt_proxy_dns_ready(rt_worker *w)
     rt_pstate *ps = PS(w);
     if (!ps) return;
     /* take the list: s_connect may put streams back */
-    dlink l;
+    rt_link l;
     link_init(&l);
     if (ps->dns_wait.next != &ps->dns_wait) {
         l.next = ps->dns_wait.next;
@@ -2268,7 +2267,7 @@ void rt_proxy_dns_ready(rt_worker *w)
         link_init(&ps->dns_wait);
     }
     while (l.next != &l) {
-        rt_stream *s = CONTAINER(l.next, rt_stream, wait);
+        rt_stream *s = RT_CONTAINER(l.next, rt_stream, wait);
         link_del(&s->wait);
         if (s->done || s->state != S_WAIT_DNS) continue;
         s->state = S_ROUTE;
@@ -2326,8 +2325,8 @@ void rt_proxy_shutdown(rt_worker *w)
 {
     rt_pstate *ps = PS(w);
     if (!ps) return;
-    while (ps->dconns.next != &ps->dconns) dc_close(CONTAINER(ps->dconns.next, rt_dconn, all));
-    while (ps->uconns.next != &ps->uconns) uc_close(CONTAINER(ps->uconns.next, rt_uconn, all), false);
+    while (ps->dconns.next != &ps->dconns) dc_close(RT_CONTAINER(ps->dconns.next, rt_dconn, all));
+    while (ps->uconns.next != &ps->uconns) uc_close(RT_CONTAINER(ps->uconns.next, rt_uconn, all), false);
     rt_proxy_reap(w);
     while (ps->free_dconns) {
         rt_dconn *dc = ps->free_dconns;

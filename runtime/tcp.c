@@ -38,8 +38,6 @@
 
 enum { T_PEEK, T_WAIT_DNS, T_CONNECTING, T_RELAY };
 
-typedef struct tlink { struct tlink *next, *prev; } tlink;
-
 /* one direction of the relay */
 typedef struct pipe_dir {
     rt_buf buf;
@@ -54,7 +52,7 @@ typedef struct pipe_dir {
 typedef struct rt_tconn {
     rt_worker *w;
     rt_wlisten *wl;
-    tlink all, wait;
+    rt_link all, wait;
     struct rt_tconn *next_free;
     int cfd, ufd;
     uint8_t state;
@@ -78,26 +76,12 @@ typedef struct rt_tconn {
 } rt_tconn;
 
 typedef struct rt_tstate {
-    tlink conns, dns_wait;
+    rt_link conns, dns_wait;
     rt_tconn *free, *reap;
     uint32_t nfree;
 } rt_tstate;
 
-static void tl_init(tlink *l) { l->next = l->prev = l; }
-static void tl_add(tlink *h, tlink *l)
-{
-    l->next = h->next;
-    l->prev = h;
-    h->next->prev = l;
-    h->next = l;
-}
-static void tl_del(tlink *l)
-{
-    l->prev->next = l->next;
-    l->next->prev = l->prev;
-    l->next = l->prev = l;
-}
-#define TC_OF(p, field) ((rt_tconn *)(void *)((char *)(p) - offsetof(rt_tconn, field)))
+#define TC_OF(p, field) RT_CONTAINER(p, rt_tconn, field)
 
 static rt_tstate *TS(rt_worker *w) { return w->tcp; }
 static uint64_t now_ms(rt_worker *w) { return rt_loop_now_ms(w->loop); }
@@ -159,8 +143,8 @@ static void t_close(rt_tconn *t)
     t->dead = true;
     t_log(t);
     rt_timer_stop(w->loop, &t->timer);
-    tl_del(&t->wait);
-    tl_del(&t->all);
+    rt_link_del(&t->wait);
+    rt_link_del(&t->all);
     rt_file_del(w->loop, t->cfd);
     close(t->cfd);
     rt_ctr_dec(&w->conns_live);
@@ -209,8 +193,8 @@ static rt_tconn *t_new(rt_worker *w)
     t->cfd = t->ufd = -1;
     t->up.pfd[0] = t->up.pfd[1] = t->down.pfd[0] = t->down.pfd[1] = -1;
     t->cluster = IMG_NONE;
-    tl_init(&t->all);
-    tl_init(&t->wait);
+    rt_link_init(&t->all);
+    rt_link_init(&t->wait);
     return t;
 }
 
@@ -242,7 +226,7 @@ void rt_tcp_accept(rt_loop *l, int lfd, void *ud, int mask)
         }
         rt_net_nodelay(fd, true, NULL);
         t->peer_len = (uint8_t)rt_addr_format(&peer, t->peer_str, sizeof t->peer_str);
-        tl_add(&TS(w)->conns, &t->all);
+        rt_link_add(&TS(w)->conns, &t->all);
         rt_ctr_inc(&wl->cx_total);
         rt_ctr_inc(&wl->cx_active);
         rt_ctr_inc(&w->conns_live);
@@ -351,7 +335,7 @@ static void t_connect(rt_tconn *t)
         if (ucl->unresolved) {
             if (t->state != T_WAIT_DNS) {
                 t->state = T_WAIT_DNS;
-                tl_add(&TS(w)->dns_wait, &t->wait);
+                rt_link_add(&TS(w)->dns_wait, &t->wait);
                 t->deadline_ms = now_ms(w) + ucl->connect_timeout_ms;
                 t_arm(t);
             }
@@ -361,7 +345,7 @@ static void t_connect(rt_tconn *t)
         t_refuse(t, RT_FL(UH), NULL);
         return;
     }
-    tl_del(&t->wait);
+    rt_link_del(&t->wait);
     t->state = T_CONNECTING;
     rt_host *h = rt_up_pick(w, ucl, NULL);
     t->host = h;
@@ -640,8 +624,8 @@ bool rt_tcp_init(rt_worker *w)
 {
     rt_tstate *ts = calloc(1, sizeof *ts);
     if (!ts) return false;
-    tl_init(&ts->conns);
-    tl_init(&ts->dns_wait);
+    rt_link_init(&ts->conns);
+    rt_link_init(&ts->dns_wait);
     w->tcp = ts;
     return true;
 }
@@ -650,18 +634,11 @@ void rt_tcp_dns_ready(rt_worker *w)
 {
     rt_tstate *ts = TS(w);
     if (!ts) return;
-    tlink l;
-    tl_init(&l);
-    if (ts->dns_wait.next != &ts->dns_wait) {
-        l.next = ts->dns_wait.next;
-        l.prev = ts->dns_wait.prev;
-        l.next->prev = &l;
-        l.prev->next = &l;
-        tl_init(&ts->dns_wait);
-    }
-    while (l.next != &l) {
+    rt_link l;
+    rt_link_take(&ts->dns_wait, &l);
+    while (!rt_link_empty(&l)) {
         rt_tconn *t = TC_OF(l.next, wait);
-        tl_del(&t->wait);
+        rt_link_del(&t->wait);
         if (t->dead || t->state != T_WAIT_DNS) continue;
         t_connect(t);
     }

@@ -63,27 +63,19 @@ wait_for() {
 nonempty() { [ -s "$1" ]; }
 has_lines() { [ -f "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ]; }
 
-start_origin() {
-    local var=$1; shift
+# start_tool VAR NAME CMD...: a tool that writes its port to $T/VAR.port
+start_tool() {
+    local var=$1 name=$2; shift 2
     rm -f "$T/$var.port"
-    "$TOOLS/origin" --port-file "$T/$var.port" "$@" > "$T/$var.out" 2>&1 &
+    "$@" --port-file "$T/$var.port" > "$T/$var.out" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
     printf -v "${var}_PID" %s "$pid"
-    wait_for 10 nonempty "$T/$var.port" || { echo "# origin $var did not start"; return 1; }
+    wait_for 10 nonempty "$T/$var.port" || { echo "# $name $var did not start"; return 1; }
     printf -v "${var}_PORT" %s "$(cat "$T/$var.port")"
 }
-
-start_dnsd() {
-    local var=$1 zone=$2
-    rm -f "$T/$var.port"
-    "$TOOLS/dnsd" --zone "$zone" --port-file "$T/$var.port" > "$T/$var.out" 2>&1 &
-    local pid=$!
-    PIDS+=("$pid")
-    printf -v "${var}_PID" %s "$pid"
-    wait_for 10 nonempty "$T/$var.port" || { echo "# dnsd did not start"; return 1; }
-    printf -v "${var}_PORT" %s "$(cat "$T/$var.port")"
-}
+start_origin() { local var=$1; shift; start_tool "$var" origin "$TOOLS/origin" "$@"; }
+start_dnsd() { start_tool "$1" dnsd "$TOOLS/dnsd" --zone "$2"; }
 
 build_img() {
     local name=$1; shift

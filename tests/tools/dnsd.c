@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "toolnet.h"
+
 /* addresses of name from the zone file; returns the count */
 static int lookup(const char *zone, const char *name, unsigned *ttl, struct in_addr *out, int cap)
 {
@@ -55,17 +57,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: dnsd --zone FILE [--listen ADDR:PORT] [--port-file PATH]\n");
         return 2;
     }
-    char host[64];
-    const char *colon = strrchr(listen_s, ':');
-    if (!colon || (size_t)(colon - listen_s) >= sizeof host) return 2;
-    memcpy(host, listen_s, (size_t)(colon - listen_s));
-    host[colon - listen_s] = '\0';
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)atoi(colon + 1));
-    if (inet_pton(AF_INET, host, &a.sin_addr) != 1 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (tool_addr(listen_s, &a) < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
         fprintf(stderr, "dnsd: cannot bind %s: %s\n", listen_s, strerror(errno));
         return 1;
     }
@@ -73,15 +67,7 @@ int main(int argc, char **argv)
     getsockname(fd, (struct sockaddr *)&a, &al);
     printf("port %d\n", ntohs(a.sin_port));
     fflush(stdout);
-    if (port_file) {
-        char tmp[4096];
-        snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
-        FILE *f = fopen(tmp, "w");
-        if (!f) return 1;
-        fprintf(f, "%d\n", ntohs(a.sin_port));
-        fclose(f);
-        rename(tmp, port_file);
-    }
+    if (tool_port_file(port_file, ntohs(a.sin_port)) < 0) return 1;
     for (;;) {
         unsigned char q[512], r[1024];
         struct sockaddr_in from;

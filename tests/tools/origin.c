@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "toolnet.h"
+
 #define HEAD_MAX (96 * 1024)
 
 static const char teapot[] =
@@ -329,24 +331,15 @@ int main(int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
-    char host[64];
-    int port = 0;
-    const char *colon = strrchr(listen_s, ':');
-    if (!colon || (size_t)(colon - listen_s) >= sizeof host) {
+    struct sockaddr_in a;
+    if (tool_addr(listen_s, &a) < 0) {
         fprintf(stderr, "origin: bad --listen '%s'\n", listen_s);
         return 2;
     }
-    memcpy(host, listen_s, (size_t)(colon - listen_s));
-    host[colon - listen_s] = '\0';
-    port = atoi(colon + 1);
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &a.sin_addr) != 1 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 1024) < 0) {
+    if (bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 1024) < 0) {
         fprintf(stderr, "origin: cannot listen on %s: %s\n", listen_s, strerror(errno));
         return 1;
     }
@@ -355,15 +348,7 @@ int main(int argc, char **argv)
     my_port = ntohs(a.sin_port);
     printf("port %d\n", my_port);
     fflush(stdout);
-    if (port_file) {
-        char tmp[4096];
-        snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
-        FILE *f = fopen(tmp, "w");
-        if (!f) return 1;
-        fprintf(f, "%d\n", ntohs(a.sin_port));
-        fclose(f);
-        rename(tmp, port_file);
-    }
+    if (tool_port_file(port_file, my_port) < 0) return 1;
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {

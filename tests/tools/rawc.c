@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "toolnet.h"
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -54,16 +56,8 @@ int main(int argc, char **argv)
         }
     }
     if (optind + 1 != argc) goto usage;
-    char host[64];
-    const char *colon = strrchr(argv[optind], ':');
-    if (!colon || (size_t)(colon - argv[optind]) >= sizeof host) goto usage;
-    memcpy(host, argv[optind], (size_t)(colon - argv[optind]));
-    host[colon - argv[optind]] = '\0';
     struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)atoi(colon + 1));
-    if (inet_pton(AF_INET, host, &a.sin_addr) != 1) goto usage;
+    if (tool_addr(argv[optind], &a) < 0) goto usage;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
