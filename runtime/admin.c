@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,9 @@ static void ac_close(aconn *c)
     a->nconns--;
     rt_sbuf_free(&c->out);
     free(c);
+    /* a /config_dump of a large image builds megabytes of JSON: give the
+    ** freed memory back rather than keep it resident */
+    malloc_trim(0);
 }
 
 static void on_ac_timer(rt_loop *l, rt_timer *t, void *ud)

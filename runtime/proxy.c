@@ -1208,7 +1208,9 @@ static void s_connect(rt_stream *s)
     s->host = h;
     rt_host_ref(h);
     s->attempts++;
-    if (!h->pool) h->pool = rt_pool_of(w, &h->addr, ucl->policy);
+    rt_addr ha;
+    rt_host_addr(h, &ha);
+    if (!h->pool) h->pool = rt_pool_of(w, &ha, ucl->policy);
     /* a pooled connection, if one is still alive */
     if (h->pool) {
         rt_pooled *pl;
@@ -1226,7 +1228,7 @@ static void s_connect(rt_stream *s)
     }
     rt_uconn *uc = uc_new(w);
     char err[RT_ERR_LEN];
-    int fd = uc ? rt_net_connect(&h->addr, NULL, err) : -1;
+    int fd = uc ? rt_net_connect(&ha, NULL, err) : -1;
     rt_ctr_inc(&h->cx_total);
     rt_ctr_inc(&ucl->cx_total);
     if (fd < 0) {

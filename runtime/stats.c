@@ -302,7 +302,7 @@ static void codes_of(rt_server *srv, uint32_t c, uint32_t *codes, uint64_t *coun
     for (uint32_t i = 0; i < srv->nworkers; i++) {
         rt_ucluster *uc = rt_up_cluster_peek(&srv->workers[i], c);
         if (!uc) continue;
-        for (int k = 0; k < 8; k++) {
+        for (int k = 0; k < RT_UP_CODES; k++) {
             uint32_t code = atomic_load_explicit(&uc->codes[k].code, memory_order_acquire);
             if (!code) break;
             int j = 0;

@@ -353,7 +353,9 @@ static void t_connect(rt_tconn *t)
     rt_ctr_inc(&h->cx_total);
     rt_ctr_inc(&ucl->cx_total);
     char err[RT_ERR_LEN];
-    int fd = rt_net_connect(&h->addr, NULL, err);
+    rt_addr ha;
+    rt_host_addr(h, &ha);
+    int fd = rt_net_connect(&ha, NULL, err);
     if (fd < 0) {
         rt_ctr_inc(&h->cx_connect_fail);
         rt_ctr_inc(&ucl->cx_connect_fail);

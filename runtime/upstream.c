@@ -80,6 +80,19 @@ static int addr_cmp(const rt_addr *x, const rt_addr *y)
     return memcmp(&x->ss, &y->ss, x->len);
 }
 
+static int haddr_cmp(const rt_haddr *x, const rt_addr *y)
+{
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return memcmp(&x->u, &y->ss, x->len);
+}
+
+void rt_host_addr(const rt_host *h, rt_addr *out)
+{
+    memset(out, 0, sizeof *out);
+    memcpy(&out->ss, &h->addr.u, h->addr.len);
+    out->len = (socklen_t)h->addr.len;
+}
+
 static int cand_cmp(const void *a, const void *b) { return addr_cmp(&((const cand *)a)->a, &((const cand *)b)->a); }
 
 static bool add_cand(cand **v, uint32_t *n, uint32_t *cap, const rt_addr *a, uint32_t weight, const char *hostname)
@@ -170,16 +183,21 @@ static bool rebuild(rt_worker *w, rt_ucluster *uc)
     uint32_t m = 0, oi = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (i && addr_cmp(&v[i].a, &v[i - 1].a) == 0) continue;       /* same address twice */
-        while (oi < uc->nhosts && addr_cmp(&uc->hosts[oi]->addr, &v[i].a) < 0) oi++;
+        while (oi < uc->nhosts && haddr_cmp(&uc->hosts[oi]->addr, &v[i].a) < 0) oi++;
         rt_host *h;
-        if (oi < uc->nhosts && addr_cmp(&uc->hosts[oi]->addr, &v[i].a) == 0) {
+        if (oi < uc->nhosts && haddr_cmp(&uc->hosts[oi]->addr, &v[i].a) == 0) {
             h = uc->hosts[oi];
             rt_host_ref(h);
         } else {
             h = calloc(1, sizeof *h);
             if (!h) break;
-            h->addr = v[i].a;
-            h->addr_len = (uint8_t)rt_addr_format(&h->addr, h->addr_str, sizeof h->addr_str);
+            if (v[i].a.len > sizeof h->addr.u) {
+                free(h);
+                continue;
+            }
+            memcpy(&h->addr.u, &v[i].a.ss, v[i].a.len);
+            h->addr.len = (uint32_t)v[i].a.len;
+            h->addr_len = (uint8_t)rt_addr_format(&v[i].a, h->addr_str, sizeof h->addr_str);
             h->refs = 1;
         }
         h->weight = v[i].weight;
@@ -241,7 +259,7 @@ rt_ucluster *rt_up_cluster(rt_worker *w, uint32_t idx)
     /* connections are shared by clusters whose connection settings agree */
     uc->policy = (uc->max_requests_per_connection * 2654435761u) ^ (uc->idle_timeout_ms * 40503u) ^ (ci.h2 ? 1u : 0u);
     uc->equal_weights = true;
-    for (int i = 0; i < 8; i++) atomic_init(&uc->codes[i].code, 0);
+    for (int i = 0; i < RT_UP_CODES; i++) atomic_init(&uc->codes[i].code, 0);
     if (!rebuild(w, uc)) {
         free(uc->dns);
         free(uc->dns_ver);
@@ -309,7 +327,7 @@ void rt_up_count_code(rt_ucluster *uc, uint32_t code)
 {
     uint32_t cls = code / 100;
     rt_ctr_inc(&uc->rq_xx[cls < 6 ? cls : 0]);
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < RT_UP_CODES; i++) {
         uint32_t c = atomic_load_explicit(&uc->codes[i].code, memory_order_relaxed);
         if (c == code) {
             rt_ctr_inc(&uc->codes[i].n);

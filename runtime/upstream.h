@@ -36,10 +36,19 @@
 
 #include "fwd.h"
 
+#include <netinet/in.h>
+
 struct rt_dnsname;
 
+/* A host's address, compactly: rt_addr carries a whole sockaddr_storage,
+** and a worker may hold tens of thousands of hosts. */
+typedef struct rt_haddr {
+    union { struct sockaddr sa; struct sockaddr_in v4; struct sockaddr_in6 v6; } u;
+    uint32_t len;
+} rt_haddr;
+
 typedef struct rt_host {
-    rt_addr addr;
+    rt_haddr addr;
     char addr_str[RT_ADDR_STRLEN];      /* %UPSTREAM_HOST% */
     uint8_t addr_len;
     bool removed;                       /* dropped from the cluster, kept alive by refs */
@@ -52,6 +61,8 @@ typedef struct rt_host {
     rt_ctr cx_total, cx_active, cx_connect_fail;
     rt_ctr rq_total, rq_active, rq_success, rq_error, rq_timeout;
 } rt_host;
+
+#define RT_UP_CODES 4
 
 typedef struct rt_ucluster {
     uint32_t idx;                       /* CLUSTERS index */
@@ -77,7 +88,7 @@ typedef struct rt_ucluster {
     rt_ctr rq_retry_limit_exceeded;
     rt_ctr cx_total, cx_active, cx_connect_fail, cx_connect_timeout, cx_destroy_local, cx_destroy_remote;
     rt_ctr cx_rx_bytes, cx_tx_bytes, cx_none_healthy;
-    struct { _Atomic uint32_t code; rt_ctr n; } codes[8];   /* upstream_rq_<code>, first 8 codes seen */
+    struct { _Atomic uint32_t code; rt_ctr n; } codes[RT_UP_CODES];  /* upstream_rq_<code>, the first codes seen */
 } rt_ucluster;
 
 /* Idle connections to one address (intrusive list of rt_pooled). */
@@ -106,6 +117,8 @@ rt_ucluster *rt_up_cluster_peek(rt_worker *w, uint32_t idx);
 rt_host *rt_up_pick(rt_worker *w, rt_ucluster *uc, const rt_host *avoid);
 
 static inline void rt_host_ref(rt_host *h) { h->refs++; }
+/* The host's address as net.h takes it. */
+void rt_host_addr(const rt_host *h, rt_addr *out);
 void rt_host_unref(rt_host *h);
 
 /* Count a response code on the cluster (upstream_rq_<code> and <class>xx). */
