@@ -11,7 +11,9 @@
 # RSS after the run, time from exec to the first 200 through it; for
 # passthrough, CPU microseconds per connection and bulk MB/s. Then the
 # ratios to HAProxy the issue sets targets for.
-# Knobs: NS="1 100 10000" DUR=10 (seconds per wrk run) CONNS=64.
+# Each measurement is repeated REPS times with the proxies interleaved and
+# the median is reported (the machine may be shared).
+# Knobs: NS="1 100 10000" DUR=10 (seconds per wrk run) CONNS=64 REPS=3.
 # Benchmarks measure; they never fail because the machine is slow.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -25,6 +27,7 @@ DUR=${DUR:-10}
 CONNS=${CONNS:-64}
 TLS_CONNS=${TLS_CONNS:-20000}
 BULK=${BULK:-2147483648}
+REPS=${REPS:-3}
 HZ=$(getconf CLK_TCK)
 
 # bench tools from Debian, installed when root (libnginx-mod-stream gives
@@ -220,7 +223,10 @@ run_tls() {
     BULK_CPU=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')
 }
 
-printf '%-8s %6s %9s %8s %8s %9s %8s %8s %9s %9s %8s\n' proxy hosts "req/s" p50 p99 "cpu_us/rq" rss_kb ready_ms "tls_cx/s" "cpu_us/cx" "bulk_MB/s"
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
+to_us() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v + 0; else if (v ~ /ms$/) print v * 1000; else if (v ~ /s$/) print v * 1e6; else print v }'; }
+
+printf '%-8s %6s %9s %8s %8s %9s %8s %8s %9s %9s %8s\n' proxy hosts "req/s" p50_us p99_us "cpu_us/rq" rss_kb ready_ms "tls_cx/s" "cpu_us/cx" "bulk_MB/s"
 declare -A R
 for N in $NS; do
     cfg=bench/out/proxy-$N.yaml
@@ -231,26 +237,34 @@ for N in $NS; do
     TP=$(freeport)
     write_haproxy "$N" "$HP" "$TP"
     write_nginx "$N" "$HP" "$TP"
+    for rep in $(seq 1 "$REPS"); do
+        for proxy in meshrt "${PEERS[@]}"; do
+            start_proxy "$proxy" "$N" "$HP" "$TP"
+            run_http "$HP"
+            RSS=$(rss_kb "$MEAS")
+            run_tls "$TP" "$N"
+            stop_proxy
+            R[$proxy,$N,rps]+=" $RPS"
+            R[$proxy,$N,p50]+=" $(to_us "$P50")"
+            R[$proxy,$N,p99]+=" $(to_us "$P99")"
+            R[$proxy,$N,cpu]+=" $CPU_US"
+            R[$proxy,$N,rss]+=" $RSS"
+            R[$proxy,$N,ready]+=" $READY_MS"
+            R[$proxy,$N,cps]+=" $CPS"
+            R[$proxy,$N,cx]+=" ${CPU_CONN%%(*}"
+            R[$proxy,$N,mbps]+=" $MBPS"
+            [ -n "${NON2XX:-}" ] && echo "bench_proxy: $proxy, $N hosts: $NON2XX responses were not 2xx"
+        done
+    done
     for proxy in meshrt "${PEERS[@]}"; do
-        start_proxy "$proxy" "$N" "$HP" "$TP"
-        run_http "$HP"
-        RSS=$(rss_kb "$MEAS")
-        run_tls "$TP" "$N"
-        stop_proxy
-        printf '%-8s %6s %9s %8s %8s %9s %8s %8s %9s %9s %8s%s\n' "$proxy" "$N" "$RPS" "$P50" "$P99" "$CPU_US" "$RSS" "$READY_MS" \
-            "$CPS" "$CPU_CONN" "$MBPS" "${NON2XX:+  non-2xx: $NON2XX}"
-        R[$proxy,$N,cpu]=$CPU_US
-        R[$proxy,$N,p99]=$P99
-        R[$proxy,$N,rss]=$RSS
-        R[$proxy,$N,ready]=$READY_MS
-        R[$proxy,$N,cx]=$CPU_CONN
-        R[$proxy,$N,mbps]=$MBPS
-        R[$proxy,$N,rps]=$RPS
+        for m in rps p50 p99 cpu rss ready cps cx mbps; do R[$proxy,$N,$m]=$(median <<<"${R[$proxy,$N,$m]}"); done
+        printf '%-8s %6s %9s %8s %8s %9s %8s %8s %9s %9s %8s\n' "$proxy" "$N" "${R[$proxy,$N,rps]}" "${R[$proxy,$N,p50]}" \
+            "${R[$proxy,$N,p99]}" "${R[$proxy,$N,cpu]}" "${R[$proxy,$N,rss]}" "${R[$proxy,$N,ready]}" "${R[$proxy,$N,cps]}" \
+            "${R[$proxy,$N,cx]}" "${R[$proxy,$N,mbps]}"
     done
 done
 
 # ratios to HAProxy: the issue's targets
-to_us() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v + 0; else if (v ~ /ms$/) print v * 1000; else if (v ~ /s$/) print v * 1e6; else print v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "-" }'; }
 if printf '%s\n' "${PEERS[@]}" | grep -qx haproxy; then
     echo
@@ -259,7 +273,7 @@ if printf '%s\n' "${PEERS[@]}" | grep -qx haproxy; then
     for N in $NS; do
         printf '%6s %9s %9s %9s %9s %10s %9s\n' "$N" \
             "$(ratio "${R[meshrt,$N,cpu]:-}" "${R[haproxy,$N,cpu]:-}")" \
-            "$(ratio "$(to_us "${R[meshrt,$N,p99]:-0}")" "$(to_us "${R[haproxy,$N,p99]:-0}")")" \
+            "$(ratio "${R[meshrt,$N,p99]:-}" "${R[haproxy,$N,p99]:-}")" \
             "$(ratio "${R[meshrt,$N,rss]:-}" "${R[haproxy,$N,rss]:-}")" \
             "$(ratio "${R[meshrt,$N,ready]:-}" "${R[haproxy,$N,ready]:-}")" \
             "$(ratio "${R[meshrt,$N,cx]:-}" "${R[haproxy,$N,cx]:-}")" \
