@@ -130,6 +130,26 @@ for i in 1 2 3 4; do
 done
 check "round robin alternates endpoints:$ports" test "$(tr ' ' '\n' <<<"$ports" | sort -u | grep -c .)" -eq 2
 
+# ---- HEAD, absolute-form targets
+resp=$(curl -s -I --max-time 10 "$H/bytes/100" -H 'Host: origin.test' | tr -d '\r'; echo END)
+like "$resp" $'^HTTP/1.1 200 OK\n.*content-length: 100\n.*\n\nEND$' "HEAD: the upstream's content-length, no body"
+resp=$(printf 'GET http://origin.test/headers HTTP/1.1\r\nHost: ignored.test\r\nConnection: close\r\n\r\n' | "$TOOLS/rawc" -t 5 "$H" | tr -d '\r')
+like "$resp" $'\n\nGET /headers HTTP/1.1\nhost: origin.test\n' "absolute-form: routed by its authority, sent in origin-form"
+
+# ---- admin
+like "$(curl -s --max-time 5 "$MR_ADMIN/ready")" '^LIVE$' "/ready: LIVE"
+dump=$(curl -s --max-time 5 "$MR_ADMIN/config_dump")
+like "$dump" '"prefix": "/hang"' "/config_dump lists the routes"
+like "$dump" '"timeout_ms": 500' "/config_dump shows a route's timeout"
+like "$dump" '"name": "outbound\|80\|\|origin.test"' "/config_dump lists the clusters"
+clusters=$(curl -s --max-time 5 "$MR_ADMIN/clusters")
+like "$clusters" "outbound\\|80\\|\\|origin.test::127.0.0.1:$O_PORT::rq_success::[1-9]" "/clusters: per-host counters"
+like "$clusters" "outbound\\|80\\|\\|dead.test::127.0.0.1:$DEAD_PORT_CLOSED::cx_connect_fail::3" "/clusters: connect failures per host"
+json=$(curl -s --max-time 5 "$MR_ADMIN/stats?format=json&filter=dead")
+like "$json" '^\{"stats":\[\{"name":"cluster.outbound\|80\|\|dead.test.upstream_cx_active","value":0\}' "/stats?format=json&filter=RE2"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$MR_ADMIN/nope")
+is "$code" 404 "unknown admin path: 404"
+
 # ---- istio metrics
 prom=$(curl -s --max-time 5 "$MR_ADMIN/stats/prometheus")
 like "$prom" 'istio_requests_total\{reporter="source",source_workload="istio-ingressgateway",[^}]*destination_service="dead.test"[^}]*response_code="503"[^}]*response_flags="UF,URX"[^}]*\} 1' \
