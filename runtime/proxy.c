@@ -830,8 +830,8 @@ static bool skip_request_body(rt_stream *s)
         s->req_in_done = true;
         return true;
     }
-    s->req_span = 0;
     if (s->req_body == RT_H1_BODY_LENGTH) {
+        s->req_span = 0;        /* req_left still counts the span's bytes */
         uint32_t avail = rt_buf_len(&dc->in);
         if (avail >= s->req_left) {
             rt_buf_consume(&dc->in, (uint32_t)s->req_left);
@@ -841,6 +841,12 @@ static bool skip_request_body(rt_stream *s)
             return true;
         }
         return false;
+    }
+    /* chunk data the decoder already counted sits first in the buffer */
+    if (s->req_span) {
+        rt_buf_consume(&dc->in, s->req_span);
+        s->req_bytes += s->req_span;
+        s->req_span = 0;
     }
     for (;;) {
         const char *data;
