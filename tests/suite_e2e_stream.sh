@@ -46,8 +46,8 @@ resp=$(printf 'POST /upload HTTP/1.1\r\nHost: origin.test\r\nTransfer-Encoding: 
 like "$resp" $'bytes=5 sum=[0-9]+\n?HTTP/1.1 202 Accepted' "a pipelined request after a chunked body"
 
 resp=$(printf 'POST /direct HTTP/1.1\r\nHost: origin.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /status/203 HTTP/1.1\r\nHost: origin.test\r\nConnection: close\r\n\r\n' \
-    | "$TOOLS/rawc" -t 5 "$H" | tr -d '\r' | grep '^HTTP/1.1' | tr '\n' '|')
-is "$resp" "HTTP/1.1 200 OK|HTTP/1.1 203 Non-Authoritative Information|" "a body a local reply did not need is skipped; the next pipelined request is answered"
+    | "$TOOLS/rawc" -t 5 "$H" | grep -oE 'HTTP/1\.1 [0-9]{3}' | tr '\n' '|')
+is "$resp" "HTTP/1.1 200|HTTP/1.1 203|" "a body a local reply did not need is skipped; the next pipelined request is answered"
 
 # ---- chunked uploads and downloads
 head -c 5000000 /dev/urandom > "$T/up"
