@@ -444,7 +444,7 @@ static bool relay(rt_tconn *t, pipe_dir *d, int src, int dst, bool src_ready, ui
             if (!rt_buf_room(&d->buf) && d->buf.r) rt_buf_compact(&d->buf);
             if (rt_buf_room(&d->buf)) {
                 ssize_t n;
-                do n = read(src, d->buf.p + d->buf.w, rt_buf_room(&d->buf)); while (n < 0 && errno == EINTR);
+                do n = recv(src, d->buf.p + d->buf.w, rt_buf_room(&d->buf), MSG_DONTWAIT); while (n < 0 && errno == EINTR);
                 if (n > 0) d->buf.w += (uint32_t)n;
                 else if (n == 0) d->eof = true;
                 else if (errno != EAGAIN) return false;
@@ -452,7 +452,7 @@ static bool relay(rt_tconn *t, pipe_dir *d, int src, int dst, bool src_ready, ui
         }
         while (rt_buf_len(&d->buf)) {
             ssize_t n;
-            do n = write(dst, rt_buf_data(&d->buf), rt_buf_len(&d->buf)); while (n < 0 && errno == EINTR);
+            do n = send(dst, rt_buf_data(&d->buf), rt_buf_len(&d->buf), MSG_DONTWAIT | MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
             if (n > 0) {
                 rt_buf_consume(&d->buf, (uint32_t)n);
                 *count += (uint64_t)n;
@@ -470,7 +470,10 @@ static bool relay(rt_tconn *t, pipe_dir *d, int src, int dst, bool src_ready, ui
         maybe_splice(t, d);
     }
     if (d->eof && !d->shut && !d->inpipe && !rt_buf_len(&d->buf)) {
-        shutdown(dst, SHUT_WR);
+        /* pass the FIN on, unless the other way is done too: then the
+        ** close that follows sends it */
+        pipe_dir *other = d == &t->up ? &t->down : &t->up;
+        if (!other->shut) shutdown(dst, SHUT_WR);
         d->shut = true;
     }
     return true;
@@ -507,9 +510,20 @@ static void on_upstream(rt_loop *l, int fd, void *ud, int mask)
     if (t->dead) return;
     rt_worker *w = t->w;
     if (t->state == T_CONNECTING) {
-        char err[RT_ERR_LEN];
-        if (rt_net_connect_result(fd, err) < 0) {
-            int e = errno;
+        /* with bytes to send, their write tells whether the connection
+        ** was made (one system call less); else ask the socket */
+        pipe_dir *d0 = &t->up;
+        ssize_t first = 0;
+        int e = 0;
+        if (rt_buf_len(&d0->buf)) {
+            do first = send(fd, rt_buf_data(&d0->buf), rt_buf_len(&d0->buf), MSG_DONTWAIT | MSG_NOSIGNAL); while (first < 0 && errno == EINTR);
+            if (first < 0 && errno != EAGAIN) e = errno;
+            if (first < 0) first = 0;
+        } else {
+            char err[RT_ERR_LEN];
+            if (rt_net_connect_result(fd, err) < 0) e = errno;
+        }
+        if (e) {
             if (t->host) rt_ctr_inc(&t->host->cx_connect_fail);
             if (t->ucl) rt_ctr_inc(&t->ucl->cx_connect_fail);
             snprintf(t->ufail, sizeof t->ufail, "delayed_connect_error:_%s", strerror(e));
@@ -528,10 +542,11 @@ static void on_upstream(rt_loop *l, int fd, void *ud, int mask)
         rt_timer_stop(w->loop, &t->timer);
         t_arm(t);
         /* what the client sent so far (the ClientHello) goes first */
-        uint64_t n0 = 0;
         pipe_dir *d = &t->up;
+        rt_buf_consume(&d->buf, (uint32_t)first);
+        uint64_t n0 = (uint64_t)first;
         while (rt_buf_len(&d->buf)) {
-            ssize_t n = write(t->ufd, rt_buf_data(&d->buf), rt_buf_len(&d->buf));
+            ssize_t n = send(t->ufd, rt_buf_data(&d->buf), rt_buf_len(&d->buf), MSG_DONTWAIT | MSG_NOSIGNAL);
             if (n > 0) {
                 rt_buf_consume(&d->buf, (uint32_t)n);
                 n0 += (uint64_t)n;

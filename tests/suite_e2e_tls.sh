@@ -61,4 +61,17 @@ is "$got" "$(cksum < "$T/bulk")" "30 MB through the TCP relay (--no-splice), int
 out=$("$TOOLS/hello" -n echo.test -s 1 -d 0 -p 20000 "$(mr_addr MR2 443)")
 like "$out" '^echo ok [0-9]+$' "20 KiB ClientHello byte by byte (--no-splice)"
 stop_meshrt MR2
+
+# an upstream that refuses: the connection is closed, logged UF
+start_origin DEAD || exit 1
+kill "$DEAD_PID"; wait "$DEAD_PID" 2>/dev/null
+start_meshrt MR3 "$T/e2e.img" --workers 1 --listen 80=127.0.0.1:0 --listen 443=127.0.0.1:0 --listen 9000=127.0.0.1:0 \
+    --resolve "echo.test:443=127.0.0.1:$DEAD_PORT" --resolve "echo.test:9000=127.0.0.1:$DEAD_PORT" || exit 1
+out=$(printf 'hello' | "$TOOLS/rawc" -t 5 "$(mr_addr MR3 9000)")
+is "$out" "" "TCP to a refusing upstream: closed"
+like "$(log_line "$T/MR3.log" ' UF ')" '"- - -" 0 UF - - "delayed_connect_error:_Connection_refused" 0 0 ' "logged UF with the transport failure"
+out=$("$TOOLS/hello" -n echo.test -s 4096 "$(mr_addr MR3 443)")
+like "$out" '^closed after 0 bytes$' "passthrough to a refusing upstream: closed"
+like "$(log_line "$T/MR3.log" ' UF .* echo.test -$')" 'outbound\|443\|\|echo.test .* echo.test -$' "passthrough UF logged with its SNI"
+stop_meshrt MR3
 done_testing
