@@ -3,6 +3,7 @@
 */
 #include "check.h"
 #include "analyze.h"
+#include "insight.h"
 #include "schema.h"
 #include "validate.h"
 
@@ -14,4 +15,5 @@ void mc_check_run(const mc_check_opts *opt, mc_input *in)
     mc_schema_check(in);
     mc_validate(in, opt);
     mc_analyze(in, opt);
+    mc_insight(in, opt);
 }
