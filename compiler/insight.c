@@ -388,7 +388,7 @@ static bool group_complex(in_ctx *c, const in_vec *grp)
     }
     if (plain && (tls || nonhttp)) return true;
     if (!tls) return false;
-    mc_strmap hosts;
+    mc_strmap hosts;            /* ns/host of TLS servers; gateway + HTTPS port name */
     mc_strmap_init(&hosts);
     bool dup = false;
     for (uint32_t i = 0; i < grp->n && !dup; i++) {
@@ -400,10 +400,11 @@ static bool group_complex(in_ctx *c, const in_vec *grp)
             dup = found;
         }
         /* HTTPS servers of one Gateway need distinct port names */
-        for (uint32_t j = 0; j < i && !dup; j++) {
-            const in_srv *o = grp->v[j];
-            dup = o->gw == s->gw && o->proto == IMG_PROTO_HTTPS && s->proto == IMG_PROTO_HTTPS &&
-                  strcmp(o->port_name, s->port_name) == 0;
+        if (s->proto == IMG_PROTO_HTTPS && !dup) {
+            const char *k = mc_arena_printf(&c->a, "\x1f%s\x1f%s", s->gw->ref, s->port_name);
+            bool found;
+            *mc_strmap_put(&hosts, k, strlen(k), &found) = (void *)1;
+            dup = found;
         }
     }
     mc_strmap_free(&hosts);

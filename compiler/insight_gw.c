@@ -151,6 +151,7 @@ typedef struct reach {
     uint32_t ports[3][16];      /* IN_HTTP, IN_PT, IN_TCP */
     uint32_t nports[3];
     const in_srv *first;        /* a server, for notes */
+    const in_srv *firsts[3];    /* one per IN_HTTP, IN_PT, IN_TCP */
     bool all_dropped;           /* every server reached lost a conflict */
     gw_ctx *x;
 } reach;
@@ -169,11 +170,15 @@ static bool on_srv(void *ud, const char *host, void *val)
     if (!d || (d->reason != MC_DROP_SERVER_CONFLICT && d->reason != MC_DROP_SERVER_DUPLICATE_HOST)) r->all_dropped = false;
     int k = slot_of(s->cls);
     if (k < 0) return true;
+    if (!r->firsts[k]) r->firsts[k] = s;
     for (uint32_t i = 0; i < r->nports[k]; i++)
         if (r->ports[k][i] == s->port) return true;
     if (r->nports[k] < 16) r->ports[k][r->nports[k]++] = s->port;
     return true;
 }
+
+/* "port 80", "ports 80 and 443" */
+static const char *ports_phrase(in_ctx *c, const reach *r, int cls);
 
 static bool port_in(const reach *r, int cls, uint32_t p)
 {
@@ -192,6 +197,11 @@ static const char *ports_text(in_ctx *c, const reach *r, int cls)
     const char *s = mc_arena_strdup(&c->a, b.s ? b.s : "no port");
     mc_buf_free(&b);
     return s;
+}
+
+static const char *ports_phrase(in_ctx *c, const reach *r, int cls)
+{
+    return mc_arena_printf(&c->a, "%s %s", r->nports[slot_of(cls)] == 1 ? "port" : "ports", ports_text(c, r, cls));
 }
 
 /* the gateways[] item of the VirtualService that names g */
@@ -238,13 +248,18 @@ static const char *section_name(int cls) { return cls == IN_HTTP ? "http" : cls 
 static void dead_rule(in_ctx *c, const in_vs *v, const in_gw *g, const reach *r, int cls, uint32_t idx,
                       const mc_node *node, const int *why, const mc_node *const *mnodes, const uint32_t *ports, uint32_t n)
 {
-    bool port = false, source = false;
+    bool port = false, source = false, mesh_port = false;
     for (uint32_t j = 0; j < n; j++) {
         if (why[j] == WHY_UNKNOWN || why[j] == WHY_OK) return;
         port = port || why[j] == WHY_PORT;
-        source = source || why[j] == WHY_SOURCE;
+        /* a port of the hosts' services, on a VirtualService the mesh uses
+        ** too, is most likely meant for sidecars */
+        mesh_port = mesh_port || (why[j] == WHY_PORT && v->mesh && in_service_port(c, v, ports[j]));
+        /* source conditions on a VirtualService the mesh uses too select
+        ** sidecar clients, on purpose */
+        source = source || (why[j] == WHY_SOURCE && !v->mesh);
     }
-    if (!port && !source) return;       /* meant for other gateways */
+    if (!port && !source) return;       /* meant for other gateways or clients */
     mc_buf b;
     mc_buf_init(&b);
     for (uint32_t j = 0; j < n; j++) {
@@ -253,24 +268,24 @@ static void dead_rule(in_ctx *c, const in_vs *v, const in_gw *g, const reach *r,
         else if (why[j] == WHY_SOURCE) mc_buf_printf(&b, "match[%u] requires sourceLabels or sourceNamespace the gateway's workload lacks", j);
         else mc_buf_printf(&b, "match[%u] is for other gateways", j);
     }
-    bool shown = in_report(c, MSH0601, port ? MC_WARNING : MC_INFO, v->obj, node,
-        "%s[%u] never applies on gateway %s: %s; the gateway serves this VirtualService's hosts on %s %s",
-        section_name(cls), idx, g->ref, b.s, port ? "port" : "port(s)", ports_text(c, r, cls));
+    bool shown = in_report(c, MSH0601, port && !mesh_port ? MC_WARNING : MC_INFO, v->obj, node,
+        "%s[%u] never applies on gateway %s: %s; the gateway serves this VirtualService's hosts on %s",
+        section_name(cls), idx, g->ref, b.s, ports_phrase(c, r, cls));
     mc_buf_free(&b);
     if (shown) {
         for (uint32_t j = 0; j < n; j++)
             if (why[j] == WHY_PORT) { mc_diag_note(in_get(mnodes[j], "port"), "match[%u] port", j); break; }
-        if (r->first) mc_diag_note(r->first->node, "a server of gateway %s for these hosts", g->ref);
+        if (r->firsts[slot_of(cls)]) mc_diag_note(r->firsts[slot_of(cls)]->node, "a server of gateway %s for these hosts", g->ref);
     }
 }
 
 static void dead_port(in_ctx *c, const in_vs *v, const in_gw *g, const reach *r, int cls, const mc_node *m, uint32_t port)
 {
-    if (in_report(c, MSH0602, MC_WARNING, v->obj, in_get(m, "port") ? in_get(m, "port") : m,
-            "match port %u: gateway %s serves this VirtualService's hosts on %s %s only, so this match never applies "
-            "there (the rule's other matches do)", port, g->ref, r->nports[slot_of(cls)] == 1 ? "port" : "ports",
-            ports_text(c, r, cls)) && r->first)
-        mc_diag_note(r->first->node, "a server of gateway %s for these hosts", g->ref);
+    bool mesh = v->mesh && in_service_port(c, v, port);    /* see dead_rule */
+    if (in_report(c, MSH0602, mesh ? MC_INFO : MC_WARNING, v->obj, in_get(m, "port") ? in_get(m, "port") : m,
+            "match port %u: gateway %s serves this VirtualService's hosts on %s only, so this match never applies "
+            "there (the rule's other matches do)", port, g->ref, ports_phrase(c, r, cls)) && r->firsts[slot_of(cls)])
+        mc_diag_note(r->firsts[slot_of(cls)]->node, "a server of gateway %s for these hosts", g->ref);
 }
 
 static bool after_catch_all(gw_ctx *x, const mc_node *n)
@@ -396,9 +411,9 @@ static void idle(gw_ctx *x, const in_vs *v, const mc_vs *vs, const in_gw *g, con
         int cls = http ? IN_HTTP : tls ? IN_PT : IN_TCP;
         if (in_report(c, MSH0604, MC_WARNING, v->obj, gateway_ref(c, v, g),
                 "VirtualService %s routes nothing on gateway %s: every match is dropped there (%s), and the gateway "
-                "serves its hosts on %s %s; requests for them get 404 NR or a closed connection",
-                in_name(c, v->obj), g->ref, b.s, r->nports[slot_of(cls)] == 1 ? "port" : "ports", ports_text(c, r, cls)) && r->first)
-            mc_diag_note(r->first->node, "a server of gateway %s for these hosts", g->ref);
+                "serves its hosts on %s; requests for them get 404 NR or a closed connection",
+                in_name(c, v->obj), g->ref, b.s, ports_phrase(c, r, cls)) && r->firsts[slot_of(cls)])
+            mc_diag_note(r->firsts[slot_of(cls)]->node, "a server of gateway %s for these hosts", g->ref);
     }
     mc_buf_free(&b);
 }
@@ -412,12 +427,12 @@ static void protocol(in_ctx *c, const in_vs *v, const mc_vs *vs, const in_gw *g,
             bool pt = k & IN_PT;
             if (in_report(c, MSH0605, MC_WARNING, v->obj, v->hnodes[i],
                     "the http routes of VirtualService %s never apply to host %s on gateway %s: the gateway serves it "
-                    "only with %s (port %s), which routes %s; %s", in_name(c, v->obj), v->hosts[i], g->ref,
-                    pt ? "a TLS PASSTHROUGH server" : "a TCP server", ports_text(c, &per[i], pt ? IN_PT : IN_TCP),
+                    "only with %s (%s), which routes %s; %s", in_name(c, v->obj), v->hosts[i], g->ref,
+                    pt ? "a TLS PASSTHROUGH server" : "a TCP server", ports_phrase(c, &per[i], pt ? IN_PT : IN_TCP),
                     pt ? "by SNI through tls routes" : "through tcp routes",
                     pt ? "TLS connections for it are closed unless a tls route claims its SNI" : "HTTP requests are not parsed there") &&
                 per[i].first)
-                mc_diag_note(per[i].first->node, "the server of gateway %s for %s", g->ref, v->hosts[i]);
+                mc_diag_note(per[i].firsts[slot_of(pt ? IN_PT : IN_TCP)]->node, "the server of gateway %s for %s", g->ref, v->hosts[i]);
         }
     static const struct { int cls; const char *key, *kind; } l4[] = { { IN_PT, "tls", "tls" }, { IN_TCP, "tcp", "tcp" } };
     for (int s = 0; s < 2; s++) {
@@ -426,10 +441,10 @@ static void protocol(in_ctx *c, const in_vs *v, const mc_vs *vs, const in_gw *g,
         if (in_report(c, MSH0606, MC_WARNING, v->obj, mc_get_key(v->obj->spec, l4[s].key) ? mc_get_key(v->obj->spec, l4[s].key)
                                                                                             : v->obj->root,
                 "the %s routes of VirtualService %s have no effect on gateway %s: it serves these hosts only with HTTP "
-                "servers (port %s), whose routes come from http rules; %s", l4[s].kind, in_name(c, v->obj), g->ref,
-                ports_text(c, all, IN_HTTP), s ? "tcp routes need a TCP server" : "tls routes need a server with tls.mode PASSTHROUGH") &&
-            all->first)
-            mc_diag_note(all->first->node, "a server of gateway %s for these hosts", g->ref);
+                "servers (%s), whose routes come from http rules; %s", l4[s].kind, in_name(c, v->obj), g->ref,
+                ports_phrase(c, all, IN_HTTP), s ? "tcp routes need a TCP server" : "tls routes need a server with tls.mode PASSTHROUGH") &&
+            all->firsts[0])
+            mc_diag_note(all->firsts[0]->node, "a server of gateway %s for these hosts", g->ref);
     }
 }
 
@@ -504,20 +519,44 @@ static const mc_node *host_node(const mc_node *server, const char *h)
     return hs ? hs : server;
 }
 
-static bool sni_covered(const mc_ir_listener *li, const char *h)
+/* The SNI names of a listener's filter chains; false when a chain takes
+** any name (no names, or "*"). */
+static bool sni_index(const mc_ir_listener *li, mc_hostset *set)
 {
     for (uint32_t k = 0; k < li->nchains; k++) {
         const mc_ir_chain *ch = &li->chains[k];
-        if (!ch->nsni) return true;
-        for (uint32_t i = 0; i < ch->nsni; i++)
-            if (strcmp(ch->sni[i], "*") == 0 || mc_host_matches(ch->sni[i], h)) return true;
+        if (!ch->nsni) return false;
+        for (uint32_t i = 0; i < ch->nsni; i++) {
+            if (strcmp(ch->sni[i], "*") == 0) return false;
+            mc_hostset_add(set, ch->sni[i], NULL);
+        }
     }
-    return false;
+    return true;
+}
+
+typedef struct http_for { const in_gw *g; bool found; } http_for;
+
+static bool on_http_vs(void *ud, const char *host, void *val)
+{
+    (void)host;
+    http_for *f = ud;
+    const in_vs *v = val;
+    for (uint32_t k = 0; k < v->ngws && !f->found; k++)
+        f->found = v->gws[k] == f->g && mc_len(in_seq(v->obj->spec, "http"));
+    return !f->found;
 }
 
 static void passthrough(gw_ctx *x, const mc_ir_listener *li)
 {
     in_ctx *c = x->c;
+    mc_hostset names;
+    mc_hostset_init(&names, &c->a);
+    bool some = false;
+    for (uint32_t i = 0; i < li->nservers && !some; i++) some = li->servers[i].tls == IMG_TLS_PASSTHROUGH;
+    if (!some || !sni_index(li, &names)) {
+        mc_hostset_free(&names);
+        return;
+    }
     for (uint32_t i = 0; i < li->nservers; i++) {
         const mc_ir_server *s = &li->servers[i];
         if (s->tls != IMG_TLS_PASSTHROUGH) continue;
@@ -525,13 +564,18 @@ static void passthrough(gw_ctx *x, const mc_ir_listener *li)
         if (!g || !g->bound.n) continue;
         for (uint32_t h = 0; h < s->nhosts; h++) {
             const char *host = strip_ns(s->hosts[h]);
-            if (sni_covered(li, host)) continue;
+            if (mc_hostset_any(&names, host)) continue;
+            /* a VirtualService with http routes for the host: MSH0605 says it */
+            http_for f = { g, false };
+            mc_hostset_each(&c->vs_hosts, host, on_http_vs, &f);
+            if (f.found) continue;
             in_report(c, MSH0607, MC_WARNING, s->gateway, host_node(s->node, host),
                       "host %s of this TLS PASSTHROUGH server has no tls route: no VirtualService bound to gateway %s "
                       "routes SNI %s on port %u, so TLS connections for it are closed right after the ClientHello "
                       "(NR, filter_chain_not_found)", host, g->ref, host, s->port);
         }
     }
+    mc_hostset_free(&names);
 }
 
 /* the tls match of a VirtualService at this node (its sniHosts, or itself) */
@@ -715,7 +759,7 @@ static void no_endpoints(in_ctx *c, const mc_obj *vso, const mc_ir_cluster *cl, 
             "(no_healthy_upstream)", cl->host, in_name(c, se),
             none ? "has resolution NONE (sidecars send such traffic to its original address, gateways have none)"
                  : "is STATIC without endpoints", gw))
-        mc_diag_note(rn ? rn : se->root, none && !rn ? "resolution defaults to NONE" : "the resolution");
+        mc_diag_note(rn ? rn : mc_get_key(se->root, "spec"), none && !rn ? "no resolution: it defaults to NONE" : "the resolution");
 }
 
 static void dest(gw_ctx *x, mc_strmap *seen, const mc_obj *vso, const mc_ir_dest *d, const char *gw, const char *ns)

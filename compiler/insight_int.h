@@ -155,6 +155,8 @@ void in_model_vs(in_ctx *c, in_vs *v);           /* MSH0600, MSH0603 */
 /* Mark the subset a destination names as used (MSH0618); host is its FQDN. */
 void in_model_ref(in_ctx *c, const char *host, const char *subset);
 void in_model_drs(in_ctx *c);                    /* MSH0617, MSH0618 */
+/* Some service of one of v's hosts declares this port. */
+bool in_service_port(in_ctx *c, const in_vs *v, uint32_t port);
 
 /* ---- route rows (insight_rows.c) */
 typedef struct in_row {

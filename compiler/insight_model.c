@@ -100,6 +100,39 @@ static bool mesh_ports(in_ctx *c, const in_vs *v, uint32_t *ports, uint32_t *np,
     return v->nhosts > 0;
 }
 
+bool in_service_port(in_ctx *c, const in_vs *v, uint32_t port)
+{
+    for (uint32_t i = 0; i < v->nhosts; i++) {
+        const in_vec *sv = in_services(c, v->hosts[i]);
+        for (uint32_t k = 0; sv && k < sv->n; k++) {
+            const in_svc *s = sv->v[k];
+            MC_SEQ_EACH(s->ports, p)
+                if (in_port(mc_item(s->ports, p), s->k8s ? "port" : "number") == port) return true;
+        }
+    }
+    return false;
+}
+
+typedef struct gw_port { uint32_t port; bool found; } gw_port;
+
+static bool on_gw_port(void *ud, const char *host, void *val)
+{
+    (void)host;
+    gw_port *p = ud;
+    if (((const in_srv *)val)->port != p->port) return true;
+    p->found = true;
+    return false;
+}
+
+/* A gateway the VirtualService binds serves its hosts on this port. */
+static bool gateway_port(const in_vs *v, uint32_t port)
+{
+    gw_port p = { port, false };
+    for (uint32_t k = 0; k < v->ngws && !p.found; k++)
+        for (uint32_t i = 0; i < v->nhosts && !p.found; i++) in_srv_each(v->gws[k], v->obj->o.ns, v->hosts[i], on_gw_port, &p);
+    return p.found;
+}
+
 static void mesh_match_port(in_ctx *c, const in_vs *v, const mc_node *m, const uint32_t *ports, uint32_t np,
                             const mc_obj *svc)
 {
@@ -113,7 +146,9 @@ static void mesh_match_port(in_ctx *c, const in_vs *v, const mc_node *m, const u
     mc_buf b;
     mc_buf_init(&b);
     for (uint32_t i = 0; i < np; i++) mc_buf_printf(&b, "%s%u", i ? ", " : "", ports[i]);
-    bool shown = in_report(c, MSH0603, MC_WARNING, v->obj, in_get(m, "port"),
+    /* a port a bound gateway serves the hosts on is most likely meant for it */
+    bool gw = gateway_port(v, p);
+    bool shown = in_report(c, MSH0603, gw ? MC_INFO : MC_WARNING, v->obj, in_get(m, "port"),
         "match port %u applies to sidecars, but no service behind %s%s declares it (ports %s): sidecars have no "
         "listener for that port of these hosts, so this match never applies on the mesh",
         p, v->hosts[0], v->nhosts > 1 ? " and the other hosts" : "", b.s ? b.s : "none");
