@@ -84,10 +84,12 @@ static void shadowed(vh_ctx *x, const mc_ir_vhost *vh, const mc_ir_route *a, con
             mc_diag_note(row_node(a), "the earlier match");
         return;
     }
+    const char *shared = strcmp(a->gw, b->gw) == 0 ? ""
+        : mc_arena_printf(&c->a, " (bound to %s, whose servers on port %u share the route table)", a->gw, vh->port);
     if (in_report(c, MSH0611, MC_WARNING, origin(b), row_node(b),
-            "%s of VirtualService %s never matches on host %s of gateway %s: VirtualService %s is merged before it "
+            "%s of VirtualService %s never matches on host %s of gateway %s: VirtualService %s%s is merged before it "
             "(creation time, then name) and its %s accepts every request this one does",
-            row_text(x, b), in_name(c, vb->obj), vh->domain, b->gw, in_name(c, va->obj), row_text(x, a)))
+            row_text(x, b), in_name(c, vb->obj), vh->domain, b->gw, in_name(c, va->obj), shared, row_text(x, a)))
         mc_diag_note(row_node(a), "the route of %s that takes them", in_name(c, va->obj));
 }
 
@@ -128,7 +130,7 @@ static int cmp_vs(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static void merged(vh_ctx *x, const mc_ir_vhost *vh)
+static void merged(vh_ctx *x, const mc_ir_view *view, const mc_ir_vhost *vh)
 {
     in_ctx *c = x->c;
     const mc_vs *v[16];
@@ -142,14 +144,21 @@ static void merged(vh_ctx *x, const mc_ir_vhost *vh)
     if (n < 2) return;
     qsort(v, n, sizeof *v, cmp_vs);
     const mc_node *first = host_for(x, v[0]->obj, vh->domain, false);
+    /* one gateway, or several whose servers share this route table */
     const char *gw = vh->routes[0]->gw;
+    for (uint32_t i = 1; i < vh->nroutes; i++)
+        if (vh->routes[i]->gw && strcmp(vh->routes[i]->gw, gw) != 0) {
+            gw = mc_arena_printf(&c->a, "port %u of the gateway workload %s (its Gateways' servers there share one "
+                                 "route table)", vh->port, view->name);
+            break;
+        }
     for (uint32_t k = 1; k < n; k++) {
         const mc_node *at = host_for(x, v[k]->obj, vh->domain, false);
         if (!at) continue;
         if (in_report(c, MSH0614, MC_INFO, v[k]->obj, at,
-                "VirtualServices %s and %s both define host %s on gateway %s: Istio merges them into one virtual host, "
+                "VirtualServices %s and %s both define host %s on %s%s: Istio merges them into one virtual host, "
                 "the routes of %s first (creation time, then name), catch-all routes last", in_name(c, v[0]->obj),
-                in_name(c, v[k]->obj), vh->domain, gw, in_name(c, v[0]->obj)) && first)
+                in_name(c, v[k]->obj), vh->domain, strncmp(gw, "port ", 5) ? "gateway " : "", gw, in_name(c, v[0]->obj)) && first)
             mc_diag_note(first, "the host in %s", in_name(c, v[0]->obj));
     }
 }
@@ -297,7 +306,7 @@ void in_ir_vhosts(in_ctx *c)
                             if (!found) *slot = (void *)row;
                         }
                     }
-                    merged(&x, vh);
+                    merged(&x, v, vh);
                     if (!list_seen(&x, vh)) shadowing(&x, vh);
                 }
                 gaps(&x, t);

@@ -8,6 +8,7 @@
 #include "insight_int.h"
 #include "image.h"
 #include "parse.h"
+#include "regex.h"
 #include "source.h"
 #include "t.h"
 
@@ -17,6 +18,8 @@
 static mc_arena A;
 static in_ctx C;
 static mc_node *last;
+static mc_vec *vecs[256];
+static int nvecs;
 
 static void keep(void *ud, mc_node *root)
 {
@@ -43,6 +46,7 @@ static in_row row(const char *yaml)
 {
     mc_vec *v = mc_xcalloc(1, sizeof *v);      /* lives to the end */
     mc_vec_init(v, sizeof(mc_ir_matcher));
+    if (nvecs < 256) vecs[nvecs++] = v;
     return in_row_raw(&C, node(yaml), v);
 }
 
@@ -140,7 +144,13 @@ int main(void)
     ist("{uri: {prefix: /a}, method: {exact: GET}}", "{uri: {prefix: /a/b}}", true);
     ist("{uri: {prefix: /a}, port: 80}", "{uri: {prefix: /a/b}}", false);
 
+    MC_STRMAP_EACH(&C.regex, slot)
+        if (in_regex(&C, slot->key)) rx_free(slot->val);
     mc_strmap_free(&C.regex);
+    for (int i = 0; i < nvecs; i++) {
+        mc_vec_free(vecs[i]);
+        free(vecs[i]);
+    }
     mc_arena_free(&C.a);
     mc_arena_free(&A);
     mc_src_free_all();
