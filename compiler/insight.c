@@ -619,49 +619,47 @@ static bool dest_unsafe(in_ctx *c, const mc_node *dst, const char *host, const c
     return true;
 }
 
-typedef struct reach {
-    int cls;                    /* classes of the servers the host overlaps */
-    uint32_t ports[3][8];       /* IN_HTTP, IN_PT, IN_TCP server ports */
-    uint32_t nports[3];
-    bool many;                  /* more ports than kept: treat any port as served */
-} reach;
+int in_reach_slot(int cls) { return cls == IN_HTTP ? 0 : cls == IN_PT ? 1 : cls == IN_TCP ? 2 : -1; }
 
-static int cls_slot(int cls) { return cls == IN_HTTP ? 0 : cls == IN_PT ? 1 : cls == IN_TCP ? 2 : -1; }
+static void reach_port(in_reach *r, int k, uint32_t port)
+{
+    for (uint32_t i = 0; i < r->nports[k]; i++)
+        if (r->ports[k][i] == port) return;
+    if (r->nports[k] < IN_REACH_PORTS) r->ports[k][r->nports[k]++] = port;
+    else r->many = true;
+}
 
-static bool on_server(void *ud, const char *host, void *val)
+void in_reach_add(in_reach *r, const in_srv *s)
+{
+    r->cls |= s->cls;
+    int k = in_reach_slot(s->cls);
+    if (k < 0) return;
+    if (!r->first[k]) r->first[k] = s;
+    reach_port(r, k, s->port);
+}
+
+bool in_reach_fn(void *ud, const char *host, void *val)
 {
     (void)host;
-    reach *r = ud;
-    const in_srv *s = val;
-    r->cls |= s->cls;
-    int k = cls_slot(s->cls);
-    if (k < 0) return true;
-    for (uint32_t i = 0; i < r->nports[k]; i++)
-        if (r->ports[k][i] == s->port) return true;
-    if (r->nports[k] < 8) r->ports[k][r->nports[k]++] = s->port;
-    else r->many = true;
+    in_reach_add(ud, val);
     return true;
 }
 
-static void reach_merge(reach *all, const reach *one)
+void in_reach_merge(in_reach *all, const in_reach *one)
 {
     all->cls |= one->cls;
     all->many = all->many || one->many;
-    for (int k = 0; k < 3; k++)
-        for (uint32_t i = 0; i < one->nports[k]; i++) {
-            bool dup = false;
-            for (uint32_t j = 0; j < all->nports[k] && !dup; j++) dup = all->ports[k][j] == one->ports[k][i];
-            if (dup) continue;
-            if (all->nports[k] < 8) all->ports[k][all->nports[k]++] = one->ports[k][i];
-            else all->many = true;
-        }
+    for (int k = 0; k < 3; k++) {
+        if (!all->first[k]) all->first[k] = one->first[k];
+        for (uint32_t i = 0; i < one->nports[k]; i++) reach_port(all, k, one->ports[k][i]);
+    }
 }
 
-static bool port_served(const reach *r, int cls, uint32_t port)
+bool in_reach_port(const in_reach *r, int cls, uint32_t port)
 {
-    int k = cls_slot(cls);
-    if (!port || r->many) return true;
-    for (uint32_t i = 0; i < r->nports[k]; i++)
+    int k = in_reach_slot(cls);
+    if (r->many) return true;
+    for (uint32_t i = 0; k >= 0 && i < r->nports[k]; i++)
         if (r->ports[k][i] == port) return true;
     return false;
 }
@@ -686,7 +684,7 @@ static bool source_conditions(const mc_node *m)
 /* One section (http, tls or tcp) on one gateway: false when a match could
 ** be dropped for its port (MSH0601, MSH0602) or by source conditions;
 ** *applies when some rule can route there. */
-static bool section_ok(in_ctx *c, const mc_node *rules, int cls, const reach *r, const char *ns, const in_gw *g, bool *applies)
+static bool section_ok(in_ctx *c, const mc_node *rules, int cls, const in_reach *r, const char *ns, const in_gw *g, bool *applies)
 {
     MC_SEQ_EACH(rules, i) {
         const mc_node *e = mc_item(rules, i), *ms = in_seq(e, "match");
@@ -700,7 +698,8 @@ static bool section_ok(in_ctx *c, const mc_node *rules, int cls, const reach *r,
             if (source_conditions(m)) return false;
             if (!match_on(c, m, ns, g)) continue;
             if (!(r->cls & cls)) continue;
-            if (!port_served(r, cls, in_port(m, "port"))) return false;
+            uint32_t port = in_port(m, "port");
+            if (port && !in_reach_port(r, cls, port)) return false;
             if (routes) *applies = true;
         }
     }
@@ -776,15 +775,15 @@ static bool vs_suspect(in_ctx *c, in_vs *v)
     for (uint32_t k = 0; k < v->ngws; k++) {
         in_gw *g = v->gws[k];
         if (g->complex) return true;
-        reach all;
+        in_reach all;
         memset(&all, 0, sizeof all);
         for (uint32_t i = 0; i < v->nhosts; i++) {
-            reach one;
+            in_reach one;
             memset(&one, 0, sizeof one);
-            in_srv_each(g, ns, v->hosts[i], on_server, &one);
+            in_srv_each(g, ns, v->hosts[i], in_reach_fn, &one);
             /* MSH0605: http routes, but this host only on L4 servers */
             if (mc_len(http) && one.cls && !(one.cls & IN_HTTP) && (one.cls & (IN_PT | IN_TCP))) return true;
-            reach_merge(&all, &one);
+            in_reach_merge(&all, &one);
         }
         if (!all.cls) continue;     /* no server shares a host: IST0132 */
         /* MSH0606 */

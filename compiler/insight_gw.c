@@ -146,46 +146,39 @@ static void gather(gw_ctx *x)
 
 /* ------------------------------------------------------------ servers a VirtualService reaches */
 
+/* what a VirtualService reaches on a gateway, and whether every server it
+** reaches lost a conflict with another server (a lowering drop) */
 typedef struct reach {
-    int cls;
-    uint32_t ports[3][16];      /* IN_HTTP, IN_PT, IN_TCP */
-    uint32_t nports[3];
-    const in_srv *first;        /* a server, for notes */
-    const in_srv *firsts[3];    /* one per IN_HTTP, IN_PT, IN_TCP */
-    bool all_dropped;           /* every server reached lost a conflict */
+    in_reach r;
+    bool all_dropped;
     gw_ctx *x;
 } reach;
 
-static int slot_of(int cls) { return cls == IN_HTTP ? 0 : cls == IN_PT ? 1 : cls == IN_TCP ? 2 : -1; }
+static int slot_of(int cls) { return in_reach_slot(cls); }
 
 static bool on_srv(void *ud, const char *host, void *val)
 {
     (void)host;
     reach *r = ud;
     const in_srv *s = val;
-    r->cls |= s->cls;
-    if (!r->first) r->first = s;
+    in_reach_add(&r->r, s);
     const mc_ir_drop *d = ptr_get(&r->x->dropped, s->node);
     if (!d) d = ptr_get(&r->x->dropped, in_get(s->node, "hosts"));
     if (!d || (d->reason != MC_DROP_SERVER_CONFLICT && d->reason != MC_DROP_SERVER_DUPLICATE_HOST)) r->all_dropped = false;
-    int k = slot_of(s->cls);
-    if (k < 0) return true;
-    if (!r->firsts[k]) r->firsts[k] = s;
-    for (uint32_t i = 0; i < r->nports[k]; i++)
-        if (r->ports[k][i] == s->port) return true;
-    if (r->nports[k] < 16) r->ports[k][r->nports[k]++] = s->port;
     return true;
 }
 
 /* "port 80", "ports 80 and 443" */
 static const char *ports_phrase(in_ctx *c, const reach *r, int cls);
 
+static const in_srv *any_server(const reach *r)
+{
+    return r->r.first[0] ? r->r.first[0] : r->r.first[1] ? r->r.first[1] : r->r.first[2];
+}
+
 static bool port_in(const reach *r, int cls, uint32_t p)
 {
-    int k = slot_of(cls);
-    for (uint32_t i = 0; i < r->nports[k]; i++)
-        if (r->ports[k][i] == p) return true;
-    return false;
+    return in_reach_port(&r->r, cls, p);
 }
 
 static const char *ports_text(in_ctx *c, const reach *r, int cls)
@@ -193,7 +186,8 @@ static const char *ports_text(in_ctx *c, const reach *r, int cls)
     int k = slot_of(cls);
     mc_buf b;
     mc_buf_init(&b);
-    for (uint32_t i = 0; i < r->nports[k]; i++) mc_buf_printf(&b, "%s%u", i ? (i + 1 == r->nports[k] ? " and " : ", ") : "", r->ports[k][i]);
+    for (uint32_t i = 0; i < r->r.nports[k]; i++)
+        mc_buf_printf(&b, "%s%u", i ? (i + 1 == r->r.nports[k] ? " and " : ", ") : "", r->r.ports[k][i]);
     const char *s = mc_arena_strdup(&c->a, b.s ? b.s : "no port");
     mc_buf_free(&b);
     return s;
@@ -201,7 +195,7 @@ static const char *ports_text(in_ctx *c, const reach *r, int cls)
 
 static const char *ports_phrase(in_ctx *c, const reach *r, int cls)
 {
-    return mc_arena_printf(&c->a, "%s %s", r->nports[slot_of(cls)] == 1 ? "port" : "ports", ports_text(c, r, cls));
+    return mc_arena_printf(&c->a, "%s %s", r->r.nports[slot_of(cls)] == 1 ? "port" : "ports", ports_text(c, r, cls));
 }
 
 /* the gateways[] item of the VirtualService that names g */
@@ -275,7 +269,7 @@ static void dead_rule(in_ctx *c, const in_vs *v, const in_gw *g, const reach *r,
     if (shown) {
         for (uint32_t j = 0; j < n; j++)
             if (why[j] == WHY_PORT) { mc_diag_note(in_get(mnodes[j], "port"), "match[%u] port", j); break; }
-        if (r->firsts[slot_of(cls)]) mc_diag_note(r->firsts[slot_of(cls)]->node, "a server of gateway %s for these hosts", g->ref);
+        if (r->r.first[slot_of(cls)]) mc_diag_note(r->r.first[slot_of(cls)]->node, "a server of gateway %s for these hosts", g->ref);
     }
 }
 
@@ -284,8 +278,8 @@ static void dead_port(in_ctx *c, const in_vs *v, const in_gw *g, const reach *r,
     bool mesh = v->mesh && in_service_port(c, v, port);    /* see dead_rule */
     if (in_report(c, MSH0602, mesh ? MC_INFO : MC_WARNING, v->obj, in_get(m, "port") ? in_get(m, "port") : m,
             "match port %u: gateway %s serves this VirtualService's hosts on %s only, so this match never applies "
-            "there (the rule's other matches do)", port, g->ref, ports_phrase(c, r, cls)) && r->firsts[slot_of(cls)])
-        mc_diag_note(r->firsts[slot_of(cls)]->node, "a server of gateway %s for these hosts", g->ref);
+            "there (the rule's other matches do)", port, g->ref, ports_phrase(c, r, cls)) && r->r.first[slot_of(cls)])
+        mc_diag_note(r->r.first[slot_of(cls)]->node, "a server of gateway %s for these hosts", g->ref);
 }
 
 static bool after_catch_all(gw_ctx *x, const mc_node *n)
@@ -376,11 +370,11 @@ static void idle(gw_ctx *x, const in_vs *v, const mc_vs *vs, const in_gw *g, con
         if (in_report(c, MSH0604, MC_WARNING, v->obj, gateway_ref(c, v, g),
                 "VirtualService %s routes nothing on gateway %s: the gateway's servers for its hosts lose a conflict "
                 "with other servers on the same port, so requests for them get 404 NR or a closed connection",
-                in_name(c, v->obj), g->ref) && r->first)
-            mc_diag_note(r->first->node, "a server of gateway %s for these hosts", g->ref);
+                in_name(c, v->obj), g->ref) && any_server(r))
+            mc_diag_note(any_server(r)->node, "a server of gateway %s for these hosts", g->ref);
         return;
     }
-    bool usable = (http && (r->cls & IN_HTTP)) || (tls && (r->cls & IN_PT)) || (tcp && (r->cls & IN_TCP));
+    bool usable = (http && (r->r.cls & IN_HTTP)) || (tls && (r->r.cls & IN_PT)) || (tcp && (r->r.cls & IN_TCP));
     if (!usable) return;    /* the protocol findings say why */
     /* every rule's matches are dropped: name the reasons when all are known */
     mc_buf b;
@@ -412,8 +406,8 @@ static void idle(gw_ctx *x, const in_vs *v, const mc_vs *vs, const in_gw *g, con
         if (in_report(c, MSH0604, MC_WARNING, v->obj, gateway_ref(c, v, g),
                 "VirtualService %s routes nothing on gateway %s: every match is dropped there (%s), and the gateway "
                 "serves its hosts on %s; requests for them get 404 NR or a closed connection",
-                in_name(c, v->obj), g->ref, b.s, ports_phrase(c, r, cls)) && r->firsts[slot_of(cls)])
-            mc_diag_note(r->firsts[slot_of(cls)]->node, "a server of gateway %s for these hosts", g->ref);
+                in_name(c, v->obj), g->ref, b.s, ports_phrase(c, r, cls)) && r->r.first[slot_of(cls)])
+            mc_diag_note(r->r.first[slot_of(cls)]->node, "a server of gateway %s for these hosts", g->ref);
     }
     mc_buf_free(&b);
 }
@@ -422,7 +416,7 @@ static void protocol(in_ctx *c, const in_vs *v, const mc_vs *vs, const in_gw *g,
 {
     if (vs->nhttp)
         for (uint32_t i = 0; i < v->nhosts; i++) {
-            int k = per[i].cls;
+            int k = per[i].r.cls;
             if (!k || (k & IN_HTTP) || !(k & (IN_PT | IN_TCP))) continue;
             bool pt = k & IN_PT;
             if (in_report(c, MSH0605, MC_WARNING, v->obj, v->hnodes[i],
@@ -431,20 +425,20 @@ static void protocol(in_ctx *c, const in_vs *v, const mc_vs *vs, const in_gw *g,
                     pt ? "a TLS PASSTHROUGH server" : "a TCP server", ports_phrase(c, &per[i], pt ? IN_PT : IN_TCP),
                     pt ? "by SNI through tls routes" : "through tcp routes",
                     pt ? "TLS connections for it are closed unless a tls route claims its SNI" : "HTTP requests are not parsed there") &&
-                per[i].first)
-                mc_diag_note(per[i].firsts[slot_of(pt ? IN_PT : IN_TCP)]->node, "the server of gateway %s for %s", g->ref, v->hosts[i]);
+                per[i].r.first[slot_of(pt ? IN_PT : IN_TCP)])
+                mc_diag_note(per[i].r.first[slot_of(pt ? IN_PT : IN_TCP)]->node, "the server of gateway %s for %s", g->ref, v->hosts[i]);
         }
     static const struct { int cls; const char *key, *kind; } l4[] = { { IN_PT, "tls", "tls" }, { IN_TCP, "tcp", "tcp" } };
     for (int s = 0; s < 2; s++) {
         uint32_t n = s ? vs->ntcp : vs->ntls;
-        if (!n || (all->cls & l4[s].cls) || !(all->cls & IN_HTTP)) continue;
+        if (!n || (all->r.cls & l4[s].cls) || !(all->r.cls & IN_HTTP)) continue;
         if (in_report(c, MSH0606, MC_WARNING, v->obj, mc_get_key(v->obj->spec, l4[s].key) ? mc_get_key(v->obj->spec, l4[s].key)
                                                                                             : v->obj->root,
                 "the %s routes of VirtualService %s have no effect on gateway %s: it serves these hosts only with HTTP "
                 "servers (%s), whose routes come from http rules; %s", l4[s].kind, in_name(c, v->obj), g->ref,
                 ports_phrase(c, all, IN_HTTP), s ? "tcp routes need a TCP server" : "tls routes need a server with tls.mode PASSTHROUGH") &&
-            all->firsts[0])
-            mc_diag_note(all->firsts[0]->node, "a server of gateway %s for these hosts", g->ref);
+            all->r.first[0])
+            mc_diag_note(all->r.first[0]->node, "a server of gateway %s for these hosts", g->ref);
     }
 }
 
@@ -462,7 +456,7 @@ static void vs_gateway(gw_ctx *x, const in_vs *v, const mc_vs *vs, const in_gw *
         in_srv_each((in_gw *)g, v->obj->o.ns, v->hosts[i], on_srv, &per[i]);
         in_srv_each((in_gw *)g, v->obj->o.ns, v->hosts[i], on_srv, &all);
     }
-    if (!all.cls) return;       /* no host in common: IST0132 */
+    if (!all.r.cls) return;       /* no host in common: IST0132 */
     bool seen = false, visible = false;
     EACH_WORKLOAD_VIEW(c->ir, view) {
         if (!view_has(view, g->obj)) continue;

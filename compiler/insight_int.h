@@ -70,6 +70,26 @@ typedef struct in_vs {
     bool suspect, included;
 } in_vs;
 
+/* The servers of a Gateway whose hosts overlap a VirtualService's (or one
+** of its hosts), by the class of routes they take. */
+#define IN_REACH_PORTS 16
+typedef struct in_reach {
+    int cls;                    /* IN_* of every server met */
+    uint32_t ports[3][IN_REACH_PORTS];  /* per class: IN_HTTP, IN_PT, IN_TCP */
+    uint32_t nports[3];
+    bool many;                  /* more ports than kept: take any port as served */
+    const in_srv *first[3];     /* a server per class, for notes */
+} in_reach;
+
+/* 0, 1, 2 for IN_HTTP, IN_PT, IN_TCP; -1 for IN_AUTO */
+int in_reach_slot(int cls);
+void in_reach_add(in_reach *r, const in_srv *s);
+void in_reach_merge(in_reach *all, const in_reach *one);
+/* a server of that class serves the hosts on the port */
+bool in_reach_port(const in_reach *r, int cls, uint32_t port);
+/* mc_hostset_fn adding every server met to the in_reach ud */
+bool in_reach_fn(void *ud, const char *host, void *val);
+
 /* A ServiceEntry host or a Kubernetes Service. */
 enum { IN_RES_NONE, IN_RES_STATIC, IN_RES_DNS, IN_RES_DNS_RR, IN_RES_DYNAMIC };
 typedef struct in_svc {

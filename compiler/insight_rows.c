@@ -336,18 +336,13 @@ const char *in_row_gap(in_ctx *c, const in_row *r, const char *host, const in_ro
 
 /* ------------------------------------------------------------ istioctl's overlaps */
 
-/* A zero value Go's json.Marshal omits (omitempty). */
+/* A zero value Go's json.Marshal omits (omitempty): null, false, 0, "",
+** empty lists and maps (the webhook's asJSON, validate_vs.c, reads it so). */
 static bool zero(const mc_node *v)
 {
     int64_t x;
-    switch (v->type) {
-    case MC_NULL: return true;
-    case MC_BOOL: return !(v->flags & MC_N_TRUE);
-    case MC_INT: return mc_int(v, &x) && x == 0;
-    case MC_STR: return v->n == 0;
-    case MC_MAP: case MC_SEQ: return v->n == 0;
-    default: return false;
-    }
+    if (v->type == MC_INT) return mc_int(v, &x) && x == 0;
+    return v->type == MC_NULL || (v->type == MC_BOOL && !(v->flags & MC_N_TRUE)) || (v->type >= MC_STR && !v->n);
 }
 
 /* equal as JSON; omit: zero-valued fields of this struct are left out,
