@@ -71,6 +71,28 @@ const mc_node *in_get(const mc_node *m, const char *camel)
     return alt;
 }
 
+void in_fields(const mc_node *m, const char *const *names, int n, const mc_node **out)
+{
+    const mc_node *alt[16];
+    for (int i = 0; i < n; i++) out[i] = alt[i] = NULL;
+    if (!m || m->type != MC_MAP || n > 16) {
+        for (int i = 0; i < n; i++) out[i] = in_get(m, names[i]);
+        return;
+    }
+    const spelling *sp[16];
+    for (int i = 0; i < n; i++) sp[i] = spell(names[i]);
+    for (uint32_t k = 0; k < m->n; k++) {
+        const mc_node *key = &m->u.kids[2 * k];
+        if (key->type == MC_MAP || key->type == MC_SEQ) continue;
+        for (int i = 0; i < n; i++) {
+            if (key->n == sp[i]->cl && !out[i] && memcmp(key->u.s, names[i], key->n) == 0) out[i] = key + 1;
+            else if (sp[i]->sl && key->n == sp[i]->sl && !alt[i] && memcmp(key->u.s, sp[i]->snake, key->n) == 0) alt[i] = key + 1;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (!out[i]) out[i] = alt[i];
+}
+
 const mc_node *in_map(const mc_node *m, const char *camel)
 {
     const mc_node *n = in_get(m, camel);
@@ -470,7 +492,10 @@ static bool vs_suspect(in_ctx *c, in_vs *v);
 ** of a gateway-bound VirtualService may make it a suspect (MSH0615-0616). */
 static void one_dest(in_ctx *c, in_vs *v, const mc_node *dst, bool judge)
 {
-    const char *h = in_str(dst, "host"), *sub = in_str(dst, "subset");
+    static const char *const names[] = { "host", "subset" };
+    const mc_node *f[2];
+    in_fields(dst, names, 2, f);
+    const char *h = mc_str(f[0]), *sub = mc_str(f[1]);
     if (!h) {
         v->unsafe = v->unsafe || judge;
         return;

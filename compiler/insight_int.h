@@ -141,6 +141,8 @@ typedef struct in_ctx {
 /* Field lookup as lowering reads it: camelCase, else the proto's
 ** snake_case spelling ("sniHosts" also finds "sni_hosts"). */
 const mc_node *in_get(const mc_node *m, const char *camel);
+/* Several fields in one pass over the keys: out[i] = in_get(m, names[i]). */
+void in_fields(const mc_node *m, const char *const *names, int n, const mc_node **out);
 const mc_node *in_map(const mc_node *m, const char *camel);
 const mc_node *in_seq(const mc_node *m, const char *camel);
 const char *in_str(const mc_node *m, const char *camel);

@@ -37,10 +37,13 @@ static smatch string_match(const mc_node *n)
     if (!n || n->type == MC_NULL) return r;
     r.kind = SM_PRESENT;
     if (n->type != MC_MAP) return r;
+    static const char *const names[] = { "exact", "prefix", "regex" };
+    const mc_node *f[3];
+    in_fields(n, names, 3, f);
     const char *v;
-    if ((v = mc_text(in_get(n, "exact")))) { r.kind = SM_EXACT; r.value = v; }
-    else if ((v = mc_text(in_get(n, "prefix")))) { r.kind = SM_PREFIX; r.value = v; }
-    else if ((v = mc_text(in_get(n, "regex")))) { r.kind = SM_REGEX; r.value = v; }
+    if ((v = mc_text(f[0]))) { r.kind = SM_EXACT; r.value = v; }
+    else if ((v = mc_text(f[1]))) { r.kind = SM_PREFIX; r.value = v; }
+    else if ((v = mc_text(f[2]))) { r.kind = SM_REGEX; r.value = v; }
     return r;
 }
 
@@ -75,19 +78,25 @@ in_row in_row_raw(in_ctx *c, const mc_node *match, mc_vec *scratch)
     (void)c;
     in_row r = { IMG_PATH_PREFIX, "/", false, NULL, 0, true };
     if (!match) return r;
-    smatch uri = string_match(in_get(match, "uri"));
+    /* the fields as lowering's parse_http_match reads them, in one pass */
+    static const char *const names[] = { "uri", "ignoreUriCase", "headers", "withoutHeaders", "method",
+                                         "authority", "scheme", "queryParams" };
+    const mc_node *f[8];
+    in_fields(match, names, 8, f);
+    smatch uri = string_match(f[0]);
     if (uri.kind == SM_EXACT) { r.path_kind = IMG_PATH_EXACT; r.path = uri.value; }
     else if (uri.kind == SM_PREFIX) { r.path_kind = IMG_PATH_PREFIX; r.path = uri.value; }
     else if (uri.kind == SM_REGEX) { r.path_kind = IMG_PATH_REGEX; r.path = uri.value; }
-    r.ci = in_bool(match, "ignoreUriCase");
-    push_map(scratch, in_map(match, "headers"), IMG_TARGET_HEADER, false);
-    push_map(scratch, in_map(match, "withoutHeaders"), IMG_TARGET_HEADER, true);
-    static const char *const pseudo[][2] = { { "method", ":method" }, { "authority", ":authority" }, { "scheme", ":scheme" } };
+    const mc_node *ci = f[1];
+    r.ci = ci && (ci->type == MC_BOOL ? (ci->flags & MC_N_TRUE) != 0 : mc_str(ci) && strcmp(mc_str(ci), "true") == 0);
+    push_map(scratch, f[2] && f[2]->type == MC_MAP ? f[2] : NULL, IMG_TARGET_HEADER, false);
+    push_map(scratch, f[3] && f[3]->type == MC_MAP ? f[3] : NULL, IMG_TARGET_HEADER, true);
+    static const char *const pseudo[] = { ":method", ":authority", ":scheme" };
     for (int i = 0; i < 3; i++) {
-        smatch m = string_match(in_get(match, pseudo[i][0]));
-        if (m.kind != SM_NONE) push_matcher(scratch, IMG_TARGET_HEADER, pseudo[i][1], m, false);
+        smatch m = string_match(f[4 + i]);
+        if (m.kind != SM_NONE) push_matcher(scratch, IMG_TARGET_HEADER, pseudo[i], m, false);
     }
-    push_map(scratch, in_map(match, "queryParams"), IMG_TARGET_QUERY, false);
+    push_map(scratch, f[7] && f[7]->type == MC_MAP ? f[7] : NULL, IMG_TARGET_QUERY, false);
     r.m = scratch->v;
     r.nm = (uint32_t)scratch->n;
     r.catch_all = r.nm == 0 && ((r.path_kind == IMG_PATH_PREFIX && strcmp(r.path, "/") == 0) ||
