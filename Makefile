@@ -37,13 +37,14 @@ endif
 
 PKGS      := yaml-0.1 jansson libcurl libxxhash re2 libcares openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcurl: headers only; meshc dlopens it when an input is a URL (load.c)
+PKG_LIBS  := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
 
 CPPFLAGS  += -D_GNU_SOURCE -DMESH_VERSION='"$(VERSION)"' -Icompiler -Iruntime
 CFLAGS    := -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 CXXFLAGS  := -std=c++17 $(OPT) $(CXXWARN) $(SANFLAGS) -MMD -MP
-LDFLAGS   += $(SANFLAGS)
-LDLIBS    := $(PKG_LIBS) -lstdc++ -lm
+LDFLAGS   += $(SANFLAGS) -Wl,--as-needed
+LDLIBS    := $(PKG_LIBS) -lstdc++ -lm -ldl
 
 # Debian packages the build and the tests need (make deps, .ci/run)
 DEB_PKGS  := gcc g++ make pkg-config libyaml-dev libjansson-dev \

@@ -3,9 +3,10 @@
 **   gen N > config.yaml
 ** One Gateway (an HTTP server on 80 and a TLS PASSTHROUGH server on 443,
 ** each listing every host), then per host a ServiceEntry (DNS, ports 80
-** and 443), a DestinationRule (TLS DISABLE, two subsets) and a
-** VirtualService bound to the gateway and the mesh with two HTTP routes
-** (a prefix, a catch-all to a subset) and a TLS route by SNI.
+** and 443, one DNS endpoint labelled version v1), a DestinationRule (TLS
+** DISABLE, subset v1) and a VirtualService bound to the gateway and the
+** mesh with two HTTP routes to the subset (a prefix, a catch-all) and a TLS
+** route by SNI. The config is clean: every route reaches an endpoint.
 ** Output is deterministic; N = 10000 gives about 12 MB.
 */
 #include <stdio.h>
@@ -32,14 +33,14 @@ int main(int argc, char **argv)
         host(h, sizeof h, i);
         printf("---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: se-%05ld\n  namespace: apps\n"
                "spec:\n  hosts:\n  - %s\n  ports:\n  - number: 80\n    name: http\n    protocol: HTTP\n"
-               "  - number: 443\n    name: https\n    protocol: TLS\n  resolution: DNS\n", i, h);
+               "  - number: 443\n    name: https\n    protocol: TLS\n  resolution: DNS\n"
+               "  endpoints:\n  - address: %s\n    labels:\n      version: v1\n", i, h, h);
         printf("---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: dr-%05ld\n  namespace: apps\n"
-               "spec:\n  host: %s\n  trafficPolicy:\n    tls:\n      mode: DISABLE\n  subsets:\n  - name: v1\n    labels:\n      version: v1\n"
-               "  - name: v2\n    labels:\n      version: v2\n", i, h);
+               "spec:\n  host: %s\n  trafficPolicy:\n    tls:\n      mode: DISABLE\n  subsets:\n  - name: v1\n    labels:\n      version: v1\n", i, h);
         printf("---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: vs-%05ld\n  namespace: apps\n"
                "spec:\n  hosts:\n  - %s\n  gateways:\n  - istio-system/proxy\n  - mesh\n  http:\n"
                "  - match:\n    - uri:\n        prefix: /api/v%ld\n"
-               "    route:\n    - destination:\n        host: %s\n        subset: v2\n        port:\n          number: 80\n"
+               "    route:\n    - destination:\n        host: %s\n        subset: v1\n        port:\n          number: 80\n"
                "  - route:\n    - destination:\n        host: %s\n        subset: v1\n        port:\n          number: 80\n"
                "  tls:\n  - match:\n    - port: 443\n      sniHosts:\n      - %s\n    route:\n    - destination:\n        host: %s\n        port:\n          number: 443\n",
                i, h, i % 7, h, h, h, h);

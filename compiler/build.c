@@ -13,6 +13,7 @@
 #include "check.h"
 #include "dump.h"
 #include "emit.h"
+#include "insight.h"
 #include "lower.h"
 #include "source.h"
 
@@ -120,15 +121,23 @@ int mc_cmd_build(const mc_check_opts *opt, const char *out)
 {
     mc_input in;
     mc_input_init(&in);
+    /* the insight stage lowers the whole input while checking: keep that IR
+    ** instead of lowering twice */
+    mc_insight_keep_ir(true);
     mc_check_run(opt, &in);
+    mc_insight_keep_ir(false);
+    mc_ir *ir = mc_insight_take_ir();
     int rc = mc_diag_print(&opt->diag, stdout, in.nfiles, in.nobjs);
     if (rc != 0) {
         fprintf(stderr, "meshc: build: %s not written: fix the findings above first\n", out);
+        mc_ir_free(ir);
         mc_input_free(&in);
         return rc;
     }
-    mc_lower_opts lo = { opt->cluster_domain, opt->load.ns };
-    mc_ir *ir = mc_lower(&in, &lo);
+    if (!ir) {
+        mc_lower_opts lo = { opt->cluster_domain, opt->load.ns };
+        ir = mc_lower(&in, &lo);
+    }
     mc_buf img;
     mc_buf_init(&img);
     char err[256];

@@ -23,6 +23,7 @@ typedef enum {
 #include "codes_schema.def"
 #include "codes_validate.def"
 #include "codes_analyze.def"
+#include "codes_insight.def"
 #include "codes_build.def"
 #undef MC_CODE
     MC_NCODES

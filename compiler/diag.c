@@ -30,6 +30,7 @@ static const struct code_row {
 #include "codes_schema.def"
 #include "codes_validate.def"
 #include "codes_analyze.def"
+#include "codes_insight.def"
 #include "codes_build.def"
 #undef MC_CODE
 #undef FATAL

@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +152,7 @@ static void object(load_ctx *c, mc_node *root, int list_depth)
         if (k <= MC_K_NETWORKING_LAST) return;
     }
     add_obj(c->in, o);
+    if (c->in->on_obj) c->in->on_obj(c->in->on_obj_ud, o);
 }
 
 static void on_doc(void *ud, mc_node *root)
@@ -183,34 +185,74 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
     return len;
 }
 
+/* libcurl is loaded only when a URL is given: it drags in some thirty
+** libraries (TLS, Kerberos, LDAP, ...) whose loading would cost every run
+** of meshc more than checking a small file does. */
+static struct {
+    bool tried, ok;
+    CURLcode (*global_init)(long);
+    CURL *(*easy_init)(void);
+    CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+    CURLcode (*easy_perform)(CURL *);
+    CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+    void (*easy_cleanup)(CURL *);
+    const char *(*easy_strerror)(CURLcode);
+} cu;
+
+static bool curl_load(char *why, size_t whylen)
+{
+    if (cu.tried) {
+        if (!cu.ok) snprintf(why, whylen, "libcurl is not available");
+        return cu.ok;
+    }
+    cu.tried = true;
+    void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(why, whylen, "URL inputs need libcurl (apt-get install libcurl4): %s", dlerror());
+        return false;
+    }
+#define SYM(f, name) (*(void **)&cu.f = dlsym(h, name))
+    if (!SYM(global_init, "curl_global_init") || !SYM(easy_init, "curl_easy_init") ||
+        !SYM(easy_setopt, "curl_easy_setopt") || !SYM(easy_perform, "curl_easy_perform") ||
+        !SYM(easy_getinfo, "curl_easy_getinfo") || !SYM(easy_cleanup, "curl_easy_cleanup") ||
+        !SYM(easy_strerror, "curl_easy_strerror")) {
+        snprintf(why, whylen, "libcurl.so.4 lacks a function meshc needs");
+        return false;
+    }
+#undef SYM
+    cu.global_init(CURL_GLOBAL_DEFAULT);
+    cu.ok = true;
+    return true;
+}
+
 static void load_url(mc_input *in, const mc_load_opts *opt, const char *url)
 {
-    static bool curl_ready;
-    if (!curl_ready) { curl_global_init(CURL_GLOBAL_DEFAULT); curl_ready = true; }
-    CURL *h = curl_easy_init();
+    char why[512];
+    if (!curl_load(why, sizeof why)) { io_error(url, why); return; }
+    CURL *h = cu.easy_init();
     if (!h) mc_oom();
     body b;
     mc_buf_init(&b.b);
     b.too_big = false;
     char err[CURL_ERROR_SIZE] = "";
     long timeout = opt->url_timeout > 0 ? opt->url_timeout : 30;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, timeout < 10 ? timeout : 10L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MC_MAX_URL_BODY);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "meshc/" MESH_VERSION);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(h);
+    cu.easy_setopt(h, CURLOPT_URL, url);
+    cu.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    cu.easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+    cu.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu.easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    cu.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, timeout < 10 ? timeout : 10L);
+    cu.easy_setopt(h, CURLOPT_TIMEOUT, timeout);
+    cu.easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MC_MAX_URL_BODY);
+    cu.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    cu.easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    cu.easy_setopt(h, CURLOPT_ERRORBUFFER, err);
+    cu.easy_setopt(h, CURLOPT_USERAGENT, "meshc/" MESH_VERSION);
+    cu.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = cu.easy_perform(h);
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
+    cu.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    cu.easy_cleanup(h);
     if (b.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
         mc_diag_global(MSH0006, "%s: response larger than %u bytes", url, MC_MAX_URL_BODY);
         mc_buf_free(&b.b);
@@ -218,7 +260,7 @@ static void load_url(mc_input *in, const mc_load_opts *opt, const char *url)
     }
     if (rc != CURLE_OK) {
         char m[CURL_ERROR_SIZE + 64];
-        snprintf(m, sizeof m, "fetch failed: %s", err[0] ? err : curl_easy_strerror(rc));
+        snprintf(m, sizeof m, "fetch failed: %s", err[0] ? err : cu.easy_strerror(rc));
         io_error(url, m);
         mc_buf_free(&b.b);
         return;

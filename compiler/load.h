@@ -81,6 +81,10 @@ typedef struct mc_input {
     uint32_t nfiles;            /* sources read */
     uint32_t skipped_kinds;     /* documents of kinds meshc does not read */
     uint32_t skipped_files;     /* directory entries with other extensions */
+    /* Called for each resource as soon as its document is read, while its
+    ** tree is still in cache (check.c runs the per-resource stages here). */
+    void (*on_obj)(void *ud, mc_obj *o);
+    void *on_obj_ud;
 } mc_input;
 
 void mc_input_init(mc_input *in);

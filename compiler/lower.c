@@ -1345,6 +1345,7 @@ static mc_ir_cluster *cluster_get(L *l, const char *host, const char *subset, ui
     const service *s = service_for(l, host);
     if (!s || s->external_name) {
         c->missing = s ? "ExternalName alias" : "no service with this host is visible to the proxy";
+        c->why = s ? MC_MISSING_EXTERNAL_NAME : MC_MISSING_SERVICE;
         return c;
     }
     const svc_port *sp = NULL;
@@ -1352,11 +1353,13 @@ static mc_ir_cluster *cluster_get(L *l, const char *host, const char *subset, ui
         if (s->ports[i].number == port) sp = &s->ports[i];
     if (!sp) {
         c->missing = mc_arena_printf(l->a, "service %s has no port %u", host, port);
+        c->why = MC_MISSING_PORT;
         c->service = s->obj;
         return c;
     }
     if (sp->proto == IMG_PROTO_UDP) {
         c->missing = "UDP ports have no cluster";
+        c->why = MC_MISSING_UDP;
         c->service = s->obj;
         return c;
     }
@@ -1367,6 +1370,7 @@ static mc_ir_cluster *cluster_get(L *l, const char *host, const char *subset, ui
         ss = dr_subset_find(&dv, subset);
         if (!ss) {
             c->missing = mc_arena_printf(l->a, "no DestinationRule subset %s for %s", subset, host);
+            c->why = MC_MISSING_SUBSET;
             c->service = s->obj;
             return c;
         }
@@ -2015,6 +2019,7 @@ static mc_ir_route *translate_route(L *l, const mc_http_route *h, const mc_http_
     if (!a) return NULL;
     mc_ir_route *r = mc_arena_zalloc(l->a, sizeof *r);
     r->http = h;
+    r->gw = gw;
     r->match = m;
     r->action = a;
     r->name = h->name ? h->name : "";
@@ -3204,6 +3209,14 @@ const char *mc_drop_name(mc_drop_reason r)
     return (unsigned)r < MC_DROP_COUNT_ ? names[r] : "?";
 }
 
+int mc_lower_protocol(const char *s) { return protocol_of(s); }
+int mc_lower_tls_mode(const char *mode) { return tls_mode(mode); }
+
+int mc_lower_cmp_order(const mc_obj *a, const mc_obj *b)
+{
+    return cmp_obj_order(&a, &b);
+}
+
 static int cmp_vs_order(const void *a, const void *b)
 {
     const mc_obj *x = ((const mc_vs *)a)->obj, *y = ((const mc_vs *)b)->obj;
@@ -3218,7 +3231,7 @@ static int cmp_cluster(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt)
+static mc_ir *lower(const mc_input *in, const mc_lower_opts *opt, bool workloads_only)
 {
     mc_ir *ir = mc_xcalloc(1, sizeof *ir);
     mc_arena_init(&ir->arena);
@@ -3301,7 +3314,7 @@ mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt)
         mc_vec_free(&gws);
         build_view(&l, v, IMG_VIEW_WORKLOAD, w->key, w->ns, w->labels, w->n);
     }
-    for (uint32_t g = 0; g < l.ngateways; g++) {
+    for (uint32_t g = 0; g < l.ngateways && !workloads_only; g++) {
         const wl *w = NULL;
         for (size_t i = 0; i < wls.n && !w; i++)
             if (gw_selects(l.gateways[g], MC_VEC_AT(&wls, wl, i).labels, MC_VEC_AT(&wls, wl, i).n)) w = &MC_VEC_AT(&wls, wl, i);
@@ -3317,8 +3330,10 @@ mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt)
         build_view(&l, v, IMG_VIEW_GATEWAY, gw_name(&l, l.gateways[g]), ns, labels, nl);
     }
     mc_vec_free(&wls);
-    mc_ir_view *mv = &ir->views[ir->nviews++];
-    build_view(&l, mv, IMG_VIEW_MESH, "mesh", opt && opt->default_ns ? opt->default_ns : "default", NULL, 0);
+    if (!workloads_only) {
+        mc_ir_view *mv = &ir->views[ir->nviews++];
+        build_view(&l, mv, IMG_VIEW_MESH, "mesh", opt && opt->default_ns ? opt->default_ns : "default", NULL, 0);
+    }
 
     /* clusters, sorted by name */
     ir->nclusters = (uint32_t)l.cluster_list.n;
@@ -3341,6 +3356,9 @@ mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt)
     mc_strmap_free(&action_cache);
     return ir;
 }
+
+mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt) { return lower(in, opt, false); }
+mc_ir *mc_lower_workloads(const mc_input *in, const mc_lower_opts *opt) { return lower(in, opt, true); }
 
 void mc_ir_free(mc_ir *ir)
 {

@@ -188,11 +188,22 @@ typedef struct mc_ir_cpolicy {
     const char **sans; uint32_t nsans;
 } mc_ir_cpolicy;
 
+/* Why a cluster is MISSING (mc_ir_cluster.why), for analysis passes. */
+typedef enum {
+    MC_MISSING_NONE,            /* the cluster exists */
+    MC_MISSING_SERVICE,         /* no service with the host is visible to the proxy */
+    MC_MISSING_EXTERNAL_NAME,   /* the host is an ExternalName alias of another alias */
+    MC_MISSING_PORT,            /* the service has no such port */
+    MC_MISSING_UDP,             /* the port is UDP */
+    MC_MISSING_SUBSET           /* no visible DestinationRule defines the subset */
+} mc_missing_kind;
+
 typedef struct mc_ir_cluster {
     const char *name, *host, *subset;
     uint32_t port;
     int kind;                   /* IMG_CLUSTER_*; MISSING: 503 NC at run time */
     const char *missing;        /* why it is missing (no service, no subset, port) */
+    mc_missing_kind why;        /* the same as a code */
     int protocol;               /* IMG_PROTO_* */
     bool mesh_external;
     const mc_obj *service;      /* ServiceEntry or Service, or NULL */
@@ -259,6 +270,7 @@ typedef struct mc_ir_action {
 
 typedef struct mc_ir_route {
     const mc_http_route *http;  /* source: VS, http[i] */
+    const char *gw;             /* the gateway ("ns/name", or "mesh") it was built for */
     const mc_http_match *match; /* source match[j], or NULL (no match block) */
     const char *name;           /* http.name[.match.name] */
     int path_kind;              /* IMG_PATH_* */
@@ -341,8 +353,20 @@ typedef struct mc_lower_opts {
 ** route to an unknown host becomes a MISSING cluster (503 NC at run time),
 ** a dropped rule becomes an mc_ir_drop. */
 mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt);
+/* The same with the WORKLOAD views only (no per-Gateway views, no mesh view):
+** what analysis (insight.c) reads; such an IR is not for emitting. */
+mc_ir *mc_lower_workloads(const mc_input *in, const mc_lower_opts *opt);
 void mc_ir_free(mc_ir *ir);
 const char *mc_drop_name(mc_drop_reason r);
+/* Istio's config order (creationTimestamp, then name, then namespace), the
+** order lowering merges VirtualServices and DestinationRules in: < 0 when a
+** comes first. */
+int mc_lower_cmp_order(const mc_obj *a, const mc_obj *b);
+/* A server or service port protocol as lowering reads it (IMG_PROTO_*,
+** case-insensitive, unknown: UNSUPPORTED), and a server tls.mode (IMG_TLS_*;
+** absent or unknown: PASSTHROUGH, the proto's zero value). */
+int mc_lower_protocol(const char *s);
+int mc_lower_tls_mode(const char *mode);
 
 /* Helpers shared with later passes */
 /* Go duration text ("1.5s", "100ms", "1m") to milliseconds; false if not one. */

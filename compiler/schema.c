@@ -1521,22 +1521,38 @@ static void rules(vctx *c, mc_node *n, const mc_snode *s, const mc_node *anchor)
 
 /* =============================================================== entry */
 
+static vctx *run;       /* between mc_schema_begin and mc_schema_end */
+
+void mc_schema_begin(mc_input *in)
+{
+    run = mc_xcalloc(1, sizeof *run);
+    run->in = in;
+    mc_buf_init(&run->pb);
+    mc_buf_init(&run->vb);
+}
+
+void mc_schema_obj(mc_obj *o)
+{
+    const mc_snode *s = mc_schema_root(o->kind, o->version);
+    if (!s || !run) return;
+    run->o = &o->o;
+    run->depth = 0;
+    run->in_spec = false;
+    check_value(run, o->root, s, o->root);
+}
+
+void mc_schema_end(void)
+{
+    if (!run) return;
+    mc_buf_free(&run->pb);
+    mc_buf_free(&run->vb);
+    free(run);
+    run = NULL;
+}
+
 void mc_schema_check(mc_input *in)
 {
-    vctx *c = mc_xcalloc(1, sizeof *c);
-    c->in = in;
-    mc_buf_init(&c->pb);
-    mc_buf_init(&c->vb);
-    for (uint32_t i = 0; i < in->nobjs; i++) {
-        mc_obj *o = in->objs[i];
-        const mc_snode *s = mc_schema_root(o->kind, o->version);
-        if (!s) continue;
-        c->o = &o->o;
-        c->depth = 0;
-        c->in_spec = false;
-        check_value(c, o->root, s, o->root);
-    }
-    mc_buf_free(&c->pb);
-    mc_buf_free(&c->vb);
-    free(c);
+    mc_schema_begin(in);
+    for (uint32_t i = 0; i < in->nobjs; i++) mc_schema_obj(in->objs[i]);
+    mc_schema_end();
 }

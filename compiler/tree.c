@@ -9,13 +9,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-mc_node *mc_get(const mc_node *m, const char *key)
+mc_node *(mc_get)(const mc_node *m, const char *key)
+{
+    return mc_getn(m, key, strlen(key));
+}
+
+mc_node *mc_getn(const mc_node *m, const char *key, size_t kl)
 {
     if (!m || m->type != MC_MAP) return NULL;
-    size_t kl = strlen(key);
+    char c0 = kl ? key[0] : 0;
     for (uint32_t i = 0; i < m->n; i++) {
         const mc_node *k = &m->u.kids[2 * i];
-        if (k->type != MC_MAP && k->type != MC_SEQ && k->n == kl && memcmp(k->u.s, key, kl) == 0)
+        /* keys are scalars (parse.c drops others); test length and first
+        ** byte before comparing */
+        if (k->n == kl && (kl == 0 || k->u.s[0] == c0) && k->type != MC_MAP && k->type != MC_SEQ &&
+            memcmp(k->u.s, key, kl) == 0)
             return &m->u.kids[2 * i + 1];
     }
     return NULL;
@@ -113,6 +121,13 @@ static bool parse_go_int(const char *s, uint32_t len, bool sign_ok, bool *neg, u
 
 bool mc_parse_int(const char *s, uint32_t len, int64_t *out)
 {
+    /* the common case: 1 to 18 decimal digits, no leading zero */
+    if (len && len <= 18 && s[0] >= '1' && s[0] <= '9') {
+        int64_t v = 0;
+        uint32_t i = 0;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) v = v * 10 + (s[i] - '0');
+        if (i == len) { *out = v; return true; }
+    }
     bool neg;
     uint64_t v;
     if (!parse_go_int(s, len, true, &neg, &v)) return false;

@@ -21,6 +21,7 @@
 #define MC_TREE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum {
@@ -62,6 +63,9 @@ uint32_t mc_node_col(const mc_node *n);
 
 /* Mapping lookup by key text; NULL when absent or when m is not a map. */
 mc_node *mc_get(const mc_node *m, const char *key);
+mc_node *mc_getn(const mc_node *m, const char *key, size_t len);
+/* with a literal key the length is computed at compile time */
+#define mc_get(m, key) mc_getn((m), (key), __builtin_strlen(key))
 mc_node *mc_get_key(const mc_node *m, const char *key);   /* the key node */
 /* Nested lookup: mc_path(n, "spec", "tls", "mode", NULL) */
 mc_node *mc_path(const mc_node *m, ...) __attribute__((sentinel));

@@ -802,45 +802,63 @@ static bool metadata_ok(mc_vctx *c)
     return true;
 }
 
+static mc_arena scratch;
+static bool running;
+
+void mc_validate_begin(void)
+{
+    mc_strmap_init(&rx_cache);
+    mc_arena_init(&rx_arena);
+    mc_arena_init(&scratch);
+    running = true;
+}
+
+void mc_validate_obj(mc_obj *o)
+{
+    if (!running || o->kind > MC_K_NETWORKING_LAST) return;
+    mc_vctx c = { 0 };
+    c.o = o;
+    c.ns = o->o.ns ? o->o.ns : "";
+    c.spec = mc_is(o->spec, MC_MAP) ? o->spec : NULL;
+    c.at = mc_get_key(o->root, "spec");
+    if (!c.at) c.at = mc_get(o->root, "kind");
+    if (!c.at) c.at = o->root;
+    c.scratch = &scratch;
+    c.warn = true;
+    /* a spec of the wrong type is the schema stage's finding */
+    bool odd_spec = o->spec && o->spec->type != MC_MAP && o->spec->type != MC_NULL;
+    if (metadata_ok(&c) && !odd_spec) {
+        const mc_node *ann = mc_v_map(o->meta, "annotations");
+        switch (o->kind) {
+        case MC_K_GATEWAY:
+            c.gw_semantics = strcmp(mc_v_s(ann, "internal.istio.io/gateway-semantics"), "gateway") == 0;
+            mc_v_gateway(&c);
+            break;
+        case MC_K_VIRTUALSERVICE:
+            c.gw_semantics = strcmp(mc_v_s(ann, "internal.istio.io/route-semantics"), "gateway") == 0;
+            mc_v_virtualservice(&c);
+            break;
+        case MC_K_DESTINATIONRULE: mc_v_destinationrule(&c); break;
+        case MC_K_SERVICEENTRY: mc_v_serviceentry(&c); break;
+        default: break;
+        }
+    }
+    mc_arena_free(&scratch);
+}
+
+void mc_validate_end(void)
+{
+    if (!running) return;
+    mc_strmap_free(&rx_cache);
+    mc_arena_free(&rx_arena);
+    mc_arena_free(&scratch);
+    running = false;
+}
+
 void mc_validate(mc_input *in, const mc_check_opts *opt)
 {
     (void)opt;
-    mc_strmap_init(&rx_cache);
-    mc_arena_init(&rx_arena);
-    mc_arena scratch;
-    mc_arena_init(&scratch);
-    for (uint32_t i = 0; i < in->nobjs; i++) {
-        mc_obj *o = in->objs[i];
-        if (o->kind > MC_K_NETWORKING_LAST) continue;
-        mc_vctx c = { 0 };
-        c.o = o;
-        c.ns = o->o.ns ? o->o.ns : "";
-        c.spec = mc_is(o->spec, MC_MAP) ? o->spec : NULL;
-        c.at = mc_get_key(o->root, "spec");
-        if (!c.at) c.at = mc_get(o->root, "kind");
-        if (!c.at) c.at = o->root;
-        c.scratch = &scratch;
-        c.warn = true;
-        /* a spec of the wrong type is the schema stage's finding */
-        bool odd_spec = o->spec && o->spec->type != MC_MAP && o->spec->type != MC_NULL;
-        if (metadata_ok(&c) && !odd_spec) {
-            const mc_node *ann = mc_v_map(o->meta, "annotations");
-            switch (o->kind) {
-            case MC_K_GATEWAY:
-                c.gw_semantics = strcmp(mc_v_s(ann, "internal.istio.io/gateway-semantics"), "gateway") == 0;
-                mc_v_gateway(&c);
-                break;
-            case MC_K_VIRTUALSERVICE:
-                c.gw_semantics = strcmp(mc_v_s(ann, "internal.istio.io/route-semantics"), "gateway") == 0;
-                mc_v_virtualservice(&c);
-                break;
-            case MC_K_DESTINATIONRULE: mc_v_destinationrule(&c); break;
-            case MC_K_SERVICEENTRY: mc_v_serviceentry(&c); break;
-            default: break;
-            }
-        }
-        mc_arena_free(&scratch);
-    }
-    mc_strmap_free(&rx_cache);
-    mc_arena_free(&rx_arena);
+    mc_validate_begin();
+    for (uint32_t i = 0; i < in->nobjs; i++) mc_validate_obj(in->objs[i]);
+    mc_validate_end();
 }
