@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/bench_proxy.sh -- meshrt run against HAProxy and nginx, configured
-# with the same routes for N hosts (bench/genproxy):
+# with the same routes for N hosts (bench/gen's seed-shaped config):
 #   HTTP   Host routing to one upstream (tests/tools/origin) with
 #          keep-alive both sides; wrk rotates the Host over the N names
 #   TLS    passthrough by SNI to one upstream (bench/tcpbench serve)
@@ -229,8 +229,8 @@ to_us() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v + 0; else if (v ~ /ms$/)
 printf '%-8s %6s %9s %8s %8s %9s %8s %8s %9s %9s %8s\n' proxy hosts "req/s" p50_us p99_us "cpu_us/rq" rss_kb ready_ms "tls_cx/s" "cpu_us/cx" "bulk_MB/s"
 declare -A R
 for N in $NS; do
-    cfg=bench/out/proxy-$N.yaml
-    [ -f "$cfg" ] || "$BENCH/genproxy" "$N" > "$cfg"
+    cfg=bench/out/seed-$N.yaml
+    "$BENCH/gen" "$N" > "$cfg"
     "$MESHC" build -o "$T/img-$N.img" "$cfg" > /dev/null 2>&1 || { echo "bench_proxy: meshc build of $N hosts failed"; continue; }
     write_lua "$N"
     HP=$(freeport)
