@@ -193,21 +193,6 @@ typedef struct rt_pstate {
 
 #define FREE_MAX 256            /* objects kept for reuse */
 
-static void link_init(rt_link *l) { l->next = l->prev = l; }
-static void link_add(rt_link *head, rt_link *l)
-{
-    l->next = head->next;
-    l->prev = head;
-    head->next->prev = l;
-    head->next = l;
-}
-static void link_del(rt_link *l)
-{
-    l->prev->next = l->next;
-    l->next->prev = l->prev;
-    l->next = l->prev = l;
-}
-#define RT_CONTAINER(p, type, field) ((type *)(void *)((char *)(p) - offsetof(type, field)))
 
 static void dc_close(rt_dconn *dc);
 static void dc_run(rt_dconn *dc);
@@ -349,7 +334,7 @@ static rt_stream *stream_new(rt_dconn *dc)
     /* everything up to the field arrays is state; the parsers fill the arrays */
     memset(s, 0, offsetof(rt_stream, hdrs));
     s->dc = dc;
-    link_init(&s->wait);
+    rt_link_init(&s->wait);
     rt_timer_init(&s->timer, NULL, s);
     s->cluster = s->route = s->action_rec = s->wcluster = s->target = IMG_NONE;
     rt_h1_request_init(&s->req, s->hdrs, RT_H1_MAX_HEADERS);
@@ -361,7 +346,7 @@ static void stream_free(rt_stream *s)
     rt_worker *w = s->dc->w;
     rt_pstate *ps = PS(w);
     rt_timer_stop(w->loop, &s->timer);
-    link_del(&s->wait);
+    rt_link_del(&s->wait);
     if (s->host) {
         rt_host_unref(s->host);
         s->host = NULL;
@@ -542,7 +527,7 @@ void rt_proxy_accept(rt_loop *l, int lfd, void *ud, int mask)
         } else {
             dc->peer_loopback = strcmp(dc->peer_ip, "::1") == 0;
         }
-        link_add(&ps->dconns, &dc->all);
+        rt_link_add(&ps->dconns, &dc->all);
         rt_ctr_inc(&wl->cx_total);
         rt_ctr_inc(&wl->cx_active);
         rt_ctr_inc(&w->conns_live);
@@ -567,7 +552,7 @@ static void dc_close(rt_dconn *dc)
     rt_timer_stop(w->loop, &dc->timer);
     rt_file_del(w->loop, dc->fd);
     close(dc->fd);
-    link_del(&dc->all);
+    rt_link_del(&dc->all);
     rt_buf_put(&w->pool, &dc->in);
     rt_buf_put(&w->pool, &dc->out);
     rt_ctr_dec(&dc->wl->cx_active);
@@ -658,7 +643,7 @@ static void uc_close(rt_uconn *uc, bool remote)
     }
     if (uc->s && uc->s->uc == uc) uc->s->uc = NULL;
     uc->s = NULL;
-    link_del(&uc->all);
+    rt_link_del(&uc->all);
     rt_buf_put(&w->pool, &uc->in);
     rt_buf_put(&w->pool, &uc->out);
     rt_pstate *ps = PS(w);
@@ -903,7 +888,7 @@ static void local_reply(rt_stream *s, uint32_t code, uint32_t flag, const char *
         uc_close(uc, false);
     }
     rt_timer_stop(w->loop, &s->timer);
-    link_del(&s->wait);
+    rt_link_del(&s->wait);
     s->state = S_LOCAL;
     s->local = true;
     s->code = code;
@@ -1194,7 +1179,7 @@ static void s_connect(rt_stream *s)
         if (ucl->unresolved) {
             if (s->state != S_WAIT_DNS) {
                 s->state = S_WAIT_DNS;
-                link_add(&PS(w)->dns_wait, &s->wait);
+                rt_link_add(&PS(w)->dns_wait, &s->wait);
                 s->try_deadline_ms = now_ms(w) + ucl->connect_timeout_ms;
                 s_arm_timeouts(s);
             }
@@ -1205,7 +1190,7 @@ static void s_connect(rt_stream *s)
         return;
     }
     if (s->state == S_WAIT_DNS) {
-        link_del(&s->wait);
+        rt_link_del(&s->wait);
         s->try_deadline_ms = 0;
         s_arm_timeouts(s);
     }
@@ -1256,7 +1241,7 @@ static void s_connect(rt_stream *s)
     rt_timer_init(&uc->timer, on_uc_timer, uc);
     uc_set_host(uc, h, ucl);
     rt_ctr_inc(&w->conns_live);
-    link_add(&PS(w)->uconns, &uc->all);
+    rt_link_add(&PS(w)->uconns, &uc->all);
     s->uc = uc;
     s->state = S_CONNECTING;
     if (rt_file_add(w->loop, fd, RT_WRITABLE, on_uconn, uc) < 0) {
@@ -1341,7 +1326,7 @@ static void on_s_timer(rt_loop *l, rt_timer *t, void *ud)
         /* the route's timeout: Envoy's upstream_response_timeout */
         rt_ctr_inc(&s->ucl->rq_timeout);
         if (s->host) rt_ctr_inc(&s->host->rq_timeout);
-        link_del(&s->wait);
+        rt_link_del(&s->wait);
         if (s->resp_started) s_abort(s, RT_FL(UT), "upstream_response_timeout");
         else local_reply(s, 504, RT_FL(UT), "upstream_response_timeout", "upstream request timeout", 24, false, NULL, 0);
         dc_kick(dc);
@@ -1354,7 +1339,7 @@ static void on_s_timer(rt_loop *l, rt_timer *t, void *ud)
         return;
     }
     if (s->state == S_WAIT_DNS && s->try_deadline_ms && now >= s->try_deadline_ms) {
-        link_del(&s->wait);
+        rt_link_del(&s->wait);
         s->try_deadline_ms = 0;
         rt_ctr_inc(&s->ucl->cx_none_healthy);
         local_reply(s, 503, RT_FL(UH), "no_healthy_upstream", "no healthy upstream", 19, false, NULL, 0);
@@ -2046,7 +2031,7 @@ static void s_finish(rt_stream *s)
     rt_dconn *dc = s->dc;
     rt_worker *w = dc->w;
     rt_timer_stop(w->loop, &s->timer);
-    link_del(&s->wait);
+    rt_link_del(&s->wait);
     uint64_t now = now_ms(w);
     uint32_t code = s->resp_started ? s->code : 0;
     uint32_t cls = code / 100;
@@ -2253,9 +2238,9 @@ bool rt_proxy_init(rt_worker *w)
 {
     rt_pstate *ps = calloc(1, sizeof *ps);
     if (!ps) return false;
-    link_init(&ps->dconns);
-    link_init(&ps->uconns);
-    link_init(&ps->dns_wait);
+    rt_link_init(&ps->dconns);
+    rt_link_init(&ps->uconns);
+    rt_link_init(&ps->dns_wait);
     w->proxy = ps;
     return true;
 }
@@ -2266,17 +2251,10 @@ void rt_proxy_dns_ready(rt_worker *w)
     if (!ps) return;
     /* take the list: s_connect may put streams back */
     rt_link l;
-    link_init(&l);
-    if (ps->dns_wait.next != &ps->dns_wait) {
-        l.next = ps->dns_wait.next;
-        l.prev = ps->dns_wait.prev;
-        l.next->prev = &l;
-        l.prev->next = &l;
-        link_init(&ps->dns_wait);
-    }
-    while (l.next != &l) {
+    rt_link_take(&ps->dns_wait, &l);
+    while (!rt_link_empty(&l)) {
         rt_stream *s = RT_CONTAINER(l.next, rt_stream, wait);
-        link_del(&s->wait);
+        rt_link_del(&s->wait);
         if (s->done || s->state != S_WAIT_DNS) continue;
         s->state = S_ROUTE;
         s->try_deadline_ms = 0;
