@@ -13,7 +13,8 @@
 **   set SEC I FIELD HEX...   write bytes at a field of record I of section SEC
 **   add SEC I FIELD N   add N to the 32-bit word at that field
 **   copy SEC I FIELD SEC2 J FIELD2   copy the 8 bytes of a string or range
-** (FIELD.len / FIELD.count address the second half of a string / range)
+** (FIELD.len / FIELD.count address the second half of a string / range;
+** FIELD @ is the record itself, for sections of plain numbers or bytes)
 **   sectab I FIELD HEX...    write into section table entry I (id, count, off, size)
 **   at OFFSET HEX...    write bytes at a file offset
 **   truncate N          keep the first N bytes
@@ -236,6 +237,7 @@ static long field_off(const uint8_t *img, size_t n, int s, unsigned i, const cha
     if (n < IMG_HEADER_SIZE + 24u * IMG_NSECTIONS) return -1;
     img_section st;
     memcpy(&st, img + IMG_HEADER_SIZE + 24u * (unsigned)s, sizeof st);
+    if (strcmp(f, "@") == 0) return (long)(st.off + (uint64_t)i * img_section_recsize((img_sec)s));
     uint32_t nf;
     const img_field *fs = img_section_fields((img_sec)s, &nf);
     /* FIELD.len: the length half of a string or the count half of a range */
@@ -357,10 +359,15 @@ int main(void)
         void *keep;
         uint8_t *c = malloc(n);
         memcpy(c, seed, n);
-        c[10] = 2;
+        c[10] = 3;
         fix(c, n);
-        ok(!open_copy(c, n, err, sizeof err, &keep) && strstr(err, "format version 2.0, this program reads 1.x"),
+        ok(!open_copy(c, n, err, sizeof err, &keep) && strstr(err, "format version 3.0, this program reads 2.x"),
            "a newer major version is refused by name: %s", err);
+        memcpy(c, seed, n);
+        c[10] = 1;
+        fix(c, n);
+        ok(!open_copy(c, n, err, sizeof err, &keep) && strstr(err, "format version 1.0, this program reads 2.x: rebuild the image"),
+           "a version 1 image is refused by name: %s", err);
         memcpy(c, seed, n);
         c[12] = 7;
         fix(c, n);

@@ -70,13 +70,15 @@ static bool ref_str(const rt_image *img, const img_matcher *m, const char *v, si
 }
 
 /* Envoy's RouteEntryImplBase::matches, written out plainly */
-static bool ref_row(const rt_image *img, const img_route *r, const req *q)
+static bool ref_row(const rt_image *img, const img_row *r, const req *q)
 {
     const char *path = q->path;
     size_t pl = strcspn(path, "?#");
-    rt_str p = rt_string(img, r->path);
-    bool ci = r->flags & IMG_ROUTE_IGNORE_CASE;
-    switch (r->flags & IMG_ROUTE_KIND_MASK) {
+    uint32_t kind = r->flags & IMG_ROW_KIND_MASK;
+    rt_str p = kind == IMG_PATH_REGEX ? rt_string(img, ((const img_str *)rt_section(img, IMG_S_REGEXES, NULL))[r->path])
+                                      : rt_string(img, (img_str){ r->path, r->path_len });
+    bool ci = r->flags & IMG_ROW_IGNORE_CASE;
+    switch (kind) {
     case IMG_PATH_PREFIX:
         if (pl < p.n || (ci ? strncasecmp(path, p.p, p.n) : strncmp(path, p.p, p.n)) != 0) return false;
         break;
@@ -90,8 +92,8 @@ static bool ref_row(const rt_image *img, const img_route *r, const req *q)
         if (!b) return false;
     }
     }
-    const img_matcher *ms = (const img_matcher *)rt_section(img, IMG_S_MATCHERS, NULL) + r->matchers.first;
-    for (uint32_t i = 0; i < r->matchers.count; i++) {
+    const img_matcher *ms = (const img_matcher *)rt_section(img, IMG_S_MATCHERS, NULL) + r->matchers;
+    for (uint32_t i = 0; i < r->nmatchers; i++) {
         const img_matcher *m = &ms[i];
         rt_str name = rt_string(img, m->name);
         if (m->target == IMG_TARGET_QUERY) {
@@ -203,7 +205,8 @@ static uint32_t ref_vhost(const rt_image *img, const img_route_table *rt, const 
     uint32_t best = IMG_NONE, best_len = 0, dflt = IMG_NONE;
     size_t hl = strlen(host);
     for (uint32_t i = 0; i < rt->vhosts.count; i++) {
-        rt_str d = rt_string(img, vh[i].domain);
+        const char *dz = (const char *)rt_section(img, IMG_S_STRINGS, NULL) + vh[i].domain;
+        rt_str d = { dz, (uint32_t)strlen(dz) };
         if (strcmp(d.p, "*") == 0) { dflt = i; continue; }
         if (d.p[0] != '*') {
             if (strcasecmp(d.p, host) == 0) return i;
@@ -275,9 +278,10 @@ int main(void)
             free(yaml);
             continue;
         }
-        const img_route_table *rt = (const img_route_table *)rt_section(img, IMG_S_ROUTETABLES, NULL) + c->route_table;
+        const img_route_table *rt = (const img_route_table *)rt_section(img, IMG_S_ROUTETABLES, NULL) + c->next;
         const img_vhost *vhs = (const img_vhost *)rt_section(img, IMG_S_VHOSTS, NULL);
-        const img_route *routes = (const img_route *)rt_section(img, IMG_S_ROUTES, NULL);
+        const img_rowset *sets = (const img_rowset *)rt_section(img, IMG_S_ROWSETS, NULL);
+        const img_row *rows = (const img_row *)rt_section(img, IMG_S_ROWS, NULL);
         for (int k = 0; k < 300; k++) {
             req q;
             random_request(&q);
@@ -298,9 +302,10 @@ int main(void)
             }
             uint32_t want = IMG_NONE;
             if (want_vh != IMG_NONE) {
-                const img_vhost *rs = &vhs[rt->vhosts.first + want_vh];
+                const img_vhost *vh = &vhs[rt->vhosts.first + want_vh];
+                const img_rowset *rs = &sets[vh->rowset];
                 for (uint32_t i = 0; i < rs->rows.count && want == IMG_NONE; i++)
-                    if (ref_row(img, &routes[rs->rows.first + i], &q)) want = rs->rows.first + i;
+                    if (ref_row(img, &rows[rs->rows.first + i], &q)) want = vh->routes + i;
             }
             if (want != d.route) {
                 if (mismatches++ < 5) printf("# %s%s: row %u, a linear scan gives %u\n", host, q.path, d.route, want);
