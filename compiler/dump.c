@@ -85,6 +85,20 @@ static void origin(D *d, uint32_t src, uint32_t self)
     fputc(']', d->o);
 }
 
+static void rowlist(D *d, uint32_t l)
+{
+    const img_range *r = SEC(d, ROWLISTS, img_range) + l;
+    const uint32_t *rows = SEC(d, ROWLIST, uint32_t) + r->first;
+    fputs("rows", d->o);
+    for (uint32_t i = 0; i < r->count; i++) fprintf(d->o, " %u", rows[i]);
+}
+
+static void rowref(D *d, uint32_t r)
+{
+    if (r & IMG_ROWS_ONE) fprintf(d->o, "rows %u", r & ~IMG_ROWS_ONE);
+    else rowlist(d, r);
+}
+
 typedef struct hent { uint32_t target, suffix; const char *key; } hent;
 
 static int cmp_hent(const void *a, const void *b)
@@ -99,29 +113,36 @@ static int cmp_hent(const void *a, const void *b)
 static void host_table(D *d, uint32_t t, const char *indent, const char *what)
 {
     const img_host_table *ht = SEC(d, HOSTTABLES, img_host_table) + t;
-    const img_hslot *sl = SEC(d, HSLOTS, img_hslot) + ht->slots.first;
+    const img_hbucket *bk = SEC(d, HBUCKETS, img_hbucket) + ht->buckets.first;
     const uint32_t *lens = SEC(d, U32LIST, uint32_t) + ht->lens.first;
-    fprintf(d->o, "%shost table %u: %u slots, %u entries", indent, t, ht->slots.count, ht->nentries);
+    uint32_t over = 0;
+    for (uint32_t b = 0; b < ht->buckets.count; b++) over += bk[b].flags & IMG_HB_OVERFLOW;
+    fprintf(d->o, "%shost table %u: %u buckets (%u overflowed), %u entries", indent, t, ht->buckets.count, over, ht->nentries);
     if (ht->lens.count) {
-        fputs(", suffix lengths", d->o);
+        fputs(what ? ", suffix lengths" : ", literal lengths", d->o);
         for (uint32_t i = 0; i < ht->lens.count; i++) fprintf(d->o, " %u", lens[i]);
     }
     fputc('\n', d->o);
     hent *es = malloc((ht->nentries + 1) * sizeof *es);
     uint32_t n = 0;
-    for (uint32_t i = 0; i < ht->slots.count && n < ht->nentries; i++) {
-        if (!sl[i].key) continue;
-        es[n].target = sl[i].target & ~IMG_HSLOT_SUFFIX;
-        es[n].suffix = sl[i].target & IMG_HSLOT_SUFFIX;
-        es[n].key = Z(d, sl[i].key);
-        n++;
-    }
+    for (uint32_t b = 0; b < ht->buckets.count; b++)
+        for (uint32_t i = 0; i < bk[b].count && n < ht->nentries; i++) {
+            es[n].target = bk[b].target[i] & ~IMG_HB_SUFFIX;
+            es[n].suffix = bk[b].target[i] & IMG_HB_SUFFIX;
+            es[n].key = Z(d, bk[b].key[i]);
+            n++;
+        }
     if (n > 1) qsort(es, n, sizeof *es, cmp_hent);
     for (uint32_t i = 0; i < n; i++) {
         fprintf(d->o, "%s  %s ", indent, es[i].suffix ? "*" : " ");
         img_str k = { (uint32_t)(es[i].key - d->strs), (uint32_t)strlen(es[i].key) };
         pstr(d, k);
-        fprintf(d->o, " -> %s %u\n", what, es[i].target);
+        if (what) fprintf(d->o, " -> %s %u\n", what, es[i].target);
+        else {
+            fputs(" -> ", d->o);
+            rowref(d, es[i].target);
+            fputc('\n', d->o);
+        }
     }
     free(es);
     if (ht->dflt != IMG_NONE) fprintf(d->o, "%s  default -> %s %u\n", indent, what, ht->dflt);
@@ -220,14 +241,6 @@ static void dump_route_tables(D *d)
     }
 }
 
-static void rowlist(D *d, uint32_t l)
-{
-    const img_range *r = SEC(d, ROWLISTS, img_range) + l;
-    const uint32_t *rows = SEC(d, ROWLIST, uint32_t) + r->first;
-    fputs("rows", d->o);
-    for (uint32_t i = 0; i < r->count; i++) fprintf(d->o, " %u", rows[i]);
-}
-
 static void trie(D *d, uint32_t n, int depth)
 {
     const img_trie_node *t = SEC(d, TRIE, img_trie_node) + n;
@@ -236,8 +249,7 @@ static void trie(D *d, uint32_t n, int depth)
     pstr(d, label);
     if (t->rows != IMG_NONE) {
         fputs(": ", d->o);
-        if (t->rows & IMG_TRIE_ROW) fprintf(d->o, "rows %u", t->rows & ~IMG_TRIE_ROW);
-        else rowlist(d, t->rows);
+        rowref(d, t->rows);
     }
     fputc('\n', d->o);
     for (uint32_t i = 0; i < t->nkids; i++) trie(d, t->kids + i, depth + 1);
@@ -300,7 +312,8 @@ static void dump_rowsets(D *d)
             fputs("    prefix trie:\n", d->o);
             trie(d, xs[i].trie, 0);
         }
-        if (xs[i].exact != IMG_NONE) host_table(d, xs[i].exact, "    exact paths ", "rowlist");
+        if (xs[i].prefix != IMG_NONE) host_table(d, xs[i].prefix, "    prefixes ", NULL);
+        if (xs[i].exact != IMG_NONE) host_table(d, xs[i].exact, "    exact paths ", NULL);
         if (xs[i].rest != IMG_NONE) {
             fputs("    always tried: ", d->o);
             rowlist(d, xs[i].rest);

@@ -470,23 +470,29 @@ static uint32_t origin_rec(E *e, const char *name, uint32_t vs, const mc_obj *de
 
 typedef struct hkey { const char *key; uint32_t len, kind, target; } hkey;
 
-/* Open addressing at most 3/4 full (image.h: home slot by fast range,
-** linear probing); slots filled in the given order. */
-static uint32_t host_table(E *e, const hkey *k, uint32_t n, uint32_t dflt, uint32_t ntargets)
+/* Buckets of 6 slots, on average 4 used (image.h: home bucket by fast
+** range, a full bucket overflows into the next); filled in the given order.
+** `lens`: the suffix entries' lengths, or with by_length every key's. */
+static uint32_t host_table(E *e, const hkey *k, uint32_t n, uint32_t dflt, uint32_t ntargets, bool by_length)
 {
-    uint32_t ns = n + n / 3 + 1;
-    img_hslot *slots = mc_arena_zalloc(&e->tmp, (size_t)ns * sizeof *slots);
+    uint32_t nb = n / 4 + 1;
+    img_hbucket *bk = mc_arena_zalloc(&e->tmp, (size_t)nb * sizeof *bk);
     uint32_t *lens = mc_arena_zalloc(&e->tmp, (n + 1) * sizeof *lens);
     uint32_t nl = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t h = img_hash(k[i].key, k[i].len, k[i].kind);
-        uint32_t at = img_home(h, ns);
-        while (slots[at].key) at = at + 1 == ns ? 0 : at + 1;
-        slots[at].tag = (uint32_t)(h >> 32);
-        slots[at].key = sz(e, k[i].key);
-        slots[at].target = k[i].target | (k[i].kind == IMG_HOST_SUFFIX ? IMG_HSLOT_SUFFIX : 0);
-        if (k[i].target >= IMG_HSLOT_SUFFIX && k[i].target != IMG_NONE) limit(e, "2^31 host-table targets");
-        if (k[i].kind == IMG_HOST_SUFFIX) {
+        uint32_t b = img_home(h, nb);
+        while (bk[b].count == IMG_HB_SLOTS) {
+            bk[b].flags |= IMG_HB_OVERFLOW;
+            b = b + 1 == nb ? 0 : b + 1;
+        }
+        img_hbucket *x = &bk[b];
+        x->tag[x->count] = (uint16_t)(h >> 48);
+        x->key[x->count] = sz(e, k[i].key);
+        x->target[x->count] = k[i].target | (k[i].kind == IMG_HOST_SUFFIX ? IMG_HB_SUFFIX : 0);
+        x->count++;
+        if (k[i].target >= IMG_HB_SUFFIX && k[i].target != IMG_NONE) limit(e, "2^31 host-table targets");
+        if (k[i].kind == IMG_HOST_SUFFIX || by_length) {
             bool seen = false;
             for (uint32_t j = 0; j < nl && !seen; j++) seen = lens[j] == k[i].len;
             if (!seen) lens[nl++] = k[i].len;
@@ -501,7 +507,7 @@ static uint32_t host_table(E *e, const hkey *k, uint32_t n, uint32_t dflt, uint3
         }
     img_host_table t;
     memset(&t, 0, sizeof t);
-    t.slots = sec_range(e, IMG_S_HSLOTS, slots, ns);
+    t.buckets = sec_range(e, IMG_S_HBUCKETS, bk, nb);
     t.lens = sec_range(e, IMG_S_U32LIST, lens, nl);
     t.nentries = n;
     t.dflt = dflt;
@@ -538,7 +544,7 @@ static uint32_t name_table(E *e, const char *const *names, const uint32_t *targe
         nk++;
     }
     mc_strmap_free(&seen);
-    return host_table(e, k, nk, dflt, ntargets);
+    return host_table(e, k, nk, dflt, ntargets, false);
 }
 
 /* ------------------------------------------------------------ decision tables */
@@ -605,6 +611,14 @@ static uint32_t rowlist(E *e, const uint32_t *rows, uint32_t n)
     return sec_rec(e, IMG_S_ROWLISTS, &r);
 }
 
+/* a row reference: one row inline, more in a row list */
+static uint32_t rowref(E *e, const uint32_t *rows, uint32_t n)
+{
+    if (n != 1) return rowlist(e, rows, n);
+    if (rows[0] >= IMG_ROWS_ONE) limit(e, "2^30 rows in a virtual host");
+    return IMG_ROWS_ONE | rows[0];
+}
+
 static int cmp_tnode(const void *a, const void *b)
 {
     unsigned char x = (unsigned char)(*(tnode *const *)a)->label[0], y = (unsigned char)(*(tnode *const *)b)->label[0];
@@ -649,15 +663,61 @@ static uint32_t trie_emit(E *e, tnode *root)
         for (tnode *c = t->kids; c; c = c->next) nk++;
         rec.kids = nk ? t->kids->idx : 0;
         rec.nkids = (uint16_t)nk;
-        rec.rows = IMG_NONE;
-        if (t->rows.n == 1) rec.rows = IMG_TRIE_ROW | MC_VEC_AT(&t->rows, uint32_t, 0);
-        else if (t->rows.n) rec.rows = rowlist(e, t->rows.v, (uint32_t)t->rows.n);
+        rec.rows = t->rows.n ? rowref(e, t->rows.v, (uint32_t)t->rows.n) : IMG_NONE;
         uint8_t key = t->len ? (uint8_t)t->label[0] : 0;
         sec_push(e, IMG_S_TRIE, &rec);
         sec_push(e, IMG_S_TRIEKEYS, &key);
     }
     mc_vec_free(&q);
     return base;
+}
+
+/* A host table of literals -> row references: one per distinct literal
+** of `which` rows, rows ascending; with by_length its lens lists the
+** literals' lengths (a prefix table). */
+static uint32_t literal_table(E *e, mc_ir_route *const *routes, const mc_vec *which, bool by_length)
+{
+    hkey *hk = mc_arena_zalloc(&e->tmp, (which->n + 1) * sizeof *hk);
+    uint32_t nh = 0;
+    mc_strmap by_path;
+    mc_strmap_init(&by_path);
+    mc_vec *lists = mc_arena_zalloc(&e->tmp, (which->n + 1) * sizeof *lists);
+    for (size_t i = 0; i < which->n; i++) {
+        uint32_t ri = MC_VEC_AT(which, uint32_t, i);
+        const char *p = routes[ri]->path;
+        bool found;
+        void **v = mc_strmap_put(&by_path, p, strlen(p), &found);
+        if (!found) {
+            *v = (void *)(uintptr_t)(nh + 1);
+            mc_vec_init(&lists[nh], sizeof(uint32_t));
+            hk[nh].key = p;
+            hk[nh].len = (uint32_t)strlen(p);
+            hk[nh].kind = IMG_HOST_EXACT;
+            nh++;
+        }
+        *(uint32_t *)mc_vec_push(&lists[(uintptr_t)*v - 1]) = ri;
+    }
+    mc_strmap_free(&by_path);
+    for (uint32_t i = 0; i < nh; i++) {
+        hk[i].target = rowref(e, lists[i].v, (uint32_t)lists[i].n);
+        mc_vec_free(&lists[i]);
+    }
+    return host_table(e, hk, nh, IMG_NONE, IMG_HB_SUFFIX, by_length);
+}
+
+/* Prefix literals get a table by length when a lookup there (a hash probe
+** per length, about two trie levels' work) costs no more than the deepest
+** walk down the trie; at most this many lengths. */
+#define PREFIX_LENGTHS_MAX 4
+
+static uint32_t trie_depth(const tnode *t)
+{
+    uint32_t d = 0;
+    for (const tnode *c = t->kids; c; c = c->next) {
+        uint32_t k = trie_depth(c) + 1;
+        if (k > d) d = k;
+    }
+    return d;
 }
 
 /* The index of a row set depends only on the rows' path kinds, flags and
@@ -683,57 +743,41 @@ static uint32_t index_rec(E *e, mc_ir_route *const *routes, uint32_t n)
     img_index x;
     memset(&x, 0, sizeof x);
     x.nrows = n;
-    x.trie = x.exact = x.rest = IMG_NONE;
-    tnode *root = tnode_new(e, "", 0);
-    bool any_prefix = false;
-    mc_vec rest, exact_names;
+    x.trie = x.exact = x.rest = x.prefix = IMG_NONE;
+    mc_vec rest, exact, prefix;
     mc_vec_init(&rest, sizeof(uint32_t));
-    mc_vec_init(&exact_names, sizeof(uint32_t));     /* rows, grouped below */
+    mc_vec_init(&exact, sizeof(uint32_t));
+    mc_vec_init(&prefix, sizeof(uint32_t));
+    uint32_t lens[PREFIX_LENGTHS_MAX + 1], nlens = 0;
     for (uint32_t i = 0; i < n; i++) {
         const mc_ir_route *r = routes[i];
-        /* an empty exact literal cannot be a host-table key ("" marks an empty slot) */
-        if (r->ignore_case || r->path_kind == IMG_PATH_REGEX || (r->path_kind == IMG_PATH_EXACT && !*r->path))
+        /* an empty literal cannot be a table key ("" marks an empty slot) */
+        if (r->ignore_case || r->path_kind == IMG_PATH_REGEX || !*r->path) {
             *(uint32_t *)mc_vec_push(&rest) = i;
-        else if (r->path_kind == IMG_PATH_EXACT) *(uint32_t *)mc_vec_push(&exact_names) = i;
-        else {
-            trie_add(e, root, r->path, (uint32_t)strlen(r->path), i);
-            any_prefix = true;
+        } else if (r->path_kind == IMG_PATH_EXACT) {
+            *(uint32_t *)mc_vec_push(&exact) = i;
+        } else {
+            *(uint32_t *)mc_vec_push(&prefix) = i;
+            uint32_t len = (uint32_t)strlen(r->path), j = 0;
+            while (j < nlens && lens[j] != len) j++;
+            if (j == nlens && nlens <= PREFIX_LENGTHS_MAX) lens[nlens++] = len;
         }
     }
-    if (any_prefix) x.trie = trie_emit(e, root);
-    trie_free_rows(root);
+    if (prefix.n) {
+        tnode *root = tnode_new(e, "", 0);
+        for (size_t i = 0; i < prefix.n; i++) {
+            uint32_t ri = MC_VEC_AT(&prefix, uint32_t, i);
+            trie_add(e, root, routes[ri]->path, (uint32_t)strlen(routes[ri]->path), ri);
+        }
+        if (nlens <= PREFIX_LENGTHS_MAX && 2 * nlens <= trie_depth(root)) x.prefix = literal_table(e, routes, &prefix, true);
+        else x.trie = trie_emit(e, root);
+        trie_free_rows(root);
+    }
     if (rest.n) x.rest = rowlist(e, rest.v, (uint32_t)rest.n);
-    if (exact_names.n) {
-        /* one row list per distinct exact path, rows ascending */
-        hkey *hk = mc_arena_zalloc(&e->tmp, (exact_names.n + 1) * sizeof *hk);
-        uint32_t nh = 0;
-        mc_strmap by_path;
-        mc_strmap_init(&by_path);
-        mc_vec *lists = mc_arena_zalloc(&e->tmp, (exact_names.n + 1) * sizeof *lists);
-        for (size_t i = 0; i < exact_names.n; i++) {
-            uint32_t ri = MC_VEC_AT(&exact_names, uint32_t, i);
-            const char *p = routes[ri]->path;
-            bool found;
-            void **v = mc_strmap_put(&by_path, p, strlen(p), &found);
-            if (!found) {
-                *v = (void *)(uintptr_t)(nh + 1);
-                mc_vec_init(&lists[nh], sizeof(uint32_t));
-                hk[nh].key = p;
-                hk[nh].len = (uint32_t)strlen(p);
-                hk[nh].kind = IMG_HOST_EXACT;
-                nh++;
-            }
-            *(uint32_t *)mc_vec_push(&lists[(uintptr_t)*v - 1]) = ri;
-        }
-        mc_strmap_free(&by_path);
-        for (uint32_t i = 0; i < nh; i++) {
-            hk[i].target = rowlist(e, lists[i].v, (uint32_t)lists[i].n);
-            mc_vec_free(&lists[i]);
-        }
-        x.exact = host_table(e, hk, nh, IMG_NONE, IMG_NONE);
-    }
+    if (exact.n) x.exact = literal_table(e, routes, &exact, false);
     mc_vec_free(&rest);
-    mc_vec_free(&exact_names);
+    mc_vec_free(&exact);
+    mc_vec_free(&prefix);
     uint32_t idx = sec_rec(e, IMG_S_INDEXES, &x);
     *slot = (void *)(uintptr_t)(idx + 1);
     return idx;
@@ -772,6 +816,8 @@ static img_row row_rec(E *e, const mc_ir_route *r, uint32_t vhost_vs)
         match = r->match ? r->match->index : 0xffff;
     }
     rec.src = origin_rec(e, r->name, vs, delegate, IMG_ENTRY_HTTP, entry, match);
+    if (vs == IMG_VS_SELF) rec.flags |= IMG_ROW_SELF_VS;
+    if (r->name && *r->name) rec.flags |= IMG_ROW_NAMED;
     return rec;
 }
 
@@ -812,8 +858,6 @@ static img_vhost vhost_rec(E *e, const mc_ir_vhost *v)
     return rec;
 }
 
-/* the 'x' fixup: the exact-path tables target ROWLISTS, whose final count
-** is only known at the end; see fix_exact_tables() */
 static uint32_t route_table_rec(E *e, const mc_ir_route_table *rt)
 {
     uint32_t idx;
@@ -951,16 +995,6 @@ static void emit_views(E *e)
     }
 }
 
-/* exact-path tables were built with ntargets IMG_NONE: their targets are
-** ROWLISTS, whose count is final only now */
-static void fix_exact_tables(E *e)
-{
-    const img_index *xs = (const img_index *)e->s[IMG_S_INDEXES].p;
-    img_host_table *ts = (img_host_table *)e->s[IMG_S_HOSTTABLES].p;
-    for (uint32_t i = 0; i < e->s[IMG_S_INDEXES].n; i++)
-        if (xs[i].exact != IMG_NONE) ts[xs[i].exact].ntargets = e->s[IMG_S_ROWLISTS].n;
-}
-
 /* ------------------------------------------------------------ strings, layout, header */
 
 static const sstr *g_strs;
@@ -983,7 +1017,9 @@ static bool is_suffix(const sstr *a, const sstr *b)
 
 /* Lay out the string table: the empty string at offset 0 (a NUL byte),
 ** then every string with a NUL after it, tails merged into the longer
-** strings they end; returns final offsets by id. */
+** strings they end, and no string of up to 64 bytes across a cache line
+** (a lookup compares a host name with one read; the section starts on a
+** line); returns final offsets by id. */
 static uint32_t *layout_strings(E *e, mc_buf *blob)
 {
     uint32_t n = (uint32_t)e->strv.n;
@@ -1003,6 +1039,8 @@ static uint32_t *layout_strings(E *e, mc_buf *blob)
     mc_buf_add(blob, "", 1);
     for (uint32_t id = 0; id < n; id++) {
         if (owner[id] != id || s[id].len == 0) continue;
+        if (s[id].len < 64 && blob->n % 64 + s[id].len + 1 > 64)
+            while (blob->n % 64) mc_buf_putc(blob, '\0');
         off[id] = (uint32_t)blob->n;
         mc_buf_add(blob, s[id].p, s[id].len);
         mc_buf_add(blob, "", 1);
@@ -1055,6 +1093,7 @@ static void write_image(E *e, mc_buf *out)
     img_section tab[IMG_NSECTIONS];
     size_t total = hs;
     for (uint32_t i = 0; i < ns; i++) total += (size_t)e->s[i].n * e->s[i].rs + IMG_ALIGN;
+    total += 128;
     mc_buf_reset(out);
     if (out->cap < total + 1) {
         out->s = mc_xrealloc(out->s, total + 1);
@@ -1064,6 +1103,9 @@ static void write_image(E *e, mc_buf *out)
     for (uint32_t i = 0; i < ns; i++) mc_buf_add(out, (const char *)&(img_section){ 0 }, sizeof(img_section));
     for (uint32_t i = 0; i < ns; i++) {
         pad8(out);
+        /* hash buckets on cache lines (the mapping starts on a page) */
+        if (i == IMG_S_HBUCKETS || i == IMG_S_STRINGS)
+            while (out->n % 64) mc_buf_putc(out, '\0');
         size_t bytes = (size_t)e->s[i].n * e->s[i].rs;
         tab[i].id = img_section_id((img_sec)i);
         tab[i].count = e->s[i].n;
@@ -1119,7 +1161,6 @@ bool mc_emit(const mc_ir *ir, mc_buf *out, char *err, size_t errlen)
     emit_clusters(&e);
     mc_arena_free(&e.tmp);
     emit_views(&e);
-    fix_exact_tables(&e);
     mc_arena_free(&e.tmp);
     /* interning is over: its maps go before the output is assembled */
     mc_strmap_free(&e.intern);

@@ -82,7 +82,7 @@ _Static_assert(sizeof(img_view) == 48, "view");
 _Static_assert(sizeof(img_listener) == 40, "listener");
 _Static_assert(sizeof(img_chain_shape) == 28, "chain shape");
 _Static_assert(sizeof(img_chain) == 16, "chain");
-_Static_assert(sizeof(img_hslot) == 12, "hash slot");
+_Static_assert(sizeof(img_hbucket) == 64, "hash bucket");
 _Static_assert(sizeof(img_host_table) == 32, "host table");
 _Static_assert(sizeof(img_vhost) == 16, "virtual host");
 _Static_assert(sizeof(img_rowset) == 16, "row set");
@@ -273,15 +273,13 @@ static int sz_cmp(const char *a, const char *b, size_t *read)
 
 static bool check_host_tables(vctx *c)
 {
-    const img_hslot *slots_all = c->m->sec[IMG_S_HSLOTS];
+    const img_hbucket *all = c->m->sec[IMG_S_HBUCKETS];
     const uint32_t *u32 = c->m->sec[IMG_S_U32LIST];
     for (uint32_t t = 0; t < CNT(c, HOSTTABLES); t++) {
         const img_host_table *ht = REC(c, img_host_table, HOSTTABLES, t);
-        uint32_t ns = ht->slots.count;
-        if (ht->nentries >= ns)
-            return fail(c, OFF(c, HOSTTABLES, t, img_host_table, nentries), "HOSTTABLES %u: %u entries in %u slots leave no empty slot",
-                        t, ht->nentries, ns);
-        if (ht->ntargets > IMG_HSLOT_SUFFIX)
+        uint32_t nb = ht->buckets.count;
+        /* IMG_HB_SUFFIX targets: any 31-bit value (an index's row references) */
+        if (ht->ntargets > IMG_HB_SUFFIX)
             return fail(c, OFF(c, HOSTTABLES, t, img_host_table, ntargets), "HOSTTABLES %u: %u targets", t, ht->ntargets);
         if (ht->dflt != IMG_NONE && ht->dflt >= ht->ntargets)
             return fail(c, OFF(c, HOSTTABLES, t, img_host_table, dflt), "HOSTTABLES %u: default target %u >= %u", t, ht->dflt, ht->ntargets);
@@ -291,66 +289,118 @@ static bool check_host_tables(vctx *c)
                 return fail(c, rec_off(c, IMG_S_U32LIST, ht->lens.first + i, 0),
                             "HOSTTABLES %u: suffix lengths must be >= 1 and strictly descending", t);
         }
-        const img_hslot *slots = slots_all + ht->slots.first;
-        uint32_t used = 0;
-        for (uint32_t i = 0; i < ns; i++) {
-            const img_hslot *s = &slots[i];
-            uint32_t si = ht->slots.first + i;
-            if (s->key == 0) {
-                if (s->tag || s->target) return fail(c, OFF(c, HSLOTS, si, img_hslot, tag), "HSLOTS %u: empty slot is not zero", si);
-                continue;
-            }
-            used++;
-            const char *key = sz_at(c, s->key);
-            size_t klen = strlen(key);
-            if (!spend(c, klen, OFF(c, HSLOTS, si, img_hslot, key))) return false;
-            if (klen == 0) return fail(c, OFF(c, HSLOTS, si, img_hslot, key), "HSLOTS %u: empty key", si);
-            uint32_t kind = (s->target & IMG_HSLOT_SUFFIX) ? IMG_HOST_SUFFIX : IMG_HOST_EXACT;
-            uint32_t target = s->target & ~IMG_HSLOT_SUFFIX;
-            if (target >= ht->ntargets)
-                return fail(c, OFF(c, HSLOTS, si, img_hslot, target), "HSLOTS %u: target %u >= %u", si, target, ht->ntargets);
-            uint64_t h = img_hash(key, klen, kind);
-            if (s->tag != (uint32_t)(h >> 32))
-                return fail(c, OFF(c, HSLOTS, si, img_hslot, tag), "HSLOTS %u: stored hash does not match the key", si);
-            if (kind == IMG_HOST_SUFFIX) {
-                bool found = false;
-                for (uint32_t k = 0; k < ht->lens.count && !found; k++) found = lens[k] == klen;
-                if (!found)
-                    return fail(c, OFF(c, HSLOTS, si, img_hslot, key), "HSLOTS %u: suffix length %zu not in the table's lengths", si, klen);
-            }
-            /* probing from the home slot must reach this slot, and no
-            ** other slot with the same key may come first */
-            for (uint32_t k = img_home(h, ns), steps = 0; k != i; k = k + 1 == ns ? 0 : k + 1) {
-                const img_hslot *o = &slots[k];
-                if (o->key == 0 || ++steps > ns)
-                    return fail(c, OFF(c, HSLOTS, si, img_hslot, key), "HSLOTS %u: entry not reachable from its hash slot", si);
-                size_t read = 0;
-                bool same = (o->target & IMG_HSLOT_SUFFIX) == (s->target & IMG_HSLOT_SUFFIX) && o->tag == s->tag &&
-                            sz_cmp(sz_at(c, o->key), key, &read) == 0;
-                if (!spend(c, read, OFF(c, HSLOTS, si, img_hslot, key))) return false;
-                if (same) return fail(c, OFF(c, HSLOTS, si, img_hslot, key), "HSLOTS %u: duplicate key", si);
+        const img_hbucket *bk = all + ht->buckets.first;
+        /* a search stops at the first bucket without IMG_HB_OVERFLOW */
+        bool stops = false;
+        for (uint32_t b = 0; b < nb && !stops; b++) stops = !(bk[b].flags & IMG_HB_OVERFLOW);
+        if (!stops)
+            return fail(c, OFF(c, HOSTTABLES, t, img_host_table, buckets), "HOSTTABLES %u: no bucket ends a search (%u buckets)", t, nb);
+        uint64_t used = 0;
+        for (uint32_t b = 0; b < nb; b++) {
+            const img_hbucket *k = &bk[b];
+            uint32_t bi = ht->buckets.first + b;
+            used += k->count;
+            for (uint32_t i = k->count; i < IMG_HB_SLOTS; i++)
+                if (k->tag[i] || k->key[i] || k->target[i])
+                    return fail(c, OFF(c, HBUCKETS, bi, img_hbucket, tag[i]), "HBUCKETS %u: unused slot %u is not zero", bi, i);
+            for (uint32_t i = 0; i < k->count; i++) {
+                const char *key = sz_at(c, k->key[i]);
+                size_t klen = strlen(key);
+                if (!spend(c, klen, OFF(c, HBUCKETS, bi, img_hbucket, key[i]))) return false;
+                if (klen == 0) return fail(c, OFF(c, HBUCKETS, bi, img_hbucket, key[i]), "HBUCKETS %u: slot %u: empty key", bi, i);
+                uint32_t suffix = k->target[i] & IMG_HB_SUFFIX, target = k->target[i] & ~IMG_HB_SUFFIX;
+                if (target >= ht->ntargets)
+                    return fail(c, OFF(c, HBUCKETS, bi, img_hbucket, target[i]), "HBUCKETS %u: slot %u: target %u >= %u", bi, i, target,
+                                ht->ntargets);
+                uint64_t h = img_hash(key, klen, suffix ? IMG_HOST_SUFFIX : IMG_HOST_EXACT);
+                if (k->tag[i] != (uint16_t)(h >> 48))
+                    return fail(c, OFF(c, HBUCKETS, bi, img_hbucket, tag[i]), "HBUCKETS %u: slot %u: stored hash does not match the key", bi, i);
+                if (suffix) {
+                    bool found = false;
+                    for (uint32_t l = 0; l < ht->lens.count && !found; l++) found = lens[l] == klen;
+                    if (!found)
+                        return fail(c, OFF(c, HBUCKETS, bi, img_hbucket, key[i]), "HBUCKETS %u: slot %u: suffix length %zu not in the table's lengths",
+                                    bi, i, klen);
+                }
+                /* the search from the home bucket must reach this slot: every
+                ** bucket before it overflowed; no other slot on the way (or
+                ** before it in its bucket) holds the same key */
+                for (uint32_t o = img_home(h, nb), steps = 0;; o = o + 1 == nb ? 0 : o + 1) {
+                    const img_hbucket *ob = &bk[o];
+                    uint32_t n = o == b ? i : ob->count;
+                    for (uint32_t j = 0; j < n; j++) {
+                        size_t read = 0;
+                        bool same = ob->tag[j] == k->tag[i] && (ob->target[j] & IMG_HB_SUFFIX) == suffix &&
+                                    sz_cmp(sz_at(c, ob->key[j]), key, &read) == 0;
+                        if (!spend(c, read, OFF(c, HBUCKETS, bi, img_hbucket, key[i]))) return false;
+                        if (same) return fail(c, OFF(c, HBUCKETS, bi, img_hbucket, key[i]), "HBUCKETS %u: slot %u: duplicate key", bi, i);
+                    }
+                    if (o == b) break;
+                    if (!(ob->flags & IMG_HB_OVERFLOW) || ++steps > nb)
+                        return fail(c, OFF(c, HBUCKETS, bi, img_hbucket, key[i]), "HBUCKETS %u: slot %u: not reachable from its home bucket", bi, i);
+                }
             }
         }
         if (used != ht->nentries)
-            return fail(c, OFF(c, HOSTTABLES, t, img_host_table, nentries), "HOSTTABLES %u: %u slots used for %u entries", t, used, ht->nentries);
+            return fail(c, OFF(c, HOSTTABLES, t, img_host_table, nentries), "HOSTTABLES %u: %llu slots used for %u entries", t,
+                        (unsigned long long)used, ht->nentries);
     }
     return true;
 }
 
 /* ---- row lists, trie, indexes, row sets */
 
-/* the largest row + 1 a trie node's rows field names; false when bad */
+/* the largest row + 1 a row reference names (image.h); false when bad */
+static bool rowref(vctx *c, uint32_t ref, uint32_t *mx, uint64_t off, const char *who, uint32_t i)
+{
+    if (ref & IMG_ROWS_ONE) {
+        if (ref & ~(IMG_ROWS_ONE | (IMG_ROWS_ONE - 1))) return fail(c, off, "%s %u: bad row reference 0x%x", who, i, ref);
+        *mx = (ref & ~IMG_ROWS_ONE) + 1;
+        return true;
+    }
+    if (ref >= CNT(c, ROWLISTS)) return fail(c, off, "%s %u: row list %u outside the %u ROWLISTS records", who, i, ref, CNT(c, ROWLISTS));
+    *mx = c->rowmax[ref];
+    return true;
+}
+
 static bool node_rows(vctx *c, uint32_t i, const img_trie_node *t, uint32_t *mx)
 {
     *mx = 0;
     if (t->rows == IMG_NONE) return true;
-    if (t->rows & IMG_TRIE_ROW) {
-        *mx = (t->rows & ~IMG_TRIE_ROW) + 1;
-        return true;
-    }
-    if (t->rows >= CNT(c, ROWLISTS))
-        return fail(c, OFF(c, TRIE, i, img_trie_node, rows), "TRIE %u: row list %u outside the %u ROWLISTS records", i, t->rows, CNT(c, ROWLISTS));
-    *mx = c->rowmax[t->rows];
+    return rowref(c, t->rows, mx, OFF(c, TRIE, i, img_trie_node, rows), "TRIE", i);
+}
+
+/* A host table of an index: exact names only, no default, row references
+** as targets; a prefix table's keys have the lengths its `lens` lists.
+** The largest row + 1 goes to c->htmax (once per table). */
+static bool index_table(vctx *c, uint32_t i, uint32_t t, bool prefix, uint64_t off)
+{
+    const img_host_table *ht = REC(c, img_host_table, HOSTTABLES, t);
+    const char *what = prefix ? "prefix" : "exact-path";
+    if (ht->ntargets != IMG_HB_SUFFIX) return fail(c, off, "INDEXES %u: %s table %u is not a table of row references", i, what, t);
+    if (ht->dflt != IMG_NONE) return fail(c, off, "INDEXES %u: %s table %u has a default (a wildcard)", i, what, t);
+    if ((ht->lens.count != 0) != prefix)
+        return fail(c, off, "INDEXES %u: %s table %u %s", i, what, t, prefix ? "has no literal lengths" : "has suffix lengths (wildcards)");
+    if (c->htmax[t] != UINT32_MAX) return true;
+    const uint32_t *lens = REC(c, uint32_t, U32LIST, ht->lens.first);
+    uint32_t mx = 0;
+    const img_hbucket *bk = REC(c, img_hbucket, HBUCKETS, ht->buckets.first);
+    for (uint32_t b = 0; b < ht->buckets.count; b++)
+        for (uint32_t e = 0; e < bk[b].count; e++) {
+            uint32_t bi = ht->buckets.first + b, m;
+            if (bk[b].target[e] & IMG_HB_SUFFIX) return fail(c, off, "INDEXES %u: table %u has wildcards", i, t);
+            if (!rowref(c, bk[b].target[e], &m, OFF(c, HBUCKETS, bi, img_hbucket, target[e]), "HBUCKETS", bi)) return false;
+            if (m > mx) mx = m;
+            if (prefix) {
+                size_t klen = strlen(sz_at(c, bk[b].key[e]));
+                bool found = false;
+                if (!spend(c, klen, off)) return false;
+                for (uint32_t l = 0; l < ht->lens.count && !found; l++) found = lens[l] == klen;
+                if (!found) return fail(c, OFF(c, HBUCKETS, bi, img_hbucket, key[e]), "HBUCKETS %u: slot %u: literal length %zu not in the table's lengths",
+                                        bi, e, klen);
+            }
+        }
+    c->htmax[t] = mx;
     return true;
 }
 
@@ -411,26 +461,16 @@ static bool check_rows(vctx *c)
         if (x->rest != IMG_NONE && c->rowmax[x->rest] > x->nrows)
             return fail(c, OFF(c, INDEXES, i, img_index, rest), "INDEXES %u: rest list names row %u of %u", i, c->rowmax[x->rest] - 1, x->nrows);
         if (x->exact != IMG_NONE) {
-            const img_host_table *ht = REC(c, img_host_table, HOSTTABLES, x->exact);
-            if (ht->ntargets != CNT(c, ROWLISTS))
-                return fail(c, OFF(c, INDEXES, i, img_index, exact), "INDEXES %u: exact-path table targets %u, not the %u row lists",
-                            i, ht->ntargets, CNT(c, ROWLISTS));
-            if (ht->lens.count || ht->dflt != IMG_NONE)
-                return fail(c, OFF(c, INDEXES, i, img_index, exact), "INDEXES %u: exact-path table has wildcards", i);
-            if (c->htmax[x->exact] == UINT32_MAX) {
-                uint32_t mx = 0;
-                const img_hslot *s = REC(c, img_hslot, HSLOTS, ht->slots.first);
-                for (uint32_t e = 0; e < ht->slots.count; e++) {
-                    if (s[e].key == 0) continue;
-                    if (s[e].target & IMG_HSLOT_SUFFIX)
-                        return fail(c, OFF(c, INDEXES, i, img_index, exact), "INDEXES %u: exact-path table has wildcards", i);
-                    if (c->rowmax[s[e].target] > mx) mx = c->rowmax[s[e].target];
-                }
-                c->htmax[x->exact] = mx;
-            }
+            uint64_t off = OFF(c, INDEXES, i, img_index, exact);
+            if (!index_table(c, i, x->exact, false, off)) return false;
             if (c->htmax[x->exact] > x->nrows)
-                return fail(c, OFF(c, INDEXES, i, img_index, exact), "INDEXES %u: exact-path table names row %u of %u",
-                            i, c->htmax[x->exact] - 1, x->nrows);
+                return fail(c, off, "INDEXES %u: exact-path table names row %u of %u", i, c->htmax[x->exact] - 1, x->nrows);
+        }
+        if (x->prefix != IMG_NONE) {
+            uint64_t off = OFF(c, INDEXES, i, img_index, prefix);
+            if (!index_table(c, i, x->prefix, true, off)) return false;
+            if (c->htmax[x->prefix] > x->nrows)
+                return fail(c, off, "INDEXES %u: prefix table names row %u of %u", i, c->htmax[x->prefix] - 1, x->nrows);
         }
     }
     for (uint32_t i = 0; i < CNT(c, ROWSETS); i++) {
@@ -580,6 +620,9 @@ static bool check_links(vctx *c)
             return fail(c, OFF(c, ROWS, i, img_row, matchers), "ROWS %u: matchers: range %u+%u exceeds %u MATCHERS records", i,
                         r->matchers, r->nmatchers, CNT(c, MATCHERS));
         if (!check_matchers(c, r->matchers, r->nmatchers, false, OFF(c, ROWS, i, img_row, matchers), "ROWS", i)) return false;
+        const img_src *o = REC(c, img_src, ORIGINS, r->src);
+        if (!(r->flags & IMG_ROW_SELF_VS) != (o->vs != IMG_VS_SELF) || !(r->flags & IMG_ROW_NAMED) != (o->name.len == 0))
+            return fail(c, OFF(c, ROWS, i, img_row, flags), "ROWS %u: flags do not agree with origin %u", i, r->src);
     }
     for (uint32_t i = 0; i < CNT(c, ROUTES); i++) {
         uint32_t w = *REC(c, uint32_t, ROUTES, i);

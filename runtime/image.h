@@ -173,7 +173,9 @@ enum {                                  /* img_row.flags */
     IMG_ROW_IGNORE_CASE = 1u << 2,      /* ignoreUriCase: prefix/exact compare case-insensitively */
     IMG_ROW_CATCH_ALL   = 1u << 3,      /* prefix "/" without header/query matchers */
     IMG_ROW_QUERY       = 1u << 4,      /* has query-parameter matchers */
-    IMG_ROW_FLAGS_MASK  = 0x1fu
+    IMG_ROW_SELF_VS     = 1u << 5,      /* its origin's vs is IMG_VS_SELF (a lookup need not read it) */
+    IMG_ROW_NAMED       = 1u << 6,      /* its origin has a route name */
+    IMG_ROW_FLAGS_MASK  = 0x7fu
 };
 enum {
     IMG_M_INVERT        = 1u << 0,      /* withoutHeaders: result inverted */
@@ -301,29 +303,34 @@ typedef struct img_route_table {
 } img_route_table;
 
 /* A host table answers "which target for this name": exact names through
-** open addressing over `slots` (home slot (low32(h) * nslots) >> 32 with
-** h = XXH3-64(key, seed kind), linear probing with wrap-around, an empty
-** slot ends the probe); suffix wildcards ("*.foo.com" stored as suffix
-** ".foo.com", any string after '*') by hashing the request's tail for each
-** length in `lens`, longest first, skipping lengths >= the name's length;
-** then `dflt` ("*"). Used for vhost domains, SNI chains and exact paths. */
+** a hash table of cache-line buckets (h = XXH3-64(key, seed kind); home
+** bucket (low32(h) * nbuckets) >> 32; the bucket's tags are compared at
+** once, then the keys whose tag matched; a bucket that ran full has
+** IMG_HB_OVERFLOW and the search goes on to the next one, with
+** wrap-around); suffix wildcards ("*.foo.com" stored as suffix ".foo.com",
+** any string after '*') by hashing the request's tail for each length in
+** `lens`, longest first, skipping lengths >= the name's length; then
+** `dflt` ("*"). Used for vhost domains, SNI chains and exact paths. */
 typedef struct img_host_table {
-    img_range slots;            /* HSLOTS, more slots than entries */
+    img_range buckets;          /* HBUCKETS, at least one without IMG_HB_OVERFLOW */
     img_range lens;             /* U32LIST: distinct suffix lengths, strictly descending */
-    uint32_t nentries;          /* non-empty slots */
+    uint32_t nentries;          /* used slots in all buckets */
     uint32_t dflt;              /* target of "*", or IMG_NONE */
     uint32_t ntargets;          /* targets are < ntargets */
     uint32_t pad;
 } img_host_table;
 
-/* One slot: the key's hash tag first, so probing past other keys reads
-** no string. */
-typedef struct img_hslot {
-    uint32_t tag;               /* high 32 bits of XXH3-64(key, kind) */
-    uint32_t key;               /* SZ: lowercase name, or suffix without the '*'; 0 ("") = empty slot */
-    uint32_t target;            /* IMG_HSLOT_SUFFIX for a suffix entry | target (meaning per table) */
-} img_hslot;
-#define IMG_HSLOT_SUFFIX 0x80000000u
+/* One bucket: 64 bytes, one cache line (the writer aligns the section). */
+#define IMG_HB_SLOTS 6
+typedef struct img_hbucket {
+    uint16_t tag[IMG_HB_SLOTS];     /* high 16 bits of h, per used slot */
+    uint16_t count;                 /* used slots, from the front; the rest are zero */
+    uint16_t flags;                 /* IMG_HB_* */
+    uint32_t key[IMG_HB_SLOTS];     /* SZ: lowercase name, or suffix without the '*' (never "") */
+    uint32_t target[IMG_HB_SLOTS];  /* IMG_HB_SUFFIX for a suffix entry | target (meaning per table) */
+} img_hbucket;
+#define IMG_HB_SUFFIX 0x80000000u
+enum { IMG_HB_OVERFLOW = 1u << 0, IMG_HB_FLAGS_MASK = 0x1u };
 
 /* A virtual host: its domain, its row set (shared by every virtual host
 ** whose rows have the same shape) and what is its own: the target words
@@ -338,13 +345,19 @@ typedef struct img_vhost {
 
 /* A decision table: rows in Envoy order (first match wins) and an index
 ** telling which rows can match a path:
-**   trie    radix tree over the literal of prefix rows: walking the path,
-**           every node passed lists the rows whose prefix ends there;
-**   exact   host-table of exact-path literals -> ROWLISTS;
-**   rest    rows with no usable literal (regex, ignoreUriCase), always
-**           candidates.
-** Row numbers in an index are relative to the rows, so structurally equal
-** row sets share one index (and equal row lists are stored once). */
+**   prefix  when the prefix literals have few distinct lengths: a host
+**           table of the literals, its `lens` the lengths, longest first;
+**           for each length the path's head of that length is looked up
+**           (a cost per distinct length, not per level of a tree);
+**   trie    otherwise a radix tree over the literals of prefix rows:
+**           walking the path, every node passed lists the rows whose
+**           prefix ends there;
+**   exact   host table of exact-path literals;
+**   rest    rows with no usable literal (regex, ignoreUriCase, empty),
+**           always candidates.
+** Rows are named by row references (one row inline, or a ROWLISTS list);
+** row numbers are relative to the rows, so structurally equal row sets
+** share one index (and equal row lists are stored once). */
 typedef struct img_rowset {
     img_range rows;             /* ROWS */
     uint32_t index;             /* INDEXES, for rows.count rows */
@@ -355,20 +368,26 @@ typedef struct img_rowset {
 typedef struct img_index {
     uint32_t nrows;             /* rows.count of every row set using it */
     uint32_t trie;              /* TRIE root, or IMG_NONE */
-    uint32_t exact;             /* HOSTTABLES (targets: ROWLISTS), or IMG_NONE */
+    uint32_t exact;             /* HOSTTABLES (targets: row references), or IMG_NONE */
     uint32_t rest;              /* ROWLISTS, or IMG_NONE */
+    uint32_t prefix;            /* HOSTTABLES (targets: row references; lens: literal lengths), or IMG_NONE */
+    uint32_t pad;
 } img_index;
+
+/* A row reference: IMG_ROWS_ONE | row (one row), else a ROWLISTS index
+** (trie nodes: IMG_NONE for none). Host tables of an index have ntargets
+** IMG_HB_SUFFIX: their targets are row references, checked by the index. */
+#define IMG_ROWS_ONE 0x40000000u
 
 /* A trie node; TRIEKEYS[i] is the first byte of node i's label (0 for a
 ** root), so a child search reads one small array. */
 typedef struct img_trie_node {
     uint32_t label;             /* SOFF: bytes from the parent (root: empty, others 1..65535) */
     uint32_t kids;              /* TRIE first child, > this node, sorted by first byte */
-    uint32_t rows;              /* ROWLISTS index, IMG_TRIE_ROW | one row, or IMG_NONE */
+    uint32_t rows;              /* a row reference, or IMG_NONE */
     uint16_t label_len;
     uint16_t nkids;             /* <= 256 */
 } img_trie_node;
-#define IMG_TRIE_ROW 0x80000000u
 
 /* A row shape (ROWS): how a row matches and what it does, without its
 ** target (the virtual host's ROUTES word) or its VirtualService. */
@@ -555,7 +574,7 @@ typedef struct img_cpolicy {
     X(CHAINS,     7, img_chain)        \
     X(ROUTETABLES, 8, img_route_table) \
     X(HOSTTABLES, 9, img_host_table)   \
-    X(HSLOTS,    10, img_hslot)        \
+    X(HBUCKETS,  42, img_hbucket)      /* 64-byte aligned in the file */ \
     X(VHOSTS,    12, img_vhost)        \
     X(ROWSETS,   13, img_rowset)       \
     X(INDEXES,   14, img_index)        \
@@ -635,12 +654,18 @@ enum { IMG_F_STR, IMG_F_SZ, IMG_F_SOFF, IMG_F_RANGE, IMG_F_IDX, IMG_F_IDXN, IMG_
     F(img_route_table, name, STR, 0) F(img_route_table, hosts, IDX, IMG_S_HOSTTABLES) \
     F(img_route_table, pad, ZERO, 0) F(img_route_table, vhosts, RANGE, IMG_S_VHOSTS)
 #define IMG_FIELDS_HOSTTABLES(F) \
-    F(img_host_table, slots, RANGE, IMG_S_HSLOTS) F(img_host_table, lens, RANGE, IMG_S_U32LIST) \
+    F(img_host_table, buckets, RANGE, IMG_S_HBUCKETS) F(img_host_table, lens, RANGE, IMG_S_U32LIST) \
     F(img_host_table, nentries, U32, 0) F(img_host_table, dflt, U32, 0) \
     F(img_host_table, ntargets, U32, 0) F(img_host_table, pad, ZERO, 0)
-#define IMG_FIELDS_HSLOTS(F) \
-    F(img_hslot, tag, U32, 0) /* checked against the key by hand */ \
-    F(img_hslot, key, SZ, 0) F(img_hslot, target, U32, 0)
+/* tags and targets are checked against the keys by hand */
+#define IMG_FIELDS_HBUCKETS(F) \
+    F(img_hbucket, tag[0], U32, 0) F(img_hbucket, tag[1], U32, 0) F(img_hbucket, tag[2], U32, 0) \
+    F(img_hbucket, tag[3], U32, 0) F(img_hbucket, tag[4], U32, 0) F(img_hbucket, tag[5], U32, 0) \
+    F(img_hbucket, count, U32, IMG_HB_SLOTS + 1) F(img_hbucket, flags, FLAGS, IMG_HB_FLAGS_MASK) \
+    F(img_hbucket, target[0], U32, 0) F(img_hbucket, target[1], U32, 0) F(img_hbucket, target[2], U32, 0) \
+    F(img_hbucket, target[3], U32, 0) F(img_hbucket, target[4], U32, 0) F(img_hbucket, target[5], U32, 0) \
+    F(img_hbucket, key[0], SZ, 0) F(img_hbucket, key[1], SZ, 0) F(img_hbucket, key[2], SZ, 0) \
+    F(img_hbucket, key[3], SZ, 0) F(img_hbucket, key[4], SZ, 0) F(img_hbucket, key[5], SZ, 0)
 #define IMG_FIELDS_VHOSTS(F) \
     F(img_vhost, domain, SZ, 0) F(img_vhost, rowset, IDX, IMG_S_ROWSETS) \
     F(img_vhost, routes, U32, 0) /* with the row count: by hand */ F(img_vhost, vs, IDXN, IMG_S_VSES)
@@ -649,7 +674,8 @@ enum { IMG_F_STR, IMG_F_SZ, IMG_F_SOFF, IMG_F_RANGE, IMG_F_IDX, IMG_F_IDXN, IMG_
     F(img_rowset, port, U32, 0) F(img_rowset, flags, FLAGS, IMG_VHOST_FLAGS_MASK)
 #define IMG_FIELDS_INDEXES(F) \
     F(img_index, nrows, U32, 0) F(img_index, trie, IDXN, IMG_S_TRIE) \
-    F(img_index, exact, IDXN, IMG_S_HOSTTABLES) F(img_index, rest, IDXN, IMG_S_ROWLISTS)
+    F(img_index, exact, IDXN, IMG_S_HOSTTABLES) F(img_index, rest, IDXN, IMG_S_ROWLISTS) \
+    F(img_index, prefix, IDXN, IMG_S_HOSTTABLES) F(img_index, pad, ZERO, 0)
 #define IMG_FIELDS_TRIE(F) \
     F(img_trie_node, label, SOFF, 0) F(img_trie_node, kids, U32, 0) \
     F(img_trie_node, rows, U32, 0) F(img_trie_node, label_len, U32, 0) F(img_trie_node, nkids, U32, 257)

@@ -188,23 +188,36 @@ static bool key_eq(const char *s, const char *key, size_t n)
     return s[n] == 0;
 }
 
-static uint32_t ht_get(const rt_image *img, const img_host_table *ht, const char *key, size_t n, uint32_t kind)
+/* One cache line per bucket: the tags of its used slots compared at once
+** (no branch per slot), then the key of each slot whose tag matched. */
+static uint32_t ht_probe(const rt_image *img, const img_host_table *ht, const char *key, size_t n, uint32_t kind, uint64_t h)
 {
-    uint64_t h = img_hash(key, n, kind);
-    uint32_t ns = ht->slots.count, tag = (uint32_t)(h >> 32), want = kind == IMG_HOST_SUFFIX ? IMG_HSLOT_SUFFIX : 0;
-    const img_hslot *slots = SEC(img, HSLOTS, img_hslot) + ht->slots.first;
-    for (uint32_t k = img_home(h, ns);; k = k + 1 == ns ? 0 : k + 1) {
-        const img_hslot *s = &slots[k];
-        if (!s->key) return IMG_NONE;
-        if (s->tag == tag && (s->target & IMG_HSLOT_SUFFIX) == want && key_eq(SZ(img, s->key), key, n)) return s->target & ~IMG_HSLOT_SUFFIX;
+    uint32_t nb = ht->buckets.count, want = kind == IMG_HOST_SUFFIX ? IMG_HB_SUFFIX : 0;
+    uint16_t tag = (uint16_t)(h >> 48);
+    const img_hbucket *bk = SEC(img, HBUCKETS, img_hbucket) + ht->buckets.first;
+    for (uint32_t b = img_home(h, nb);; b = b + 1 == nb ? 0 : b + 1) {
+        const img_hbucket *k = &bk[b];
+        unsigned m = 0;
+        for (unsigned i = 0; i < IMG_HB_SLOTS; i++) m |= (unsigned)(k->tag[i] == tag) << i;
+        m &= (1u << k->count) - 1;
+        while (m) {
+            unsigned i = (unsigned)__builtin_ctz(m);
+            m &= m - 1;
+            if ((k->target[i] & IMG_HB_SUFFIX) == want && key_eq(SZ(img, k->key[i]), key, n)) return k->target[i] & ~IMG_HB_SUFFIX;
+        }
+        if (!(k->flags & IMG_HB_OVERFLOW)) return IMG_NONE;
     }
 }
 
-/* exact name, then suffix wildcards longest first (shorter than the name), then "*" */
-static uint32_t ht_find(const rt_image *img, uint32_t table, const char *name, size_t n)
+static uint32_t ht_get(const rt_image *img, const img_host_table *ht, const char *key, size_t n, uint32_t kind)
 {
-    const img_host_table *ht = SEC(img, HOSTTABLES, img_host_table) + table;
-    uint32_t t = ht_get(img, ht, name, n, IMG_HOST_EXACT);
+    return ht_probe(img, ht, key, n, kind, img_hash(key, n, kind));
+}
+
+/* exact name, then suffix wildcards longest first (shorter than the name), then "*" */
+static uint32_t ht_find_hashed(const rt_image *img, const img_host_table *ht, const char *name, size_t n, uint64_t h)
+{
+    uint32_t t = ht_probe(img, ht, name, n, IMG_HOST_EXACT, h);
     if (t != IMG_NONE) return t;
     const uint32_t *lens = SEC(img, U32LIST, uint32_t) + ht->lens.first;
     for (uint32_t i = 0; i < ht->lens.count; i++) {
@@ -213,6 +226,12 @@ static uint32_t ht_find(const rt_image *img, uint32_t table, const char *name, s
         if (t != IMG_NONE) return t;
     }
     return ht->dflt;
+}
+
+static uint32_t ht_find(const rt_image *img, uint32_t table, const char *name, size_t n)
+{
+    const img_host_table *ht = SEC(img, HOSTTABLES, img_host_table) + table;
+    return ht_find_hashed(img, ht, name, n, img_hash(name, n, IMG_HOST_EXACT));
 }
 
 /* Host header to the key Envoy matches: port stripped (IPv6 aware), lowercase.
@@ -496,14 +515,15 @@ static void try_list(const rt_image *img, const img_row *rows, uint32_t list, co
     }
 }
 
-static void try_node(const rt_image *img, const img_row *rows, uint32_t r, const req_view *rv, uint32_t *best)
+/* a row reference (image.h) from the trie or an exact or prefix table:
+** the index matched the rows' literal already */
+static void try_ref(const rt_image *img, const img_row *rows, uint32_t r, const req_view *rv, uint32_t *best)
 {
-    if (r == IMG_NONE) return;
-    if (!(r & IMG_TRIE_ROW)) {
+    if (!(r & IMG_ROWS_ONE)) {
         try_list(img, rows, r, rv, best, true);
         return;
     }
-    r &= ~IMG_TRIE_ROW;
+    r &= ~IMG_ROWS_ONE;
     if (r < *best && matchers_ok(img, &rows[r], rv)) *best = r;
 }
 
@@ -515,7 +535,17 @@ static uint32_t find_row(const rt_image *img, const img_rowset *rs, const req_vi
     if (x->exact != IMG_NONE) {
         const img_host_table *ht = SEC(img, HOSTTABLES, img_host_table) + x->exact;
         uint32_t l = ht_get(img, ht, rv->path, rv->path_len, IMG_HOST_EXACT);
-        if (l != IMG_NONE) try_list(img, rows, l, rv, &best, true);
+        if (l != IMG_NONE) try_ref(img, rows, l, rv, &best);
+    }
+    if (x->prefix != IMG_NONE) {
+        /* the path's head of each literal length, longest first */
+        const img_host_table *ht = SEC(img, HOSTTABLES, img_host_table) + x->prefix;
+        const uint32_t *lens = SEC(img, U32LIST, uint32_t) + ht->lens.first;
+        for (uint32_t i = 0; i < ht->lens.count && best; i++) {
+            if (lens[i] > rv->path_len) continue;
+            uint32_t l = ht_get(img, ht, rv->path, lens[i], IMG_HOST_EXACT);
+            if (l != IMG_NONE) try_ref(img, rows, l, rv, &best);
+        }
     }
     if (x->trie != IMG_NONE) {
         const img_trie_node *trie = SEC(img, TRIE, img_trie_node);
@@ -523,21 +553,38 @@ static uint32_t find_row(const rt_image *img, const img_rowset *rs, const req_vi
         const img_trie_node *node = &trie[x->trie];
         size_t at = 0;
         for (;;) {
-            try_node(img, rows, node->rows, rv, &best);
+            if (node->rows != IMG_NONE) try_ref(img, rows, node->rows, rv, &best);
             if (at >= rv->path_len || node->nkids == 0) break;
-            /* children sorted by first byte: binary search over their keys */
+            /* children sorted by first byte: a few are compared all at once
+            ** (no branch on the path's bytes), many by binary search */
             const uint8_t *k = keys + node->kids;
-            uint32_t lo = 0, hi = node->nkids;
+            uint32_t n = node->nkids, hit = n;
             unsigned char b = (unsigned char)rv->path[at];
-            const img_trie_node *next = NULL;
-            while (lo < hi) {
-                uint32_t mid = (lo + hi) / 2;
-                if (k[mid] == b) { next = &trie[node->kids + mid]; break; }
-                if (k[mid] < b) lo = mid + 1;
-                else hi = mid;
+            if (n <= 16) {
+                for (uint32_t i = 0; i < n; i++) hit = k[i] == b ? i : hit;
+            } else {
+                uint32_t lo = 0, hi = n;
+                while (lo < hi) {
+                    uint32_t mid = (lo + hi) / 2;
+                    if (k[mid] == b) { hit = mid; break; }
+                    if (k[mid] < b) lo = mid + 1;
+                    else hi = mid;
+                }
             }
-            if (!next || rv->path_len - at < next->label_len || memcmp(rv->path + at, SZ(img, next->label), next->label_len) != 0) break;
-            at += next->label_len;
+            if (hit == n) break;
+            const img_trie_node *next = &trie[node->kids + hit];
+            uint32_t len = next->label_len;
+            if (rv->path_len - at < len) break;
+            const char *label = SZ(img, next->label), *p = rv->path + at;
+            /* the first byte matched; short labels compared in line */
+            bool same = true;
+            if (len <= 8) {
+                for (uint32_t i = 1; i < len; i++) same &= label[i] == p[i];
+            } else {
+                same = memcmp(p, label, len) == 0;
+            }
+            if (!same) break;
+            at += len;
             node = next;
         }
     }
@@ -639,15 +686,24 @@ void rt_route_http(const rt_image *img, const rt_chain *c, const rt_request *req
 {
     decision_init(d);
     const img_route_table *rt = SEC(img, ROUTETABLES, img_route_table) + c->next;
+    const img_host_table *ht = SEC(img, HOSTTABLES, img_host_table) + rt->hosts;
     char host[1024];
     size_t hn = host_key(req->authority ? req->authority : "", req->authority ? req->authority_len : 0, host, sizeof host);
-    uint32_t vh = hn == SIZE_MAX ? SEC(img, HOSTTABLES, img_host_table)[rt->hosts].dflt : ht_find(img, rt->hosts, host, hn);
+    uint64_t h = hn == SIZE_MAX ? 0 : img_hash(host, hn, IMG_HOST_EXACT);
+    /* the host's bucket is fetched while the path is taken apart */
+    __builtin_prefetch(SEC(img, HBUCKETS, img_hbucket) + ht->buckets.first + img_home(h, ht->buckets.count));
+    req_view rv;
+    split_path(req, &rv);
+    uint32_t vh = hn == SIZE_MAX ? ht->dflt : ht_find_hashed(img, ht, host, hn, h);
     if (vh == IMG_NONE) {
         no_route(d);
         return;
     }
     d->vhost = rt->vhosts.first + vh;
     const img_vhost *v = SEC(img, VHOSTS, img_vhost) + d->vhost;
+    /* the row's target word is read last, after the path walk: fetch its
+    ** line now so the walk hides the wait */
+    __builtin_prefetch(SEC(img, ROUTES, uint32_t) + v->routes);
     const img_rowset *rs = SEC(img, ROWSETS, img_rowset) + v->rowset;
     if ((rs->flags & IMG_VHOST_REQUIRE_TLS) && !(req->scheme_len == 5 && strncasecmp(req->scheme, "https", 5) == 0)) {
         d->action = RT_ACT_REDIRECT;
@@ -656,8 +712,6 @@ void rt_route_http(const rt_image *img, const rt_chain *c, const rt_request *req
         d->details = "direct_response";
         return;
     }
-    req_view rv;
-    split_path(req, &rv);
     uint32_t row = rs->rows.count ? find_row(img, rs, &rv) : IMG_NONE;
     if (row == IMG_NONE) {
         no_route(d);
@@ -665,9 +719,15 @@ void rt_route_http(const rt_image *img, const rt_chain *c, const rt_request *req
     }
     d->route = v->routes + row;
     const img_row *r = SEC(img, ROWS, img_row) + rs->rows.first + row;
-    set_origin(img, r->src, v->vs, d);
+    /* the row's flags say when the shared origin record need not be read */
+    if ((r->flags & (IMG_ROW_SELF_VS | IMG_ROW_NAMED)) == IMG_ROW_SELF_VS) {
+        d->vs = v->vs;
+        d->src = SEC(img, ORIGINS, img_src) + r->src;
+    } else {
+        set_origin(img, r->src, v->vs, d);
+        if (r->flags & IMG_ROW_NAMED) d->route_name = rt_string(img, SEC(img, ORIGINS, img_src)[r->src].name);
+    }
     d->action_rec = r->action;
-    d->route_name = rt_string(img, SEC(img, ORIGINS, img_src)[r->src].name);
     uint32_t kind = r->flags & IMG_ROW_KIND_MASK;
     d->path_match_len = (uint32_t)(kind == IMG_PATH_REGEX ? rv.path_len : r->path_len);
     const img_action *a = SEC(img, ACTIONS, img_action) + r->action;

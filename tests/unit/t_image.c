@@ -77,8 +77,9 @@ static const char *hdr_fn(void *ud, const char *name, size_t n, size_t *vn)
 /* Every lookup the forwarder can make, over every view and listener. */
 static unsigned exercise(const rt_image *img)
 {
-    static const char *hosts[] = { "httpbin.org", "match.example.com", "a.foo.com:80", "X.Y", "", "[::1]:8080" };
-    static const char *paths[] = { "/status/418", "/", "/api?x=1&debug=1&trace", "/r12", "/a?b", "/hdr#frag", "/CASE/x" };
+    static const char *hosts[] = { "httpbin.org", "match.example.com", "a.foo.com:80", "X.Y", "", "[::1]:8080", "p.example.com" };
+    static const char *paths[] = { "/status/418", "/", "/api?x=1&debug=1&trace", "/r12", "/a?b", "/hdr#frag", "/CASE/x",
+                                   "/r101/x", "/r211/y" };
     static const char *snis[] = { "www.google.com", "a.example.com", "x.deep.example.com", NULL };
     unsigned n = 0;
     char buf[512];
@@ -386,6 +387,12 @@ int main(void)
     uint8_t *m = build_base("testdata/routes/matching", &n);
     ok(m != NULL, "matching image builds");
     if (m) damage("matching", m, n);
+    free(m);
+
+    /* prefix literals indexed by length (INDEXES.prefix) */
+    m = build_base("testdata/images/prefix-index.yaml", &n);
+    ok(m != NULL, "prefix-index image builds");
+    if (m) damage("prefix-index", m, n);
     free(m);
 
     DIR *d = opendir("testdata/images/bad");

@@ -250,9 +250,115 @@ static void presence_regex(void)
     free(bytes);
 }
 
+typedef struct tally { unsigned lookups, mismatches, vh_mismatch, matched; } tally;
+
+/* one request through the image and through the plain reference */
+static void check_lookup(const rt_image *img, const rt_chain *c, const char *host, req *q, tally *t)
+{
+    const img_route_table *rt = (const img_route_table *)rt_section(img, IMG_S_ROUTETABLES, NULL) + c->next;
+    const img_vhost *vhs = (const img_vhost *)rt_section(img, IMG_S_VHOSTS, NULL);
+    const img_rowset *sets = (const img_rowset *)rt_section(img, IMG_S_ROWSETS, NULL);
+    const img_row *rows = (const img_row *)rt_section(img, IMG_S_ROWS, NULL);
+    rt_request r = { "GET", 3, host, strlen(host), q->path, strlen(q->path), "http", 4, hfn, q, 0 };
+    rt_decision d;
+    rt_route_http(img, c, &r, &d);
+    t->lookups++;
+    char key[64];
+    snprintf(key, sizeof key, "%s", host);
+    char *colon = strchr(key, ':');
+    if (colon) *colon = '\0';
+    uint32_t want_vh = ref_vhost(img, rt, key);
+    uint32_t got_vh = d.vhost == IMG_NONE ? IMG_NONE : d.vhost - rt->vhosts.first;
+    if (want_vh != got_vh) {
+        if (t->vh_mismatch++ < 5) printf("# host %s: vhost %u, want %u\n", host, got_vh, want_vh);
+        return;
+    }
+    uint32_t want = IMG_NONE;
+    if (want_vh != IMG_NONE) {
+        const img_vhost *vh = &vhs[rt->vhosts.first + want_vh];
+        const img_rowset *rs = &sets[vh->rowset];
+        for (uint32_t i = 0; i < rs->rows.count && want == IMG_NONE; i++)
+            if (ref_row(img, &rows[rs->rows.first + i], q)) want = vh->routes + i;
+    }
+    if (want != d.route) {
+        if (t->mismatches++ < 5) printf("# %s%s: row %u, a linear scan gives %u\n", host, q->path, d.route, want);
+    } else if (want != IMG_NONE) {
+        t->matched++;
+    }
+}
+
+static const rt_chain *http_chain(const rt_image *img)
+{
+    const rt_view *v = rt_view_workload(img, "istio-system", &(rt_label){ "istio", "ingressgateway" }, 1);
+    const rt_listener *l = v ? rt_listener_find(img, v, 80, NULL) : NULL;
+    return l ? rt_listener_chain(img, l, NULL, 0) : NULL;
+}
+
+/* Prefix literals of one length and few others: the compiler indexes them
+** by length (INDEXES.prefix) when that beats walking the trie; both kinds
+** of index must choose the row a linear scan chooses. */
+static void prefix_index(void)
+{
+    tally t = { 0, 0, 0, 0 };
+    unsigned by_length = 0, by_trie = 0;
+    for (int round = 0; round < 24; round++) {
+        mc_buf b;
+        mc_buf_init(&b);
+        mc_buf_puts(&b, "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: istio-system}\n"
+                        "spec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n"
+                        "    hosts: [p.test]\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+                        "metadata: {name: p, namespace: default}\nspec:\n  hosts: [p.test]\n  gateways: [istio-system/gw]\n  http:\n");
+        int nr = 2 + (int)rnd(40);
+        for (int r = 0; r < nr; r++) {
+            /* even rounds: one literal length (a table by length), odd: mixed */
+            uint32_t k = round % 2 ? rnd(round % 3 ? 20 : 8) : 2 + rnd(18);
+            mc_buf_printf(&b, "  - match:\n    - uri: ");
+            if (k == 0) mc_buf_puts(&b, "{prefix: /p}");
+            else if (k == 1) mc_buf_printf(&b, "{prefix: /p%u}", rnd(4));
+            else if (k == 2) mc_buf_printf(&b, "{exact: /p%u%u/x}", rnd(4), rnd(4));
+            else mc_buf_printf(&b, "{prefix: /p%u%u/}", rnd(4), rnd(4));
+            if (rnd(3) == 0) mc_buf_printf(&b, "\n      headers: {x-h: {exact: \"%s\"}}", hvals[rnd(3)]);
+            mc_buf_printf(&b, "\n    directResponse: {status: %d}\n", 200 + r);
+        }
+        size_t n;
+        void *bytes = img_build_text(b.s, &n);
+        mc_buf_free(&b);
+        char err[RT_ERR_LEN];
+        rt_image *img = bytes ? rt_image_open_mem(bytes, n, err, sizeof err) : NULL;
+        const rt_chain *c = img ? http_chain(img) : NULL;
+        if (!ok(c != NULL, "prefix config %d (%d routes) builds and verifies", round, nr)) {
+            if (img) rt_image_close(img);
+            free(bytes);
+            continue;
+        }
+        const img_index *xs = rt_section(img, IMG_S_INDEXES, NULL);
+        uint32_t nx;
+        rt_section(img, IMG_S_INDEXES, &nx);
+        for (uint32_t i = 0; i < nx; i++) {
+            by_length += xs[i].prefix != IMG_NONE;
+            by_trie += xs[i].trie != IMG_NONE && xs[i].nrows > 1;
+        }
+        for (int k = 0; k < 300; k++) {
+            req q;
+            static const char *const tails[] = { "", "/", "x", "/x", "?q=1" };
+            snprintf(q.path, sizeof q.path, "/p%u%u%s", rnd(5), rnd(5), tails[rnd(5)]);
+            if (rnd(6) == 0) snprintf(q.path, sizeof q.path, "/p%u", rnd(5));
+            q.nh = 0;
+            if (rnd(2)) { q.hname[q.nh] = "x-h"; q.hval[q.nh++] = hvals[rnd(4)]; }
+            check_lookup(img, c, "p.test", &q, &t);
+        }
+        rt_image_close(img);
+        free(bytes);
+    }
+    ok(by_length > 0 && by_trie > 0, "both indexes for prefix literals were built (%u by length, %u tries)", by_length, by_trie);
+    ok(t.vh_mismatch == 0 && t.mismatches == 0, "indexed rows equal a linear scan in %u lookups (%u matched a row)", t.lookups, t.matched);
+    ok(t.matched > t.lookups / 10 && t.matched < t.lookups, "the requests exercise both matches and misses");
+}
+
 int main(void)
 {
-    unsigned configs = 0, lookups = 0, mismatches = 0, vh_mismatch = 0, matched = 0;
+    tally t = { 0, 0, 0, 0 };
+    unsigned configs = 0;
     static const char *const hosts[] = { "h.test", "a.h.test", "b.a.h.test", "zz-x.h.test", "-x.h.test", "other.test", "H.TEST:80", "x.h.test" };
     for (int round = 0; round < 60; round++) {
         int nvs = 1 + (int)rnd(4), nroutes = 1 + (int)rnd(round < 50 ? 12 : 60);
@@ -268,9 +374,7 @@ int main(void)
             continue;
         }
         configs++;
-        const rt_view *v = rt_view_workload(img, "istio-system", &(rt_label){ "istio", "ingressgateway" }, 1);
-        const rt_listener *l = v ? rt_listener_find(img, v, 80, NULL) : NULL;
-        const rt_chain *c = l ? rt_listener_chain(img, l, NULL, 0) : NULL;
+        const rt_chain *c = http_chain(img);
         if (!c) {
             ok(0, "round %d: no chain", round);
             rt_image_close(img);
@@ -278,50 +382,22 @@ int main(void)
             free(yaml);
             continue;
         }
-        const img_route_table *rt = (const img_route_table *)rt_section(img, IMG_S_ROUTETABLES, NULL) + c->next;
-        const img_vhost *vhs = (const img_vhost *)rt_section(img, IMG_S_VHOSTS, NULL);
-        const img_rowset *sets = (const img_rowset *)rt_section(img, IMG_S_ROWSETS, NULL);
-        const img_row *rows = (const img_row *)rt_section(img, IMG_S_ROWS, NULL);
         for (int k = 0; k < 300; k++) {
             req q;
             random_request(&q);
-            const char *host = hosts[rnd(sizeof hosts / sizeof hosts[0])];
-            rt_request r = { "GET", 3, host, strlen(host), q.path, strlen(q.path), "http", 4, hfn, &q, 0 };
-            rt_decision d;
-            rt_route_http(img, c, &r, &d);
-            lookups++;
-            char key[64];
-            snprintf(key, sizeof key, "%s", host);
-            char *colon = strchr(key, ':');
-            if (colon) *colon = '\0';
-            uint32_t want_vh = ref_vhost(img, rt, key);
-            uint32_t got_vh = d.vhost == IMG_NONE ? IMG_NONE : d.vhost - rt->vhosts.first;
-            if (want_vh != got_vh) {
-                if (vh_mismatch++ < 5) printf("# host %s: vhost %u, want %u\n", host, got_vh, want_vh);
-                continue;
-            }
-            uint32_t want = IMG_NONE;
-            if (want_vh != IMG_NONE) {
-                const img_vhost *vh = &vhs[rt->vhosts.first + want_vh];
-                const img_rowset *rs = &sets[vh->rowset];
-                for (uint32_t i = 0; i < rs->rows.count && want == IMG_NONE; i++)
-                    if (ref_row(img, &rows[rs->rows.first + i], &q)) want = vh->routes + i;
-            }
-            if (want != d.route) {
-                if (mismatches++ < 5) printf("# %s%s: row %u, a linear scan gives %u\n", host, q.path, d.route, want);
-            } else if (want != IMG_NONE) {
-                matched++;
-            }
+            check_lookup(img, c, hosts[rnd(sizeof hosts / sizeof hosts[0])], &q, &t);
         }
         rt_image_close(img);
         free(bytes);
         free(yaml);
     }
+    unsigned lookups = t.lookups, mismatches = t.mismatches, vh_mismatch = t.vh_mismatch, matched = t.matched;
     ok(vh_mismatch == 0, "virtual host selection equals Envoy's domain rules in %u lookups", lookups);
     ok(mismatches == 0, "indexed row choice equals a linear first-match scan in %u lookups over %u configs (%u matched a row)",
        lookups, configs, matched);
     ok(matched > lookups / 10 && matched < lookups, "the random requests exercise both matches and misses");
     presence_regex();
+    prefix_index();
     mc_src_free_all();
     return t_done();
 }
