@@ -72,8 +72,23 @@ static bool cluster_names(rt_image *img)
     for (uint32_t i = 0; i < n; i++) {
         const img_cluster_shape *s = &sh[cs[i].shape];
         img->cname_off[i] = (uint32_t)at;
-        int k = snprintf(img->cnames + at, total + 1 - at, "outbound|%u|%s|%s", s->port, SZ(img, s->subset), SZ(img, cs[i].host));
-        at += (size_t)k + 1;
+        char *p = img->cnames + at;
+        memcpy(p, "outbound|", 9);
+        p += 9;
+        char digits[8];
+        int nd = 0;
+        uint32_t port = s->port;
+        do digits[nd++] = (char)('0' + port % 10); while ((port /= 10) && nd < 8);
+        while (nd) *p++ = digits[--nd];
+        *p++ = '|';
+        const char *sub = SZ(img, s->subset), *host = SZ(img, cs[i].host);
+        size_t sl = strlen(sub), hl = strlen(host);
+        memcpy(p, sub, sl);
+        p += sl;
+        *p++ = '|';
+        memcpy(p, host, hl + 1);
+        p += hl + 1;
+        at = (size_t)(p - img->cnames);
     }
     img->cname_off[n] = (uint32_t)at;
     return at < UINT32_MAX;

@@ -355,6 +355,54 @@ static void prefix_index(void)
     ok(t.matched > t.lookups / 10 && t.matched < t.lookups, "the requests exercise both matches and misses");
 }
 
+/* Cluster names are derived (outbound|PORT|SUBSET|HOST): every cluster is
+** found by its name, a name not written the canonical way is not; a DNS
+** cluster's endpoint that is its own host comes back as that endpoint. */
+static void cluster_names(void)
+{
+    const char *p = "testdata/routes/clusters/config.yaml";
+    size_t n;
+    void *bytes = img_build(&p, 1, &n);
+    char err[RT_ERR_LEN];
+    rt_image *img = bytes ? rt_image_open_mem(bytes, n, err, sizeof err) : NULL;
+    if (!ok(img != NULL, "clusters image builds")) { free(bytes); return; }
+    uint32_t nc = rt_cluster_count(img), found = 0, selfs = 0, self_ok = 0;
+    for (uint32_t i = 0; i < nc; i++) {
+        rt_cluster_info ci;
+        rt_cluster_get(img, i, &ci);
+        char want[512];
+        snprintf(want, sizeof want, "outbound|%u|%s|%s", ci.port, ci.subset.p, ci.host.p);
+        if (strcmp(want, ci.name.p) == 0 && ci.name.n == strlen(want) && rt_cluster_find(img, ci.name.p, ci.name.n) == i) found++;
+        const img_cluster_shape *s = (const img_cluster_shape *)rt_section(img, IMG_S_CSHAPES, NULL) +
+                                     ((const img_cluster *)rt_section(img, IMG_S_CLUSTERS, NULL))[i].shape;
+        if (s->flags & IMG_CLUSTER_SELF_ENDPOINT) {
+            selfs++;
+            rt_endpoint_info e;
+            rt_endpoint_get(img, i, 0, &e);
+            self_ok += ci.nendpoints == 1 && e.kind == s->ep_kind && e.port == s->ep_port && e.weight == 1 && e.address.n == ci.host.n &&
+                       memcmp(e.address.p, ci.host.p, e.address.n) == 0;
+        }
+    }
+    ok(nc > 3 && found == nc, "all %u clusters are found by their derived names (%u)", nc, found);
+    ok(selfs > 0 && self_ok == selfs, "%u self-endpoint clusters give their host as the endpoint (%u)", selfs, self_ok);
+    rt_cluster_info c0;
+    rt_cluster_get(img, 0, &c0);
+    char bad[600];
+    int misses = 0;
+    snprintf(bad, sizeof bad, "outbound|0%u|%s|%s", c0.port, c0.subset.p, c0.host.p);
+    misses += rt_cluster_find(img, bad, strlen(bad)) == IMG_NONE;
+    snprintf(bad, sizeof bad, "inbound|%u|%s|%s", c0.port, c0.subset.p, c0.host.p);
+    misses += rt_cluster_find(img, bad, strlen(bad)) == IMG_NONE;
+    snprintf(bad, sizeof bad, "outbound|%u|%s|%s.", c0.port, c0.subset.p, c0.host.p);
+    misses += rt_cluster_find(img, bad, strlen(bad)) == IMG_NONE;
+    snprintf(bad, sizeof bad, "outbound|%u|%s", c0.port, c0.host.p);
+    misses += rt_cluster_find(img, bad, strlen(bad)) == IMG_NONE;
+    misses += rt_cluster_find(img, "outbound|70000||x", 17) == IMG_NONE;
+    ok(misses == 5, "names not in the canonical form find nothing (%d of 5)", misses);
+    rt_image_close(img);
+    free(bytes);
+}
+
 int main(void)
 {
     tally t = { 0, 0, 0, 0 };
@@ -398,6 +446,7 @@ int main(void)
     ok(matched > lookups / 10 && matched < lookups, "the random requests exercise both matches and misses");
     presence_regex();
     prefix_index();
+    cluster_names();
     mc_src_free_all();
     return t_done();
 }
