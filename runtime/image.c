@@ -695,7 +695,13 @@ static bool check_links(vctx *c)
         if (!self && (s->ep_port || s->ep_kind))
             return fail(c, OFF(c, CSHAPES, i, img_cluster_shape, ep_port), "CSHAPES %u: endpoint fields without a self endpoint", i);
     }
-    for (uint32_t i = 1; i < CNT(c, CLUSTERS); i++) {
+    for (uint32_t i = 0; i < CNT(c, CLUSTERS); i++) {
+        /* the runtime writes every cluster's name out once (table.c): its
+        ** parts count against the same budget */
+        const img_cluster *cl = REC(c, img_cluster, CLUSTERS, i);
+        size_t parts = strlen(sz_at(c, cl->host)) + strlen(sz_at(c, REC(c, img_cluster_shape, CSHAPES, cl->shape)->subset));
+        if (!spend(c, parts, OFF(c, CLUSTERS, i, img_cluster, host))) return false;
+        if (i == 0) continue;
         size_t read = 0;
         int cmp = cluster_cmp(c, REC(c, img_cluster, CLUSTERS, i - 1), REC(c, img_cluster, CLUSTERS, i), &read);
         if (!spend(c, read, OFF(c, CLUSTERS, i, img_cluster, host))) return false;
