@@ -3196,13 +3196,18 @@ static void workloads(L *l, mc_vec *out)
     sort_n(out->v, out->n, sizeof(wl), cmp_wl);
 }
 
-static void build_view(L *l, mc_ir_view *v, int kind, const char *name, const char *ns, mc_kv *labels, uint32_t nl)
+static void view_head(mc_ir_view *v, int kind, const char *name, const char *ns, mc_kv *labels, uint32_t nl)
 {
     v->kind = kind;
     v->name = name;
     v->ns = ns;
     v->labels = labels;
     v->nlabels = nl;
+}
+
+static void build_view(L *l, mc_ir_view *v, int kind, const char *name, const char *ns, mc_kv *labels, uint32_t nl)
+{
+    view_head(v, kind, name, ns, labels, nl);
     proxy px = { ns, labels, nl, name, kind == IMG_VIEW_MESH };
     l->px = &px;
     mc_strmap_init(&l->gwcache);
@@ -3349,11 +3354,7 @@ mc_ir *mc_lower(const mc_input *in, const mc_lower_opts *opt)
             /* the workload sees this Gateway alone, from the same proxy: the
             ** same listeners (shared, not rebuilt), the same drops (again,
             ** under this view's name) */
-            v->kind = IMG_VIEW_GATEWAY;
-            v->name = name;
-            v->ns = ns;
-            v->labels = labels;
-            v->nlabels = nl;
+            view_head(v, IMG_VIEW_GATEWAY, name, ns, labels, nl);
             v->listeners = same->listeners;
             v->nlisteners = same->nlisteners;
             for (size_t k = wl_drops[wi]; k < wl_drops[wi + 1]; k++) {
