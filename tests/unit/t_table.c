@@ -403,6 +403,50 @@ static void cluster_names(void)
     free(bytes);
 }
 
+/* A prefix literal longer than a trie label's 16-bit length becomes a chain
+** of nodes; the walk still matches it whole, and only whole. */
+static void long_literal(void)
+{
+    enum { LONG = 70000 };
+    mc_buf b;
+    mc_buf_init(&b);
+    mc_buf_puts(&b, "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: istio-system}\n"
+                    "spec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n"
+                    "    hosts: [l.test]\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+                    "metadata: {name: l, namespace: default}\nspec:\n  hosts: [l.test]\n  gateways: [istio-system/gw]\n  http:\n"
+                    "  - match: [{uri: {prefix: \"/");
+    for (int i = 0; i < LONG; i++) mc_buf_putc(&b, (char)('a' + i % 7));
+    mc_buf_puts(&b, "\"}}]\n    directResponse: {status: 201}\n  - match: [{uri: {prefix: /b}}]\n    directResponse: {status: 202}\n"
+                    "  - directResponse: {status: 203}\n");
+    size_t n = 0;
+    void *bytes = img_build_text(b.s, &n);
+    mc_buf_free(&b);
+    char err[RT_ERR_LEN];
+    rt_image *img = bytes ? rt_image_open_mem(bytes, n, err, sizeof err) : NULL;
+    const rt_chain *c = img ? http_chain(img) : NULL;
+    if (!ok(c != NULL, "a %d-byte prefix literal builds and verifies", LONG)) {
+        if (img) rt_image_close(img);
+        free(bytes);
+        return;
+    }
+    char *path = malloc(LONG + 16);
+    path[0] = '/';
+    for (int i = 0; i < LONG; i++) path[1 + i] = (char)('a' + i % 7);
+    strcpy(path + 1 + LONG, "/x");
+    rt_request r = { "GET", 3, "l.test", 6, path, strlen(path), "http", 4, NULL, NULL, 0 };
+    rt_decision d;
+    rt_route_http(img, c, &r, &d);
+    unsigned long_ok = d.status == 201;
+    path[1 + LONG - 1] = 'z';          /* differs in the last byte of the literal */
+    rt_route_http(img, c, &r, &d);
+    unsigned short_ok = d.status == 203;
+    const img_index *x = rt_section(img, IMG_S_INDEXES, NULL);
+    ok(long_ok && short_ok && x[0].trie != IMG_NONE, "the long literal is matched whole by the trie (%u, %u)", long_ok, short_ok);
+    free(path);
+    rt_image_close(img);
+    free(bytes);
+}
+
 int main(void)
 {
     tally t = { 0, 0, 0, 0 };
@@ -447,6 +491,7 @@ int main(void)
     presence_regex();
     prefix_index();
     cluster_names();
+    long_literal();
     mc_src_free_all();
     return t_done();
 }
