@@ -194,10 +194,13 @@ const void *rt_section(const rt_image *img, img_sec s, uint32_t *count)
 
 /* ------------------------------------------------------------ host tables */
 
-/* key[0..n) equals the NUL-terminated s (key has no NUL that s matches
-** early: s ends exactly at n) */
-static bool key_eq(const char *s, const char *key, size_t n)
+/* key[0..n) equals the NUL-terminated string at off: the same n bytes, no
+** NUL among them, the NUL right after. Whole-block compares when n bytes
+** after off are still string bytes, else byte by byte up to the NUL. */
+static bool key_eq(const rt_image *img, uint32_t off, const char *key, size_t n)
 {
+    const char *s = SZ(img, off);
+    if ((uint64_t)off + n < CNT(img, STRINGS)) return s[n] == 0 && memcmp(s, key, n) == 0 && !memchr(key, 0, n);
     for (size_t i = 0; i < n; i++)
         if (s[i] != key[i] || !s[i]) return false;
     return s[n] == 0;
@@ -218,7 +221,7 @@ static uint32_t ht_probe(const rt_image *img, const img_host_table *ht, const ch
         while (m) {
             unsigned i = (unsigned)__builtin_ctz(m);
             m &= m - 1;
-            if ((k->target[i] & IMG_HB_SUFFIX) == want && key_eq(SZ(img, k->key[i]), key, n)) return k->target[i] & ~IMG_HB_SUFFIX;
+            if ((k->target[i] & IMG_HB_SUFFIX) == want && key_eq(img, k->key[i], key, n)) return k->target[i] & ~IMG_HB_SUFFIX;
         }
         if (!(k->flags & IMG_HB_OVERFLOW)) return IMG_NONE;
     }
@@ -253,17 +256,13 @@ static uint32_t ht_find(const rt_image *img, uint32_t table, const char *name, s
 ** Returns the length, or SIZE_MAX when longer than the buffer. */
 static size_t host_key(const char *h, size_t n, char *buf, size_t cap)
 {
-    for (size_t i = n; i-- > 0;) {
-        if (h[i] == ']') break;
-        if (h[i] == ':') {
-            n = i;
-            break;
-        }
-    }
+    /* the last ':' starts the port unless a ']' (IPv6 literal) follows it */
+    const char *colon = n ? memrchr(h, ':', n) : NULL;
+    if (colon && !memchr(colon, ']', n - (size_t)(colon - h))) n = (size_t)(colon - h);
     if (n >= cap) return SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
-        char c = h[i];
-        buf[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+        unsigned char c = (unsigned char)h[i];
+        buf[i] = (char)(c + ((unsigned)(c - 'A') < 26u ? 32 : 0));     /* no branch: the loop vectorizes */
     }
     buf[n] = '\0';
     return n;
