@@ -40,6 +40,7 @@ static void pstr(D *d, img_str s)
 }
 
 static const char *S(const D *d, img_str s) { return d->strs + s.off; }
+static const char *Z(const D *d, uint32_t off) { return d->strs + off; }
 
 static void pms(D *d, uint32_t ms) { fprintf(d->o, "%ums", ms); }
 
@@ -68,51 +69,107 @@ static void matcher(D *d, const img_matcher *m)
     if (m->flags & IMG_M_MISSING_EMPTY) fputs(" (missing as \"\")", d->o);
 }
 
-static void origin(D *d, const img_src *o)
+/* an origin; IMG_VS_SELF is the instance's VirtualService `self` */
+static void origin(D *d, uint32_t src, uint32_t self)
 {
-    if (o->vs == IMG_NONE) return;
-    const img_vs *vs = SEC(d, VSES, img_vs) + o->vs;
-    fprintf(d->o, "  [%s/%s %s[%u]", S(d, vs->ns), S(d, vs->name), img_enum_name(IMG_E_ENTRY, o->kind), o->entry);
+    const img_src *o = SEC(d, ORIGINS, img_src) + src;
+    uint32_t v = o->vs == IMG_VS_SELF ? self : o->vs;
+    if (v == IMG_NONE) return;
+    const img_vs *vs = SEC(d, VSES, img_vs) + v;
+    fprintf(d->o, "  [%s/%s %s[%u]", Z(d, vs->ns), Z(d, vs->name), img_enum_name(IMG_E_ENTRY, o->kind), o->entry);
     if (o->match != 0xffff) fprintf(d->o, " match[%u]", o->match);
     if (o->delegate != IMG_NONE) {
         const img_vs *dv = SEC(d, VSES, img_vs) + o->delegate;
-        fprintf(d->o, " via %s/%s", S(d, dv->ns), S(d, dv->name));
+        fprintf(d->o, " via %s/%s", Z(d, dv->ns), Z(d, dv->name));
     }
     fputc(']', d->o);
 }
 
+static void rowlist(D *d, uint32_t l)
+{
+    const img_range *r = SEC(d, ROWLISTS, img_range) + l;
+    const uint32_t *rows = SEC(d, ROWLIST, uint32_t) + r->first;
+    fputs("rows", d->o);
+    for (uint32_t i = 0; i < r->count; i++) fprintf(d->o, " %u", rows[i]);
+}
+
+static void rowref(D *d, uint32_t r)
+{
+    if (r & IMG_ROWS_ONE) fprintf(d->o, "rows %u", r & ~IMG_ROWS_ONE);
+    else rowlist(d, r);
+}
+
+typedef struct hent { uint32_t target, suffix; const char *key; } hent;
+
+static int cmp_hent(const void *a, const void *b)
+{
+    const hent *x = a, *y = b;
+    if (x->target != y->target) return x->target < y->target ? -1 : 1;
+    if (x->suffix != y->suffix) return x->suffix < y->suffix ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+/* entries by target, then kind, then key (the slots' order is the hash's) */
 static void host_table(D *d, uint32_t t, const char *indent, const char *what)
 {
     const img_host_table *ht = SEC(d, HOSTTABLES, img_host_table) + t;
-    const img_host_entry *es = SEC(d, HENTRIES, img_host_entry) + ht->entries.first;
+    const img_hbucket *bk = SEC(d, HBUCKETS, img_hbucket) + ht->buckets.first;
     const uint32_t *lens = SEC(d, U32LIST, uint32_t) + ht->lens.first;
-    fprintf(d->o, "%shost table %u: %u slots, %u entries", indent, t, ht->slots.count, ht->entries.count);
+    uint32_t over = 0;
+    for (uint32_t b = 0; b < ht->buckets.count; b++) over += bk[b].flags & IMG_HB_OVERFLOW;
+    fprintf(d->o, "%shost table %u: %u buckets (%u overflowed), %u entries", indent, t, ht->buckets.count, over, ht->nentries);
     if (ht->lens.count) {
-        fputs(", suffix lengths", d->o);
+        fputs(what ? ", suffix lengths" : ", literal lengths", d->o);
         for (uint32_t i = 0; i < ht->lens.count; i++) fprintf(d->o, " %u", lens[i]);
     }
     fputc('\n', d->o);
-    for (uint32_t i = 0; i < ht->entries.count; i++) {
-        fprintf(d->o, "%s  %s ", indent, es[i].kind == IMG_HOST_SUFFIX ? "*" : " ");
-        pstr(d, es[i].key);
-        fprintf(d->o, " -> %s %u\n", what, es[i].target);
+    hent *es = malloc((ht->nentries + 1) * sizeof *es);
+    uint32_t n = 0;
+    for (uint32_t b = 0; b < ht->buckets.count; b++)
+        for (uint32_t i = 0; i < bk[b].count && n < ht->nentries; i++) {
+            es[n].target = bk[b].target[i] & ~IMG_HB_SUFFIX;
+            es[n].suffix = bk[b].target[i] & IMG_HB_SUFFIX;
+            es[n].key = Z(d, bk[b].key[i]);
+            n++;
+        }
+    if (n > 1) qsort(es, n, sizeof *es, cmp_hent);
+    for (uint32_t i = 0; i < n; i++) {
+        fprintf(d->o, "%s  %s ", indent, es[i].suffix ? "*" : " ");
+        img_str k = { (uint32_t)(es[i].key - d->strs), (uint32_t)strlen(es[i].key) };
+        pstr(d, k);
+        if (what) fprintf(d->o, " -> %s %u\n", what, es[i].target);
+        else {
+            fputs(" -> ", d->o);
+            rowref(d, es[i].target);
+            fputc('\n', d->o);
+        }
     }
+    free(es);
     if (ht->dflt != IMG_NONE) fprintf(d->o, "%s  default -> %s %u\n", indent, what, ht->dflt);
 }
 
-static void target(D *d, uint32_t t, bool single)
+static void cluster_name(D *d, uint32_t c)
 {
-    if (single) {
-        fputs(S(d, SEC(d, CLUSTERS, img_cluster)[t].name), d->o);
+    rt_cluster_info ci;
+    rt_cluster_get(d->img, c, &ci);
+    fputs(ci.name.p, d->o);
+}
+
+/* a target word */
+static void target(D *d, uint32_t w)
+{
+    if (IMG_TW_TAG(w) != IMG_TW_SPLIT) {
+        fputs(" cluster ", d->o);
+        cluster_name(d, IMG_TW_INDEX(w));
         return;
     }
-    const img_target *x = SEC(d, TARGETS, img_target) + t;
-    const img_wcluster *w = SEC(d, WCLUSTERS, img_wcluster) + x->clusters.first;
-    const img_cluster *cs = SEC(d, CLUSTERS, img_cluster);
+    const img_target *x = SEC(d, TARGETS, img_target) + IMG_TW_INDEX(w);
+    const img_wcluster *wc = SEC(d, WCLUSTERS, img_wcluster) + x->clusters.first;
+    fprintf(d->o, " target %u: ", IMG_TW_INDEX(w));
     for (uint32_t i = 0; i < x->clusters.count; i++) {
         if (i) fputs(", ", d->o);
-        fputs(S(d, cs[w[i].cluster].name), d->o);
-        if (x->weighted) fprintf(d->o, " weight %u", w[i].weight);
+        cluster_name(d, wc[i].cluster);
+        if (x->weighted) fprintf(d->o, " weight %u", wc[i].weight);
     }
 }
 
@@ -121,6 +178,7 @@ static void dump_views(D *d)
     const img_view *vs = SEC(d, VIEWS, img_view);
     const img_listener *ls = SEC(d, LISTENERS, img_listener);
     const img_chain *cs = SEC(d, CHAINS, img_chain);
+    const img_chain_shape *shapes = SEC(d, CHAINSHAPES, img_chain_shape);
     const img_label *lb = SEC(d, LABELS, img_label);
     const img_str *sl = SEC(d, STRLIST, img_str);
     for (uint32_t i = 0; i < cnt(d, IMG_S_VIEWS); i++) {
@@ -140,22 +198,23 @@ static void dump_views(D *d)
             for (uint32_t c = 0; c < l->chains.count; c++) {
                 uint32_t ci = l->chains.first + c;
                 const img_chain *ch = &cs[ci];
-                fprintf(d->o, "    chain %u: %s tls %s protocol %s", ci, img_enum_name(IMG_E_CHAIN, ch->kind),
-                        img_enum_name(IMG_E_TLS, ch->tls), img_enum_name(IMG_E_PROTO, ch->protocol));
-                if (ch->server.len) fprintf(d->o, " server %s", S(d, ch->server));
-                if (ch->credential.len) fprintf(d->o, " credential %s", S(d, ch->credential));
+                const img_chain_shape *sh = &shapes[ch->shape];
+                fprintf(d->o, "    chain %u (shape %u): %s tls %s protocol %s", ci, ch->shape, img_enum_name(IMG_E_CHAIN, sh->kind),
+                        img_enum_name(IMG_E_TLS, sh->tls), img_enum_name(IMG_E_PROTO, sh->protocol));
+                if (sh->server.len) fprintf(d->o, " server %s", S(d, sh->server));
+                if (sh->credential.len) fprintf(d->o, " credential %s", S(d, sh->credential));
                 fputc('\n', d->o);
-                if (ch->sni.count) {
+                if (sh->nsni) {
                     fputs("      sni", d->o);
-                    for (uint32_t s = 0; s < ch->sni.count; s++) fprintf(d->o, " %s", S(d, sl[ch->sni.first + s]));
+                    for (uint32_t s = 0; s < sh->nsni; s++) fprintf(d->o, " %s", sh->nsni == 1 ? Z(d, ch->sni) : S(d, sl[ch->sni + s]));
                     fputc('\n', d->o);
                 }
-                if (ch->route_table != IMG_NONE) fprintf(d->o, "      -> route table %u\n", ch->route_table);
-                if (ch->target != IMG_NONE) {
-                    if (ch->flags & IMG_CHAIN_CLUSTER) fputs("      -> cluster ", d->o);
-                    else fprintf(d->o, "      -> target %u: ", ch->target);
-                    target(d, ch->target, ch->flags & IMG_CHAIN_CLUSTER);
-                    origin(d, &ch->src);
+                if (sh->kind == IMG_CHAIN_HTTP) {
+                    fprintf(d->o, "      -> route table %u\n", ch->next);
+                } else {
+                    fputs("      ->", d->o);
+                    target(d, ch->next);
+                    if (sh->src != IMG_NONE) origin(d, sh->src, ch->vs);
                     fputc('\n', d->o);
                 }
             }
@@ -168,81 +227,79 @@ static void dump_route_tables(D *d)
 {
     const img_route_table *rts = SEC(d, ROUTETABLES, img_route_table);
     const img_vhost *vh = SEC(d, VHOSTS, img_vhost);
+    const img_rowset *rs = SEC(d, ROWSETS, img_rowset);
     for (uint32_t i = 0; i < cnt(d, IMG_S_ROUTETABLES); i++) {
         const img_route_table *rt = &rts[i];
         fprintf(d->o, "\nroute table %u: %s\n", i, S(d, rt->name));
         for (uint32_t k = 0; k < rt->vhosts.count; k++) {
             const img_vhost *v = &vh[rt->vhosts.first + k];
-            fprintf(d->o, "  vhost %u: %s:%u -> routes %u+%u index %u%s\n", rt->vhosts.first + k, S(d, v->domain), v->port,
-                    v->rows.first, v->rows.count, v->index, (v->flags & IMG_VHOST_REQUIRE_TLS) ? " (require TLS)" : "");
+            const img_rowset *r = &rs[v->rowset];
+            fprintf(d->o, "  vhost %u: %s:%u -> routes %u+%u rowset %u index %u%s\n", rt->vhosts.first + k, Z(d, v->domain), r->port,
+                    v->routes, r->rows.count, v->rowset, r->index, (r->flags & IMG_VHOST_REQUIRE_TLS) ? " (require TLS)" : "");
         }
         host_table(d, rt->hosts, "  ", "vhost");
     }
-}
-
-static void rowlist(D *d, uint32_t l)
-{
-    const img_range *r = SEC(d, ROWLISTS, img_range) + l;
-    const uint32_t *rows = SEC(d, ROWLIST, uint32_t) + r->first;
-    fputs("rows", d->o);
-    for (uint32_t i = 0; i < r->count; i++) fprintf(d->o, " %u", rows[i]);
 }
 
 static void trie(D *d, uint32_t n, int depth)
 {
     const img_trie_node *t = SEC(d, TRIE, img_trie_node) + n;
     fprintf(d->o, "      %*s", depth * 2, "");
-    pstr(d, t->label);
+    img_str label = { t->label, t->label_len };
+    pstr(d, label);
     if (t->rows != IMG_NONE) {
         fputs(": ", d->o);
-        rowlist(d, t->rows);
+        rowref(d, t->rows);
     }
     fputc('\n', d->o);
-    for (uint32_t i = 0; i < t->children.count; i++) trie(d, t->children.first + i, depth + 1);
+    for (uint32_t i = 0; i < t->nkids; i++) trie(d, t->kids + i, depth + 1);
 }
 
-static int cmp_rows(const void *a, const void *b)
+static int cmp_routes(const void *a, const void *b)
 {
     const img_vhost *x = *(const img_vhost *const *)a, *y = *(const img_vhost *const *)b;
-    return x->rows.first < y->rows.first ? -1 : x->rows.first > y->rows.first;
+    return x->routes < y->routes ? -1 : x->routes > y->routes;
 }
 
-/* the row lists of the virtual hosts, each once, in ROUTES order */
+/* the rows of the virtual hosts, each route range once, in ROUTES order:
+** each row's shape with the virtual host's target word and VirtualService */
 static void dump_rowsets(D *d)
 {
     const img_vhost *vh = SEC(d, VHOSTS, img_vhost);
-    const img_route *routes = SEC(d, ROUTES, img_route);
+    const img_rowset *sets = SEC(d, ROWSETS, img_rowset);
+    const img_row *rows = SEC(d, ROWS, img_row);
+    const uint32_t *words = SEC(d, ROUTES, uint32_t);
     const img_matcher *ms = SEC(d, MATCHERS, img_matcher);
     const img_action *acts = SEC(d, ACTIONS, img_action);
+    const img_src *origins = SEC(d, ORIGINS, img_src);
     uint32_t nv = cnt(d, IMG_S_VHOSTS);
     const img_vhost **order = malloc((nv + 1) * sizeof *order);
     uint32_t no = 0;
     for (uint32_t i = 0; i < nv; i++)
-        if (vh[i].rows.count) order[no++] = &vh[i];
-    if (no > 1) qsort(order, no, sizeof *order, cmp_rows);
+        if (sets[vh[i].rowset].rows.count) order[no++] = &vh[i];
+    if (no > 1) qsort(order, no, sizeof *order, cmp_routes);
     for (uint32_t oi = 0; oi < no; oi++) {
         const img_vhost *v = order[oi];
-        if (oi && v->rows.first == order[oi - 1]->rows.first) continue;   /* shared row list */
-        fprintf(d->o, "\nroutes %u+%u (index %u)\n", v->rows.first, v->rows.count, v->index);
-        for (uint32_t k = 0; k < v->rows.count; k++) {
-            uint32_t ri = v->rows.first + k;
-            const img_route *r = &routes[ri];
-            fprintf(d->o, "  row %u (route %u): %s%s ", k, ri, img_enum_name(IMG_E_PATH, r->flags & IMG_ROUTE_KIND_MASK),
-                    (r->flags & IMG_ROUTE_IGNORE_CASE) ? " ignore-case" : "");
-            pstr(d, r->path);
+        const img_rowset *rs = &sets[v->rowset];
+        if (oi && v->routes == order[oi - 1]->routes) continue;   /* shared route range */
+        fprintf(d->o, "\nroutes %u+%u (rowset %u: rows %u+%u, index %u)\n", v->routes, rs->rows.count, v->rowset, rs->rows.first,
+                rs->rows.count, rs->index);
+        for (uint32_t k = 0; k < rs->rows.count; k++) {
+            const img_row *r = &rows[rs->rows.first + k];
+            uint32_t kind = r->flags & IMG_ROW_KIND_MASK;
+            fprintf(d->o, "  row %u (route %u): %s%s ", k, v->routes + k, img_enum_name(IMG_E_PATH, kind),
+                    (r->flags & IMG_ROW_IGNORE_CASE) ? " ignore-case" : "");
+            if (kind == IMG_PATH_REGEX) pstr(d, SEC(d, REGEXES, img_str)[r->path]);
+            else pstr(d, (img_str){ r->path, r->path_len });
             fprintf(d->o, " -> action %u %s", r->action, img_enum_name(IMG_E_ACTION, acts[r->action].kind));
-            if (r->target != IMG_NONE) {
-                if (r->flags & IMG_ROUTE_CLUSTER) fputs(" cluster ", d->o);
-                else fprintf(d->o, " target %u: ", r->target);
-                target(d, r->target, r->flags & IMG_ROUTE_CLUSTER);
-            }
-            if (r->flags & IMG_ROUTE_CATCH_ALL) fputs(" (catch-all)", d->o);
-            if (r->name.len) fprintf(d->o, " name %s", S(d, r->name));
-            origin(d, &r->src);
+            if (words[v->routes + k] != IMG_NONE) target(d, words[v->routes + k]);
+            if (r->flags & IMG_ROW_CATCH_ALL) fputs(" (catch-all)", d->o);
+            if (origins[r->src].name.len) fprintf(d->o, " name %s", S(d, origins[r->src].name));
+            origin(d, r->src, v->vs);
             fputc('\n', d->o);
-            for (uint32_t m = 0; m < r->matchers.count; m++) {
+            for (uint32_t m = 0; m < r->nmatchers; m++) {
                 fputs("      and ", d->o);
-                matcher(d, &ms[r->matchers.first + m]);
+                matcher(d, &ms[r->matchers + m]);
                 fputc('\n', d->o);
             }
         }
@@ -255,7 +312,8 @@ static void dump_rowsets(D *d)
             fputs("    prefix trie:\n", d->o);
             trie(d, xs[i].trie, 0);
         }
-        if (xs[i].exact != IMG_NONE) host_table(d, xs[i].exact, "    exact paths ", "rowlist");
+        if (xs[i].prefix != IMG_NONE) host_table(d, xs[i].prefix, "    prefixes ", NULL);
+        if (xs[i].exact != IMG_NONE) host_table(d, xs[i].exact, "    exact paths ", NULL);
         if (xs[i].rest != IMG_NONE) {
             fputs("    always tried: ", d->o);
             rowlist(d, xs[i].rest);
@@ -307,9 +365,11 @@ static void dump_actions(D *d)
             }
             if (p->authority.len) { fputs("  rewrite authority ", d->o); pstr(d, p->authority); fputc('\n', d->o); }
             const img_mirror *m = SEC(d, MIRRORS, img_mirror);
-            for (uint32_t k = 0; k < p->mirrors.count; k++)
-                fprintf(d->o, "  mirror %s %u/1000000\n", S(d, SEC(d, CLUSTERS, img_cluster)[m[p->mirrors.first + k].cluster].name),
-                        m[p->mirrors.first + k].per_million);
+            for (uint32_t k = 0; k < p->mirrors.count; k++) {
+                fputs("  mirror ", d->o);
+                cluster_name(d, m[p->mirrors.first + k].cluster);
+                fprintf(d->o, " %u/1000000\n", m[p->mirrors.first + k].per_million);
+            }
         } else if (a->kind == IMG_ACTION_REDIRECT) {
             const img_redirect *r = SEC(d, REDIRECTS, img_redirect) + a->detail;
             fprintf(d->o, "  redirect %u scheme ", r->code);
@@ -363,7 +423,11 @@ static void dump_targets(D *d)
     if (cnt(d, IMG_S_TARGETS)) fputs("\ntargets:\n", d->o);
     for (uint32_t i = 0; i < cnt(d, IMG_S_TARGETS); i++) {
         fprintf(d->o, "  target %u: %s", i, ts[i].weighted ? "weighted " : "");
-        target(d, i, false);
+        for (uint32_t k = 0; k < ts[i].clusters.count; k++) {
+            if (k) fputs(", ", d->o);
+            cluster_name(d, w[ts[i].clusters.first + k].cluster);
+            if (ts[i].weighted) fprintf(d->o, " weight %u", w[ts[i].clusters.first + k].weight);
+        }
         if (ts[i].weighted) fprintf(d->o, " (total %u)", ts[i].total);
         fputc('\n', d->o);
         for (uint32_t k = 0; k < ts[i].clusters.count; k++) {
@@ -378,17 +442,21 @@ static void dump_targets(D *d)
 static void dump_clusters(D *d)
 {
     const img_cluster *cs = SEC(d, CLUSTERS, img_cluster);
+    const img_cluster_shape *shapes = SEC(d, CSHAPES, img_cluster_shape);
     const img_endpoint *es = SEC(d, ENDPOINTS, img_endpoint);
     const img_str *sl = SEC(d, STRLIST, img_str);
     for (uint32_t i = 0; i < cnt(d, IMG_S_CLUSTERS); i++) {
         const img_cluster *c = &cs[i];
-        fprintf(d->o, "\ncluster %u: %s %s", i, S(d, c->name), img_enum_name(IMG_E_CLUSTER, c->kind));
-        if (c->kind == IMG_CLUSTER_MISSING) {
+        const img_cluster_shape *s = &shapes[c->shape];
+        fprintf(d->o, "\ncluster %u: ", i);
+        cluster_name(d, i);
+        fprintf(d->o, " (shape %u) %s", c->shape, img_enum_name(IMG_E_CLUSTER, s->kind));
+        if (s->kind == IMG_CLUSTER_MISSING) {
             fputs(" (503 NC)\n", d->o);
             continue;
         }
-        fprintf(d->o, " %s%s\n", img_enum_name(IMG_E_PROTO, c->protocol), (c->flags & IMG_CLUSTER_MESH_EXTERNAL) ? " mesh-external" : "");
-        const img_cpolicy *p = SEC(d, CPOLICIES, img_cpolicy) + c->policy;
+        fprintf(d->o, " %s%s\n", img_enum_name(IMG_E_PROTO, s->protocol), (s->flags & IMG_CLUSTER_MESH_EXTERNAL) ? " mesh-external" : "");
+        const img_cpolicy *p = SEC(d, CPOLICIES, img_cpolicy) + s->policy;
         fprintf(d->o, "  lb %s connect-timeout %ums max-connections %u max-pending %u max-requests %u max-retries %u", img_enum_name(IMG_E_LB, p->lb),
                 p->connect_timeout_ms, p->max_connections, p->max_pending_requests, p->max_requests, p->max_retries);
         if (p->max_requests_per_connection) fprintf(d->o, " max-requests-per-connection %u", p->max_requests_per_connection);
@@ -412,10 +480,14 @@ static void dump_clusters(D *d)
             for (uint32_t k = 0; k < p->sans.count; k++) fprintf(d->o, " san %s", S(d, sl[p->sans.first + k]));
             fputc('\n', d->o);
         }
-        if (!c->endpoints.count) fputs("  no endpoints (503 UH)\n", d->o);
-        for (uint32_t k = 0; k < c->endpoints.count; k++) {
-            const img_endpoint *e = &es[c->endpoints.first + k];
-            fprintf(d->o, "  endpoint %s %s", img_enum_name(IMG_E_EP, e->kind), S(d, e->address));
+        if (s->flags & IMG_CLUSTER_SELF_ENDPOINT) {
+            fprintf(d->o, "  endpoint %s %s:%u (its own host)\n", img_enum_name(IMG_E_EP, s->ep_kind), Z(d, c->host), s->ep_port);
+            continue;
+        }
+        if (!s->endpoints.count) fputs("  no endpoints (503 UH)\n", d->o);
+        for (uint32_t k = 0; k < s->endpoints.count; k++) {
+            const img_endpoint *e = &es[s->endpoints.first + k];
+            fprintf(d->o, "  endpoint %s %s", img_enum_name(IMG_E_EP, e->kind), Z(d, e->address));
             if (e->kind != IMG_EP_UNIX) fprintf(d->o, ":%u", e->port);
             if (e->weight != 1) fprintf(d->o, " weight %u", e->weight);
             fputc('\n', d->o);

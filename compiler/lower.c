@@ -354,8 +354,9 @@ struct L {
     mc_strmap svc_by_host;          /* host -> mc_vec* of service* */
     mc_strmap dr_by_host;           /* host -> mc_vec* of drule* */
     mc_strmap vs_by_gw;             /* gateway name -> mc_vec* of mc_vs* (Istio order) */
-    mc_strmap clusters;             /* name \x1f proxy ns -> mc_ir_cluster* */
+    mc_strmap clusters;             /* name NUL service DR pointers -> mc_ir_cluster* */
     mc_vec cluster_list;            /* mc_ir_cluster* */
+    mc_buf scratch;                 /* lookup keys that need not outlive the lookup */
     mc_vec dr_wild;                 /* drule* with wildcard hosts */
     const mc_input *in;
     mc_vec srv_indexes;             /* struct mc_srv_index*, freed at the end */
@@ -1326,11 +1327,27 @@ static uint32_t ep_port(const svc_ep *e, const svc_port *p)
 
 static mc_ir_cluster *cluster_get(L *l, const char *host, const char *subset, uint32_t port, const mc_node *ref)
 {
-    const char *name = mc_arena_printf(l->a, "outbound|%u|%s|%s", port, subset, host);
-    const char *key = mc_arena_printf(l->a, "%s\x1f%s", name, l->px->ns);
-    bool found;
-    void **slot = mc_strmap_put(&l->clusters, key, strlen(key), &found);
-    if (found) return *slot;
+    /* A cluster depends on the proxy only through the service and the
+    ** DestinationRules it sees: the key is the name and those objects, so
+    ** views that see the same ones share one cluster. Looked up with a
+    ** scratch key, kept only for a new cluster (every destination of every
+    ** view comes through here); the name is the key's head. */
+    const service *s = service_for(l, host);
+    dr_view dv;
+    if (s && !s->external_name) dr_for(l, host, s->ns, &dv);
+    else memset(&dv, 0, sizeof dv);
+    mc_buf_reset(&l->scratch);
+    mc_buf_printf(&l->scratch, "outbound|%u|%s|%s", port, subset, host);
+    mc_buf_putc(&l->scratch, '\0');
+    mc_buf_add(&l->scratch, (const char *)&s, sizeof s);
+    mc_buf_add(&l->scratch, (const char *)&dv.rule, sizeof dv.rule);
+    mc_buf_add(&l->scratch, (const char *)dv.all, dv.nall * sizeof dv.all[0]);
+    void *hit = mc_strmap_get(&l->clusters, l->scratch.s, l->scratch.n);
+    if (hit) return hit;
+    char *key = mc_arena_alloc(l->a, l->scratch.n);
+    memcpy(key, l->scratch.s, l->scratch.n);
+    const char *name = key;
+    void **slot = mc_strmap_put(&l->clusters, key, l->scratch.n, NULL);
     mc_ir_cluster *c = mc_arena_zalloc(l->a, sizeof *c);
     *slot = c;
     *(mc_ir_cluster **)mc_vec_push(&l->cluster_list) = c;
@@ -1342,7 +1359,6 @@ static mc_ir_cluster *cluster_get(L *l, const char *host, const char *subset, ui
     c->first_ref = ref;
     c->kind = IMG_CLUSTER_MISSING;
     c->protocol = IMG_PROTO_UNSUPPORTED;
-    const service *s = service_for(l, host);
     if (!s || s->external_name) {
         c->missing = s ? "ExternalName alias" : "no service with this host is visible to the proxy";
         c->why = s ? MC_MISSING_EXTERNAL_NAME : MC_MISSING_SERVICE;
@@ -1363,8 +1379,6 @@ static mc_ir_cluster *cluster_get(L *l, const char *host, const char *subset, ui
         c->service = s->obj;
         return c;
     }
-    dr_view dv;
-    dr_for(l, host, s->ns, &dv);
     const dr_subset *ss = NULL;
     if (*subset) {
         ss = dr_subset_find(&dv, subset);
@@ -1991,11 +2005,15 @@ static mc_ir_action *action_for(L *l, const mc_http_route *h, uint32_t port, boo
     memcpy(key, &k.h, sizeof k.h);
     memcpy(key + sizeof k.h, &k.port, sizeof k.port);
     key[sizeof k.h + sizeof k.port] = tls;
-    char *kc = mc_arena_alloc(l->a, sizeof key);
-    memcpy(kc, key, sizeof key);
+    /* a hit needs no copy of the key; NULL (no action) is cached as a hit too */
     bool found;
-    void **slot = mc_strmap_put(&action_cache, kc, sizeof key, &found);
-    if (!found) *slot = translate_action(l, h, port, tls);
+    void **slot = mc_strmap_put(&action_cache, key, sizeof key, &found);
+    if (!found) {
+        char *kc = mc_arena_alloc(l->a, sizeof key);
+        memcpy(kc, key, sizeof key);
+        mc_strmap_rekey(&action_cache, slot, kc);
+        *slot = translate_action(l, h, port, tls);
+    }
     *bad = *slot == NULL;
     return *slot;
 }
@@ -3183,13 +3201,18 @@ static void workloads(L *l, mc_vec *out)
     sort_n(out->v, out->n, sizeof(wl), cmp_wl);
 }
 
-static void build_view(L *l, mc_ir_view *v, int kind, const char *name, const char *ns, mc_kv *labels, uint32_t nl)
+static void view_head(mc_ir_view *v, int kind, const char *name, const char *ns, mc_kv *labels, uint32_t nl)
 {
     v->kind = kind;
     v->name = name;
     v->ns = ns;
     v->labels = labels;
     v->nlabels = nl;
+}
+
+static void build_view(L *l, mc_ir_view *v, int kind, const char *name, const char *ns, mc_kv *labels, uint32_t nl)
+{
+    view_head(v, kind, name, ns, labels, nl);
     proxy px = { ns, labels, nl, name, kind == IMG_VIEW_MESH };
     l->px = &px;
     mc_strmap_init(&l->gwcache);
@@ -3250,6 +3273,7 @@ static mc_ir *lower(const mc_input *in, const mc_lower_opts *opt, bool workloads
     mc_strmap_init(&l.clusters);
     mc_strmap_init(&action_cache);
     mc_vec_init(&l.cluster_list, sizeof(mc_ir_cluster *));
+    mc_buf_init(&l.scratch);
     mc_vec_init(&l.dr_wild, sizeof(drule *));
     mc_vec_init(&l.srv_indexes, sizeof(struct mc_srv_index *));
     proxy none = { "", NULL, 0, "", false };
@@ -3259,15 +3283,21 @@ static mc_ir *lower(const mc_input *in, const mc_lower_opts *opt, bool workloads
     /* VirtualServices: delegates (no hosts) apart, roots in config order */
     uint32_t nv;
     const mc_obj **vsobjs = objs_of(&l, MC_K_VIRTUALSERVICE, &nv);
-    l.delegates = mc_arena_zalloc(l.a, (nv + 1) * sizeof *l.delegates);
+    mc_vec dv;
+    mc_vec_init(&dv, sizeof(mc_vs));
     ir->vs = mc_arena_zalloc(l.a, (nv + 1) * sizeof *ir->vs);
     for (uint32_t i = 0; i < nv; i++) {
         mc_vs tmp;
         parse_vs(&l, vsobjs[i], &tmp);
         tmp.order = i;
-        if (tmp.nhosts == 0) l.delegates[l.ndelegates++] = tmp;
+        if (tmp.nhosts == 0) *(mc_vs *)mc_vec_push(&dv) = tmp;
         else ir->vs[ir->nvs++] = tmp;
     }
+    /* delegates are few: an array of their own size */
+    l.delegates = mc_arena_alloc(l.a, (dv.n + 1) * sizeof *l.delegates);
+    copy_n(l.delegates, dv.v, dv.n * sizeof *l.delegates);
+    l.ndelegates = (uint32_t)dv.n;
+    mc_vec_free(&dv);
     mc_strmap_init(&l.delegate_by_name);
     for (uint32_t i = 0; i < l.ndelegates; i++) {
         const char *key = mc_arena_printf(l.a, "%s/%s", l.delegates[i].obj->o.ns, l.delegates[i].obj->o.name);
@@ -3301,7 +3331,9 @@ static mc_ir *lower(const mc_input *in, const mc_lower_opts *opt, bool workloads
     mc_vec_init(&wls, sizeof(wl));
     workloads(&l, &wls);
     ir->views = mc_arena_zalloc(l.a, (wls.n + l.ngateways + 1) * sizeof *ir->views);
+    size_t *wl_drops = mc_xcalloc(wls.n + 1, sizeof *wl_drops);     /* drops of workload view i: [wl_drops[i], wl_drops[i + 1]) */
     for (size_t i = 0; i < wls.n; i++) {
+        wl_drops[i] = ir->drops.n;
         wl *w = &MC_VEC_AT(&wls, wl, i);
         mc_ir_view *v = &ir->views[ir->nviews++];
         mc_vec gws;
@@ -3314,10 +3346,12 @@ static mc_ir *lower(const mc_input *in, const mc_lower_opts *opt, bool workloads
         mc_vec_free(&gws);
         build_view(&l, v, IMG_VIEW_WORKLOAD, w->key, w->ns, w->labels, w->n);
     }
+    wl_drops[wls.n] = ir->drops.n;
     for (uint32_t g = 0; g < l.ngateways && !workloads_only; g++) {
         const wl *w = NULL;
+        size_t wi = 0;
         for (size_t i = 0; i < wls.n && !w; i++)
-            if (gw_selects(l.gateways[g], MC_VEC_AT(&wls, wl, i).labels, MC_VEC_AT(&wls, wl, i).n)) w = &MC_VEC_AT(&wls, wl, i);
+            if (gw_selects(l.gateways[g], MC_VEC_AT(&wls, wl, i).labels, MC_VEC_AT(&wls, wl, i).n)) w = &MC_VEC_AT(&wls, wl, wi = i);
         mc_ir_view *v = &ir->views[ir->nviews++];
         v->gateways = mc_arena_alloc(l.a, sizeof *v->gateways);
         v->gateways[0] = l.gateways[g];
@@ -3327,8 +3361,25 @@ static mc_ir *lower(const mc_input *in, const mc_lower_opts *opt, bool workloads
         mc_kv *labels = w ? w->labels : kv_list(&l, Gm(l.gateways[g]->spec, "selector"), &nl);
         if (w) nl = w->n;
         else nl = sort_labels(labels, nl);
-        build_view(&l, v, IMG_VIEW_GATEWAY, gw_name(&l, l.gateways[g]), ns, labels, nl);
+        const char *name = gw_name(&l, l.gateways[g]);
+        const mc_ir_view *same = w ? &ir->views[wi] : NULL;
+        if (same && same->ngateways == 1 && same->gateways[0] == l.gateways[g]) {
+            /* the workload sees this Gateway alone, from the same proxy: the
+            ** same listeners (shared, not rebuilt), the same drops (again,
+            ** under this view's name) */
+            view_head(v, IMG_VIEW_GATEWAY, name, ns, labels, nl);
+            v->listeners = same->listeners;
+            v->nlisteners = same->nlisteners;
+            for (size_t k = wl_drops[wi]; k < wl_drops[wi + 1]; k++) {
+                mc_ir_drop *d = VEC_PUSH(&ir->drops, mc_ir_drop);
+                *d = MC_VEC_AT(&ir->drops, mc_ir_drop, k);
+                d->view = name;
+            }
+            continue;
+        }
+        build_view(&l, v, IMG_VIEW_GATEWAY, name, ns, labels, nl);
     }
+    free(wl_drops);
     mc_vec_free(&wls);
     if (!workloads_only) {
         mc_ir_view *mv = &ir->views[ir->nviews++];
@@ -3342,6 +3393,7 @@ static mc_ir *lower(const mc_input *in, const mc_lower_opts *opt, bool workloads
     sort_n(ir->clusters, ir->nclusters, sizeof *ir->clusters, cmp_cluster);
 
     mc_vec_free(&l.cluster_list);
+    mc_buf_free(&l.scratch);
     mc_vec_free(&l.dr_wild);
     for (size_t i = 0; i < l.srv_indexes.n; i++) {
         struct mc_srv_index *x = MC_VEC_AT(&l.srv_indexes, struct mc_srv_index *, i);

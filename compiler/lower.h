@@ -212,7 +212,7 @@ typedef struct mc_ir_cluster {
     const mc_node *first_ref;   /* the first destination that named it */
     mc_ir_endpoint *endpoints; uint32_t nendpoints;
     mc_ir_cpolicy policy;
-    uint32_t id;                /* creation order (emit sorts by name) */
+    uint32_t id;                /* creation order (emit sorts by host, port, subset) */
 } mc_ir_cluster;
 
 typedef struct mc_ir_hdrop { int op; const char *name, *value; } mc_ir_hdrop;   /* IMG_HOP_* */

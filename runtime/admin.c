@@ -312,28 +312,34 @@ static json_t *clusters_json(const rt_image *img, uint32_t cluster, uint32_t tar
     return cs;
 }
 
-/* The routes of one virtual host, from the image's records. This is the
-** only place that reads route records directly (table.h has no iterator
-** over a virtual host's rows). */
+/* The routes of one virtual host, from the image's records: the row
+** shapes of its row set and its own target words (image.h, format 2).
+** This is the only place that reads row records directly (table.h has no
+** iterator over a virtual host's rows). */
 static json_t *dump_routes(const rt_image *img, uint32_t vhost)
 {
     json_t *arr = json_array();
-    uint32_t nv = 0, nr = 0, nm = 0, na = 0;
-    const img_vhost *vh = (const img_vhost *)rt_section(img, IMG_S_VHOSTS, &nv) + vhost;
-    const img_route *routes = rt_section(img, IMG_S_ROUTES, &nr);
-    const img_matcher *ms = rt_section(img, IMG_S_MATCHERS, &nm);
-    const img_action *acts = rt_section(img, IMG_S_ACTIONS, &na);
-    for (uint32_t i = 0; i < vh->rows.count; i++) {
-        uint32_t ri = vh->rows.first + i;
-        const img_route *r = &routes[ri];
+    uint32_t n = 0;
+    const img_vhost *vh = (const img_vhost *)rt_section(img, IMG_S_VHOSTS, &n) + vhost;
+    const img_rowset *rs = (const img_rowset *)rt_section(img, IMG_S_ROWSETS, &n) + vh->rowset;
+    const img_row *rows = rt_section(img, IMG_S_ROWS, &n);
+    const uint32_t *words = rt_section(img, IMG_S_ROUTES, &n);
+    const img_matcher *ms = rt_section(img, IMG_S_MATCHERS, &n);
+    const img_action *acts = rt_section(img, IMG_S_ACTIONS, &n);
+    const img_str *regexes = rt_section(img, IMG_S_REGEXES, &n);
+    const img_src *origins = rt_section(img, IMG_S_ORIGINS, &n);
+    for (uint32_t i = 0; i < rs->rows.count; i++) {
+        const img_row *r = &rows[rs->rows.first + i];
+        uint32_t ri = vh->routes + i, kind = r->flags & IMG_ROW_KIND_MASK;
         json_t *o = json_object();
         json_t *m = json_object();
-        json_object_set_new(m, img_enum_name(IMG_E_PATH, r->flags & IMG_ROUTE_KIND_MASK), jstr(rt_string(img, r->path)));
-        if (r->flags & IMG_ROUTE_IGNORE_CASE) json_object_set_new(m, "case_sensitive", json_false());
-        if (r->matchers.count) {
+        rt_str path = kind == IMG_PATH_REGEX ? rt_string(img, regexes[r->path]) : rt_string(img, (img_str){ r->path, r->path_len });
+        json_object_set_new(m, img_enum_name(IMG_E_PATH, kind), jstr(path));
+        if (r->flags & IMG_ROW_IGNORE_CASE) json_object_set_new(m, "case_sensitive", json_false());
+        if (r->nmatchers) {
             json_t *hs = json_array();
-            for (uint32_t k = 0; k < r->matchers.count; k++) {
-                const img_matcher *x = &ms[r->matchers.first + k];
+            for (uint32_t k = 0; k < r->nmatchers; k++) {
+                const img_matcher *x = &ms[r->matchers + k];
                 json_t *h = json_object();
                 json_object_set_new(h, x->target == IMG_TARGET_QUERY ? "query_parameter" : "header", jstr(rt_string(img, x->name)));
                 json_object_set_new(h, img_enum_name(IMG_E_OP, x->op), jstr(rt_string(img, x->value)));
@@ -343,7 +349,7 @@ static json_t *dump_routes(const rt_image *img, uint32_t vhost)
             json_object_set_new(m, "matchers", hs);
         }
         json_object_set_new(o, "match", m);
-        rt_str name = rt_string(img, r->name);
+        rt_str name = rt_string(img, origins[r->src].name);
         if (name.n) json_object_set_new(o, "name", jstr(name));
         const img_action *a = &acts[r->action];
         json_object_set_new(o, "action", json_string(img_enum_name(IMG_E_ACTION, a->kind)));
@@ -351,12 +357,16 @@ static json_t *dump_routes(const rt_image *img, uint32_t vhost)
         memset(&d, 0, sizeof d);
         d.action_rec = r->action;
         d.route = ri;
+        d.vhost = vhost;
+        d.vs = vh->vs;
+        d.src = &origins[r->src];
         d.target = IMG_NONE;
         d.wcluster = IMG_NONE;
-        if (a->kind == IMG_ACTION_ROUTE && r->target != IMG_NONE) {
-            bool single = r->flags & IMG_ROUTE_CLUSTER;
-            if (!single) d.target = r->target;
-            json_object_set_new(o, "clusters", clusters_json(img, single ? r->target : IMG_NONE, d.target));
+        uint32_t w = words[ri];
+        if (a->kind == IMG_ACTION_ROUTE && w != IMG_NONE) {
+            bool split = IMG_TW_TAG(w) == IMG_TW_SPLIT;
+            if (split) d.target = IMG_TW_INDEX(w);
+            json_object_set_new(o, "clusters", clusters_json(img, split ? IMG_NONE : IMG_TW_INDEX(w), d.target));
             rt_policy p;
             rt_policy_get(img, &d, &p);
             json_object_set_new(o, "timeout_ms", json_integer(p.timeout_ms));

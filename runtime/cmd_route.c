@@ -188,6 +188,7 @@ static const char *run_query(const rt_image *img, query *q, answer *a, char *msg
         a->d.details = "filter_chain_not_found";
         a->d.cluster = a->d.target = a->d.route = a->d.vhost = a->d.action_rec = a->d.wcluster = IMG_NONE;
         a->d.src = NULL;
+        a->d.vs = IMG_NONE;
         a->d.route_name = (rt_str){ "", 0 };
         return NULL;
     }

@@ -7,10 +7,11 @@
 **
 ** Order of the checks (the cheap ones first, each with its own message, as
 ** Lua's checkHeader): size, magic, newline bytes, byte order, version,
-** total size, section count, checksum, section table, records field by
-** field (from the descriptors in image.h), then the rules that tie records
-** together (kind-dependent indexes, host-table placement, trie order,
-** relative row numbers, sorted clusters, regex syntax).
+** total size, section count, checksum, section table, the string section's
+** guards, records field by field (from the descriptors in image.h, each at
+** its own width), then the rules that tie records together (kind-dependent
+** indexes, target words against their clusters, host-table placement, trie
+** order, relative row numbers, sorted clusters, regex syntax).
 */
 #include "image.h"
 #include "regex.h"
@@ -79,13 +80,20 @@ _Static_assert(sizeof(img_header) == IMG_HEADER_SIZE, "header size");
 _Static_assert(sizeof(img_section) == 24, "section entry size");
 _Static_assert(sizeof(img_view) == 48, "view");
 _Static_assert(sizeof(img_listener) == 40, "listener");
-_Static_assert(sizeof(img_vhost) == 32, "virtual host");
-_Static_assert(sizeof(img_chain) == 64, "chain");
-_Static_assert(sizeof(img_src) == 16, "source");
-_Static_assert(sizeof(img_route) == 56, "route");
-_Static_assert(sizeof(img_cluster) == 44, "cluster");
-_Static_assert(sizeof(img_endpoint) == 20, "endpoint");
-_Static_assert(sizeof(img_host_entry) == 24, "host entry");
+_Static_assert(sizeof(img_chain_shape) == 28, "chain shape");
+_Static_assert(sizeof(img_chain) == 16, "chain");
+_Static_assert(sizeof(img_hbucket) == 64, "hash bucket");
+_Static_assert(sizeof(img_host_table) == 32, "host table");
+_Static_assert(sizeof(img_vhost) == 16, "virtual host");
+_Static_assert(sizeof(img_rowset) == 16, "row set");
+_Static_assert(sizeof(img_trie_node) == 16, "trie node");
+_Static_assert(sizeof(img_row) == 24, "row");
+_Static_assert(sizeof(img_src) == 24, "origin");
+_Static_assert(sizeof(img_matcher) == 24, "matcher");
+_Static_assert(sizeof(img_vs) == 8, "virtual service");
+_Static_assert(sizeof(img_cluster) == 8, "cluster");
+_Static_assert(sizeof(img_cluster_shape) == 24, "cluster shape");
+_Static_assert(sizeof(img_endpoint) == 12, "endpoint");
 _Static_assert(sizeof(img_cpolicy) == 128, "cluster policy");
 #define SEC_ALIGN(n, id, t) _Static_assert(sizeof(t) % 4 == 0 || sizeof(t) == 1, "record size of " #n);
 IMG_SECTIONS(SEC_ALIGN)
@@ -102,6 +110,7 @@ typedef struct vctx {
     uint32_t *rowmax;       /* ROWLISTS: last row + 1 (0 empty) */
     uint32_t *triemax;      /* TRIE: max row + 1 in the subtree */
     uint32_t *htmax;        /* HOSTTABLES used as exact-path tables: max row + 1, or UINT32_MAX unknown */
+    uint64_t work, budget;  /* string bytes read by checks that follow SZ strings, and the cap */
 } vctx;
 
 __attribute__((format(printf, 3, 4)))
@@ -152,6 +161,32 @@ static bool check_range(vctx *c, img_range r, img_sec target, uint64_t off, img_
     return true;
 }
 
+/* a field of 1, 2 or 4 bytes, zero-extended */
+static uint32_t rd(const uint8_t *p, unsigned width)
+{
+    if (width == 1) return p[0];
+    if (width == 2) {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* STRINGS: the empty string first and a NUL last, so that every SZ offset
+** below the section's size names a terminated string. */
+static bool check_strings(vctx *c)
+{
+    uint32_t n = CNT(c, STRINGS);
+    const uint8_t *s = c->m->sec[IMG_S_STRINGS];
+    if (n == 0) return fail(c, IMG_HEADER_SIZE, "empty string section");
+    if (s[0] != 0) return fail(c, rec_off(c, IMG_S_STRINGS, 0, 0), "STRINGS: the first string is not the empty string");
+    if (s[n - 1] != 0) return fail(c, rec_off(c, IMG_S_STRINGS, n - 1, 0), "STRINGS: the last byte is not NUL");
+    return true;
+}
+
 static bool check_fields(vctx *c, img_sec s)
 {
     const img_field *f = field_tables[s];
@@ -161,8 +196,7 @@ static bool check_fields(vctx *c, img_sec s)
         const uint8_t *r = rec(c, s, i);
         for (const img_field *d = f; d->name; d++) {
             uint64_t off = rec_off(c, s, i, d->off);
-            uint32_t v;
-            memcpy(&v, r + d->off, sizeof v);
+            uint32_t v = d->width <= 4 ? rd(r + d->off, d->width) : 0;
             switch (d->kind) {
             case IMG_F_STR: {
                 img_str str;
@@ -170,6 +204,14 @@ static bool check_fields(vctx *c, img_sec s)
                 if (!check_str(c, str, off, s, i, d->name)) return false;
                 break;
             }
+            case IMG_F_SZ:
+                if (v >= CNT(c, STRINGS))
+                    return fail(c, off, "%s %u: %s: string offset %u outside the %u string bytes", sname(s), i, d->name, v, CNT(c, STRINGS));
+                break;
+            case IMG_F_SOFF:
+                if (v > CNT(c, STRINGS))
+                    return fail(c, off, "%s %u: %s: string offset %u outside the %u string bytes", sname(s), i, d->name, v, CNT(c, STRINGS));
+                break;
             case IMG_F_RANGE: {
                 img_range rg;
                 memcpy(&rg, r + d->off, sizeof rg);
@@ -205,78 +247,167 @@ static bool check_fields(vctx *c, img_sec s)
 }
 
 static const char *str_at(const vctx *c, img_str s) { return (const char *)c->m->sec[IMG_S_STRINGS] + s.off; }
+static const char *sz_at(const vctx *c, uint32_t off) { return (const char *)c->m->sec[IMG_S_STRINGS] + off; }
+
+/* Checks that read strings (hashing keys, comparing names) count the bytes
+** they read: overlapping strings could otherwise make a small hostile
+** image cost quadratic time. A real image reads each string a few times. */
+static bool spend(vctx *c, uint64_t n, uint64_t off)
+{
+    c->work += n + 1;
+    if (c->work > c->budget) return fail(c, off, "string references cost too much to verify (more than %llu bytes read)",
+                                         (unsigned long long)c->budget);
+    return true;
+}
+
+/* strcmp that counts what it reads */
+static int sz_cmp(const char *a, const char *b, size_t *read)
+{
+    size_t i = 0;
+    while (a[i] && a[i] == b[i]) i++;
+    *read += i;
+    return (unsigned char)a[i] - (unsigned char)b[i];
+}
 
 /* ---- host tables: placement of every entry, targets, suffix lengths */
 
 static bool check_host_tables(vctx *c)
 {
-    const uint32_t *slots_all = c->m->sec[IMG_S_HSLOTS];
+    const img_hbucket *all = c->m->sec[IMG_S_HBUCKETS];
     const uint32_t *u32 = c->m->sec[IMG_S_U32LIST];
     for (uint32_t t = 0; t < CNT(c, HOSTTABLES); t++) {
         const img_host_table *ht = REC(c, img_host_table, HOSTTABLES, t);
-        uint32_t ns = ht->slots.count;
-        if (ns == 0 || (ns & (ns - 1)))
-            return fail(c, OFF(c, HOSTTABLES, t, img_host_table, slots), "HOSTTABLES %u: slot count %u is not a power of two", t, ns);
-        if (ht->entries.count >= ns)
-            return fail(c, OFF(c, HOSTTABLES, t, img_host_table, entries), "HOSTTABLES %u: %u entries in %u slots leave no empty slot",
-                        t, ht->entries.count, ns);
+        uint32_t nb = ht->buckets.count;
+        /* IMG_HB_SUFFIX targets: any 31-bit value (an index's row references) */
+        if (ht->ntargets > IMG_HB_SUFFIX)
+            return fail(c, OFF(c, HOSTTABLES, t, img_host_table, ntargets), "HOSTTABLES %u: %u targets", t, ht->ntargets);
         if (ht->dflt != IMG_NONE && ht->dflt >= ht->ntargets)
             return fail(c, OFF(c, HOSTTABLES, t, img_host_table, dflt), "HOSTTABLES %u: default target %u >= %u", t, ht->dflt, ht->ntargets);
-        const uint32_t *slots = slots_all + ht->slots.first;
-        uint32_t used = 0;
-        for (uint32_t i = 0; i < ns; i++) {
-            if (slots[i] > ht->entries.count)
-                return fail(c, rec_off(c, IMG_S_HSLOTS, ht->slots.first + i, 0), "HOSTTABLES %u: slot %u names entry %u of %u",
-                            t, i, slots[i], ht->entries.count);
-            if (slots[i]) used++;
-        }
-        if (used != ht->entries.count)
-            return fail(c, OFF(c, HOSTTABLES, t, img_host_table, slots), "HOSTTABLES %u: %u slots used for %u entries", t, used, ht->entries.count);
         const uint32_t *lens = u32 + ht->lens.first;
         for (uint32_t i = 0; i < ht->lens.count; i++) {
             if (lens[i] == 0 || (i && lens[i] >= lens[i - 1]))
                 return fail(c, rec_off(c, IMG_S_U32LIST, ht->lens.first + i, 0),
                             "HOSTTABLES %u: suffix lengths must be >= 1 and strictly descending", t);
         }
-        for (uint32_t e = 0; e < ht->entries.count; e++) {
-            uint32_t ei = ht->entries.first + e;
-            const img_host_entry *he = REC(c, img_host_entry, HENTRIES, ei);
-            const char *key = str_at(c, he->key);
-            if (he->target >= ht->ntargets)
-                return fail(c, OFF(c, HENTRIES, ei, img_host_entry, target), "HENTRIES %u: target %u >= %u", ei, he->target, ht->ntargets);
-            if (he->hash != img_hash(key, he->key.len, he->kind))
-                return fail(c, OFF(c, HENTRIES, ei, img_host_entry, hash), "HENTRIES %u: stored hash does not match the key", ei);
-            if (he->kind == IMG_HOST_SUFFIX) {
-                bool found = false;
-                for (uint32_t i = 0; i < ht->lens.count && !found; i++) found = lens[i] == he->key.len;
-                if (!found)
-                    return fail(c, OFF(c, HENTRIES, ei, img_host_entry, key), "HENTRIES %u: suffix length %u not in the table's lengths",
-                                ei, he->key.len);
-            }
-            /* probing from the home slot must reach this entry, and no
-            ** other entry with the same key may come first */
-            uint32_t mask = ns - 1, k = (uint32_t)(he->hash & mask), steps = 0;
-            for (;;) {
-                uint32_t sv = slots[k];
-                if (sv == 0)
-                    return fail(c, OFF(c, HENTRIES, ei, img_host_entry, key), "HENTRIES %u: entry not reachable from its hash slot", ei);
-                if (sv - 1 == e) break;
-                const img_host_entry *o = REC(c, img_host_entry, HENTRIES, ht->entries.first + sv - 1);
-                if (o->kind == he->kind && o->key.len == he->key.len && memcmp(str_at(c, o->key), key, he->key.len) == 0)
-                    return fail(c, OFF(c, HENTRIES, ei, img_host_entry, key), "HENTRIES %u: duplicate key", ei);
-                k = (k + 1) & mask;
-                if (++steps > ns) return fail(c, OFF(c, HENTRIES, ei, img_host_entry, key), "HENTRIES %u: probe loop", ei);
+        const img_hbucket *bk = all + ht->buckets.first;
+        /* a search stops at the first bucket without IMG_HB_OVERFLOW */
+        bool stops = false;
+        for (uint32_t b = 0; b < nb && !stops; b++) stops = !(bk[b].flags & IMG_HB_OVERFLOW);
+        if (!stops)
+            return fail(c, OFF(c, HOSTTABLES, t, img_host_table, buckets), "HOSTTABLES %u: no bucket ends a search (%u buckets)", t, nb);
+        uint64_t used = 0;
+        for (uint32_t b = 0; b < nb; b++) {
+            const img_hbucket *k = &bk[b];
+            uint32_t bi = ht->buckets.first + b;
+            used += k->count;
+            for (uint32_t i = k->count; i < IMG_HB_SLOTS; i++)
+                if (k->tag[i] || k->key[i] || k->target[i])
+                    return fail(c, OFF(c, HBUCKETS, bi, img_hbucket, tag[i]), "HBUCKETS %u: unused slot %u is not zero", bi, i);
+            for (uint32_t i = 0; i < k->count; i++) {
+                const char *key = sz_at(c, k->key[i]);
+                size_t klen = strlen(key);
+                if (!spend(c, klen, OFF(c, HBUCKETS, bi, img_hbucket, key[i]))) return false;
+                if (klen == 0) return fail(c, OFF(c, HBUCKETS, bi, img_hbucket, key[i]), "HBUCKETS %u: slot %u: empty key", bi, i);
+                uint32_t suffix = k->target[i] & IMG_HB_SUFFIX, target = k->target[i] & ~IMG_HB_SUFFIX;
+                if (target >= ht->ntargets)
+                    return fail(c, OFF(c, HBUCKETS, bi, img_hbucket, target[i]), "HBUCKETS %u: slot %u: target %u >= %u", bi, i, target,
+                                ht->ntargets);
+                uint64_t h = img_hash(key, klen, suffix ? IMG_HOST_SUFFIX : IMG_HOST_EXACT);
+                if (k->tag[i] != (uint16_t)(h >> 48))
+                    return fail(c, OFF(c, HBUCKETS, bi, img_hbucket, tag[i]), "HBUCKETS %u: slot %u: stored hash does not match the key", bi, i);
+                if (suffix) {
+                    bool found = false;
+                    for (uint32_t l = 0; l < ht->lens.count && !found; l++) found = lens[l] == klen;
+                    if (!found)
+                        return fail(c, OFF(c, HBUCKETS, bi, img_hbucket, key[i]), "HBUCKETS %u: slot %u: suffix length %zu not in the table's lengths",
+                                    bi, i, klen);
+                }
+                /* the search from the home bucket must reach this slot: every
+                ** bucket before it overflowed; no other slot on the way (or
+                ** before it in its bucket) holds the same key */
+                for (uint32_t o = img_home(h, nb), steps = 0;; o = o + 1 == nb ? 0 : o + 1) {
+                    const img_hbucket *ob = &bk[o];
+                    uint32_t n = o == b ? i : ob->count;
+                    for (uint32_t j = 0; j < n; j++) {
+                        size_t read = 0;
+                        bool same = ob->tag[j] == k->tag[i] && (ob->target[j] & IMG_HB_SUFFIX) == suffix &&
+                                    sz_cmp(sz_at(c, ob->key[j]), key, &read) == 0;
+                        if (!spend(c, read, OFF(c, HBUCKETS, bi, img_hbucket, key[i]))) return false;
+                        if (same) return fail(c, OFF(c, HBUCKETS, bi, img_hbucket, key[i]), "HBUCKETS %u: slot %u: duplicate key", bi, i);
+                    }
+                    if (o == b) break;
+                    if (!(ob->flags & IMG_HB_OVERFLOW) || ++steps > nb)
+                        return fail(c, OFF(c, HBUCKETS, bi, img_hbucket, key[i]), "HBUCKETS %u: slot %u: not reachable from its home bucket", bi, i);
+                }
             }
         }
+        if (used != ht->nentries)
+            return fail(c, OFF(c, HOSTTABLES, t, img_host_table, nentries), "HOSTTABLES %u: %llu slots used for %u entries", t,
+                        (unsigned long long)used, ht->nentries);
     }
     return true;
 }
 
 /* ---- row lists, trie, indexes, row sets */
 
+/* the largest row + 1 a row reference names (image.h); false when bad */
+static bool rowref(vctx *c, uint32_t ref, uint32_t *mx, uint64_t off, const char *who, uint32_t i)
+{
+    if (ref & IMG_ROWS_ONE) {
+        if (ref & ~(IMG_ROWS_ONE | (IMG_ROWS_ONE - 1))) return fail(c, off, "%s %u: bad row reference 0x%x", who, i, ref);
+        *mx = (ref & ~IMG_ROWS_ONE) + 1;
+        return true;
+    }
+    if (ref >= CNT(c, ROWLISTS)) return fail(c, off, "%s %u: row list %u outside the %u ROWLISTS records", who, i, ref, CNT(c, ROWLISTS));
+    *mx = c->rowmax[ref];
+    return true;
+}
+
+static bool node_rows(vctx *c, uint32_t i, const img_trie_node *t, uint32_t *mx)
+{
+    *mx = 0;
+    if (t->rows == IMG_NONE) return true;
+    return rowref(c, t->rows, mx, OFF(c, TRIE, i, img_trie_node, rows), "TRIE", i);
+}
+
+/* A host table of an index: exact names only, no default, row references
+** as targets; a prefix table's keys have the lengths its `lens` lists.
+** The largest row + 1 goes to c->htmax (once per table). */
+static bool index_table(vctx *c, uint32_t i, uint32_t t, bool prefix, uint64_t off)
+{
+    const img_host_table *ht = REC(c, img_host_table, HOSTTABLES, t);
+    const char *what = prefix ? "prefix" : "exact-path";
+    if (ht->ntargets != IMG_HB_SUFFIX) return fail(c, off, "INDEXES %u: %s table %u is not a table of row references", i, what, t);
+    if (ht->dflt != IMG_NONE) return fail(c, off, "INDEXES %u: %s table %u has a default (a wildcard)", i, what, t);
+    if ((ht->lens.count != 0) != prefix)
+        return fail(c, off, "INDEXES %u: %s table %u %s", i, what, t, prefix ? "has no literal lengths" : "has suffix lengths (wildcards)");
+    if (c->htmax[t] != UINT32_MAX) return true;
+    const uint32_t *lens = REC(c, uint32_t, U32LIST, ht->lens.first);
+    uint32_t mx = 0;
+    const img_hbucket *bk = REC(c, img_hbucket, HBUCKETS, ht->buckets.first);
+    for (uint32_t b = 0; b < ht->buckets.count; b++)
+        for (uint32_t e = 0; e < bk[b].count; e++) {
+            uint32_t bi = ht->buckets.first + b, m;
+            if (bk[b].target[e] & IMG_HB_SUFFIX) return fail(c, off, "INDEXES %u: table %u has wildcards", i, t);
+            if (!rowref(c, bk[b].target[e], &m, OFF(c, HBUCKETS, bi, img_hbucket, target[e]), "HBUCKETS", bi)) return false;
+            if (m > mx) mx = m;
+            if (prefix) {
+                size_t klen = strlen(sz_at(c, bk[b].key[e]));
+                bool found = false;
+                if (!spend(c, klen, off)) return false;
+                for (uint32_t l = 0; l < ht->lens.count && !found; l++) found = lens[l] == klen;
+                if (!found) return fail(c, OFF(c, HBUCKETS, bi, img_hbucket, key[e]), "HBUCKETS %u: slot %u: literal length %zu not in the table's lengths",
+                                        bi, e, klen);
+            }
+        }
+    c->htmax[t] = mx;
+    return true;
+}
+
 static bool check_rows(vctx *c)
 {
     const uint32_t *rl = c->m->sec[IMG_S_ROWLIST];
+    const uint8_t *keys = c->m->sec[IMG_S_TRIEKEYS];
     c->rowmax = calloc(CNT(c, ROWLISTS) + 1, sizeof *c->rowmax);
     c->triemax = calloc(CNT(c, TRIE) + 1, sizeof *c->triemax);
     c->htmax = malloc((CNT(c, HOSTTABLES) + 1) * sizeof *c->htmax);
@@ -291,21 +422,30 @@ static bool check_rows(vctx *c)
         c->rowmax[i] = rl[r->first + r->count - 1] + 1;
     }
     /* trie: children after their parent (no cycles, bounded walks), labels
-    ** of children non-empty with distinct first bytes in ascending order */
+    ** in bounds, children's labels non-empty with distinct first bytes in
+    ** ascending order, the key array agreeing with the labels */
     uint32_t nt = CNT(c, TRIE);
+    if (CNT(c, TRIEKEYS) != nt)
+        return fail(c, rec_off(c, IMG_S_TRIEKEYS, 0, 0), "TRIEKEYS: %u keys for %u trie nodes", CNT(c, TRIEKEYS), nt);
     for (uint32_t i = nt; i-- > 0;) {
         const img_trie_node *t = REC(c, img_trie_node, TRIE, i);
-        uint32_t mx = t->rows == IMG_NONE ? 0 : c->rowmax[t->rows];
+        if ((uint64_t)t->label + t->label_len > CNT(c, STRINGS))
+            return fail(c, OFF(c, TRIE, i, img_trie_node, label), "TRIE %u: label %u+%u outside the %u string bytes", i, t->label,
+                        t->label_len, CNT(c, STRINGS));
+        uint32_t want = t->label_len ? (uint8_t)sz_at(c, t->label)[0] : 0;
+        if (keys[i] != want) return fail(c, rec_off(c, IMG_S_TRIEKEYS, i, 0), "TRIE %u: key byte is not the label's first byte", i);
+        if (t->nkids && (t->kids <= i || t->kids > nt || t->nkids > nt - t->kids))
+            return fail(c, OFF(c, TRIE, i, img_trie_node, kids), "TRIE %u: children %u+%u do not come after their parent within %u nodes",
+                        i, t->kids, t->nkids, nt);
+        uint32_t mx;
+        if (!node_rows(c, i, t, &mx)) return false;
         int prev = -1;
-        for (uint32_t k = 0; k < t->children.count; k++) {
-            uint32_t ch = t->children.first + k;
-            if (ch <= i) return fail(c, OFF(c, TRIE, i, img_trie_node, children), "TRIE %u: child %u does not come after its parent", i, ch);
+        for (uint32_t k = 0; k < t->nkids; k++) {
+            uint32_t ch = t->kids + k;
             const img_trie_node *cn = REC(c, img_trie_node, TRIE, ch);
-            if (cn->label.len == 0) return fail(c, OFF(c, TRIE, ch, img_trie_node, label), "TRIE %u: empty label below the root", ch);
-            int b = (unsigned char)str_at(c, cn->label)[0];
-            if (b <= prev) return fail(c, OFF(c, TRIE, ch, img_trie_node, label), "TRIE %u: children not sorted by first byte", ch);
-            if (cn->first != (uint32_t)b) return fail(c, OFF(c, TRIE, ch, img_trie_node, first), "TRIE %u: first byte is not the label's", ch);
-            prev = b;
+            if (cn->label_len == 0) return fail(c, OFF(c, TRIE, ch, img_trie_node, label_len), "TRIE %u: empty label below the root", ch);
+            if ((int)keys[ch] <= prev) return fail(c, OFF(c, TRIE, ch, img_trie_node, label), "TRIE %u: children not sorted by first byte", ch);
+            prev = keys[ch];
             if (c->triemax[ch] > mx) mx = c->triemax[ch];
         }
         c->triemax[i] = mx;
@@ -314,47 +454,40 @@ static bool check_rows(vctx *c)
         const img_index *x = REC(c, img_index, INDEXES, i);
         if (x->trie != IMG_NONE) {
             const img_trie_node *root = REC(c, img_trie_node, TRIE, x->trie);
-            if (root->label.len) return fail(c, OFF(c, INDEXES, i, img_index, trie), "INDEXES %u: trie root has a label", i);
+            if (root->label_len) return fail(c, OFF(c, INDEXES, i, img_index, trie), "INDEXES %u: trie root has a label", i);
             if (c->triemax[x->trie] > x->nrows)
                 return fail(c, OFF(c, INDEXES, i, img_index, trie), "INDEXES %u: trie names row %u of %u", i, c->triemax[x->trie] - 1, x->nrows);
         }
         if (x->rest != IMG_NONE && c->rowmax[x->rest] > x->nrows)
             return fail(c, OFF(c, INDEXES, i, img_index, rest), "INDEXES %u: rest list names row %u of %u", i, c->rowmax[x->rest] - 1, x->nrows);
         if (x->exact != IMG_NONE) {
-            const img_host_table *ht = REC(c, img_host_table, HOSTTABLES, x->exact);
-            if (ht->ntargets != CNT(c, ROWLISTS))
-                return fail(c, OFF(c, INDEXES, i, img_index, exact), "INDEXES %u: exact-path table targets %u, not the %u row lists",
-                            i, ht->ntargets, CNT(c, ROWLISTS));
-            if (ht->lens.count || ht->dflt != IMG_NONE)
-                return fail(c, OFF(c, INDEXES, i, img_index, exact), "INDEXES %u: exact-path table has wildcards", i);
-            if (c->htmax[x->exact] == UINT32_MAX) {
-                uint32_t mx = 0;
-                for (uint32_t e = 0; e < ht->entries.count; e++) {
-                    const img_host_entry *he = REC(c, img_host_entry, HENTRIES, ht->entries.first + e);
-                    if (c->rowmax[he->target] > mx) mx = c->rowmax[he->target];
-                }
-                c->htmax[x->exact] = mx;
-            }
+            uint64_t off = OFF(c, INDEXES, i, img_index, exact);
+            if (!index_table(c, i, x->exact, false, off)) return false;
             if (c->htmax[x->exact] > x->nrows)
-                return fail(c, OFF(c, INDEXES, i, img_index, exact), "INDEXES %u: exact-path table names row %u of %u",
-                            i, c->htmax[x->exact] - 1, x->nrows);
+                return fail(c, off, "INDEXES %u: exact-path table names row %u of %u", i, c->htmax[x->exact] - 1, x->nrows);
+        }
+        if (x->prefix != IMG_NONE) {
+            uint64_t off = OFF(c, INDEXES, i, img_index, prefix);
+            if (!index_table(c, i, x->prefix, true, off)) return false;
+            if (c->htmax[x->prefix] > x->nrows)
+                return fail(c, off, "INDEXES %u: prefix table names row %u of %u", i, c->htmax[x->prefix] - 1, x->nrows);
         }
     }
-    for (uint32_t i = 0; i < CNT(c, VHOSTS); i++) {
-        const img_vhost *v = REC(c, img_vhost, VHOSTS, i);
-        const img_index *x = REC(c, img_index, INDEXES, v->index);
-        if (x->nrows != v->rows.count)
-            return fail(c, OFF(c, VHOSTS, i, img_vhost, index), "VHOSTS %u: %u rows but its index is for %u", i, v->rows.count, x->nrows);
+    for (uint32_t i = 0; i < CNT(c, ROWSETS); i++) {
+        const img_rowset *rs = REC(c, img_rowset, ROWSETS, i);
+        const img_index *x = REC(c, img_index, INDEXES, rs->index);
+        if (x->nrows != rs->rows.count)
+            return fail(c, OFF(c, ROWSETS, i, img_rowset, index), "ROWSETS %u: %u rows but its index is for %u", i, rs->rows.count, x->nrows);
     }
     return true;
 }
 
 /* ---- everything else that ties records together */
 
-static bool check_matchers(vctx *c, img_range r, bool origin, uint64_t off, const char *who, uint32_t i)
+static bool check_matchers(vctx *c, uint32_t first, uint32_t count, bool origin, uint64_t off, const char *who, uint32_t i)
 {
-    for (uint32_t k = 0; k < r.count; k++) {
-        uint32_t mi = r.first + k;
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t mi = first + k;
         const img_matcher *m = REC(c, img_matcher, MATCHERS, mi);
         if ((m->target == IMG_TARGET_ORIGIN) != origin)
             return fail(c, off, "%s %u: matcher %u has target %s here", who, i, mi, img_enum_name(IMG_E_TARGET, m->target));
@@ -364,12 +497,38 @@ static bool check_matchers(vctx *c, img_range r, bool origin, uint64_t off, cons
     return true;
 }
 
-/* a target is a CLUSTERS index (single destination) or a TARGETS index (split) */
-static bool check_target(vctx *c, uint32_t t, bool cluster, uint64_t off, const char *who, uint32_t i)
+/* what a lookup answers for a cluster: OK, UH (no endpoints) or NC (missing) */
+static uint32_t cluster_status(const vctx *c, uint32_t ci)
 {
-    uint32_t lim = cluster ? CNT(c, CLUSTERS) : CNT(c, TARGETS);
-    if (t >= lim) return fail(c, off, "%s %u: target %u outside the %u %s records", who, i, t, lim, cluster ? "CLUSTERS" : "TARGETS");
+    const img_cluster_shape *s = REC(c, img_cluster_shape, CSHAPES, REC(c, img_cluster, CLUSTERS, ci)->shape);
+    if (s->kind == IMG_CLUSTER_MISSING) return IMG_TW_NC;
+    if (s->endpoints.count == 0 && !(s->flags & IMG_CLUSTER_SELF_ENDPOINT) && s->kind != IMG_CLUSTER_ORIGINAL_DST) return IMG_TW_UH;
+    return IMG_TW_OK;
+}
+
+/* a target word: IMG_NONE, a TARGETS index, or a CLUSTERS index with the
+** status of that cluster */
+static bool check_target_word(vctx *c, uint32_t w, uint64_t off, const char *who, uint32_t i)
+{
+    if (w == IMG_NONE) return true;
+    uint32_t tag = IMG_TW_TAG(w), x = IMG_TW_INDEX(w);
+    if (tag == IMG_TW_SPLIT) {
+        if (x >= CNT(c, TARGETS)) return fail(c, off, "%s %u: target %u outside the %u TARGETS records", who, i, x, CNT(c, TARGETS));
+        return true;
+    }
+    if (x >= CNT(c, CLUSTERS)) return fail(c, off, "%s %u: cluster %u outside the %u CLUSTERS records", who, i, x, CNT(c, CLUSTERS));
+    if (cluster_status(c, x) != tag) return fail(c, off, "%s %u: the status bits of cluster %u do not agree with the cluster", who, i, x);
     return true;
+}
+
+/* clusters order: host, then port, then subset */
+static int cluster_cmp(vctx *c, const img_cluster *a, const img_cluster *b, size_t *read)
+{
+    int r = sz_cmp(sz_at(c, a->host), sz_at(c, b->host), read);
+    if (r) return r;
+    const img_cluster_shape *x = REC(c, img_cluster_shape, CSHAPES, a->shape), *y = REC(c, img_cluster_shape, CSHAPES, b->shape);
+    if (x->port != y->port) return x->port < y->port ? -1 : 1;
+    return sz_cmp(sz_at(c, x->subset), sz_at(c, y->subset), read);
 }
 
 static bool check_links(vctx *c)
@@ -379,10 +538,41 @@ static bool check_links(vctx *c)
         for (uint32_t k = 1; k < v->labels.count; k++) {
             const img_label *a = REC(c, img_label, LABELS, v->labels.first + k - 1), *b = a + 1;
             uint32_t n = a->key.len < b->key.len ? a->key.len : b->key.len;
+            if (!spend(c, n, OFF(c, VIEWS, i, img_view, labels))) return false;
             int cmp = memcmp(str_at(c, a->key), str_at(c, b->key), n);
             if (cmp > 0 || (cmp == 0 && a->key.len >= b->key.len))
                 return fail(c, OFF(c, VIEWS, i, img_view, labels), "VIEWS %u: labels not sorted by key", i);
         }
+    }
+    for (uint32_t i = 0; i < CNT(c, ORIGINS); i++) {
+        uint32_t vs = REC(c, img_src, ORIGINS, i)->vs;
+        if (vs != IMG_NONE && vs != IMG_VS_SELF && vs >= CNT(c, VSES))
+            return fail(c, OFF(c, ORIGINS, i, img_src, vs), "ORIGINS %u: vs: index %u outside the %u VSES records", i, vs, CNT(c, VSES));
+    }
+    for (uint32_t i = 0; i < CNT(c, CHAINSHAPES); i++) {
+        const img_chain_shape *s = REC(c, img_chain_shape, CHAINSHAPES, i);
+        if (s->kind == IMG_CHAIN_HTTP && s->src != IMG_NONE)
+            return fail(c, OFF(c, CHAINSHAPES, i, img_chain_shape, src), "CHAINSHAPES %u: an HTTP chain has no origin", i);
+    }
+    for (uint32_t i = 0; i < CNT(c, CHAINS); i++) {
+        const img_chain *ch = REC(c, img_chain, CHAINS, i);
+        const img_chain_shape *s = REC(c, img_chain_shape, CHAINSHAPES, ch->shape);
+        uint64_t off = OFF(c, CHAINS, i, img_chain, next);
+        if (s->kind == IMG_CHAIN_HTTP) {
+            if (ch->next >= CNT(c, ROUTETABLES))
+                return fail(c, off, "CHAINS %u: route table %u outside the %u ROUTETABLES records", i, ch->next, CNT(c, ROUTETABLES));
+        } else {
+            if (ch->next == IMG_NONE) return fail(c, off, "CHAINS %u: a TCP chain needs a target", i);
+            if (!check_target_word(c, ch->next, off, "CHAINS", i)) return false;
+        }
+        off = OFF(c, CHAINS, i, img_chain, sni);
+        if (s->nsni == 0 && ch->sni) return fail(c, off, "CHAINS %u: server names without a count", i);
+        if (s->nsni == 1 && ch->sni >= CNT(c, STRINGS))
+            return fail(c, off, "CHAINS %u: sni: string offset %u outside the %u string bytes", i, ch->sni, CNT(c, STRINGS));
+        if (s->nsni > 1 && (ch->sni > CNT(c, STRLIST) || s->nsni > CNT(c, STRLIST) - ch->sni))
+            return fail(c, off, "CHAINS %u: sni: range %u+%u exceeds %u STRLIST records", i, ch->sni, s->nsni, CNT(c, STRLIST));
+        if (s->src != IMG_NONE && REC(c, img_src, ORIGINS, s->src)->vs == IMG_VS_SELF && ch->vs == IMG_NONE)
+            return fail(c, OFF(c, CHAINS, i, img_chain, vs), "CHAINS %u: its origin needs the chain's VirtualService", i);
     }
     for (uint32_t i = 0; i < CNT(c, LISTENERS); i++) {
         const img_listener *l = REC(c, img_listener, LISTENERS, i);
@@ -401,22 +591,12 @@ static bool check_links(vctx *c)
             return fail(c, OFF(c, LISTENERS, i, img_listener, chain), "LISTENERS %u: chain %u is not one of its chains", i, l->chain);
         for (uint32_t k = 0; k < l->chains.count; k++) {
             const img_chain *ch = REC(c, img_chain, CHAINS, l->chains.first + k);
-            if (l->kind == IMG_LISTENER_HTTP && ch->kind != IMG_CHAIN_HTTP)
-                return fail(c, off, "LISTENERS %u: HTTP listener with a %s chain", i, img_enum_name(IMG_E_CHAIN, ch->kind));
-            if (l->kind == IMG_LISTENER_TCP && ch->kind != IMG_CHAIN_TCP)
-                return fail(c, off, "LISTENERS %u: TCP listener with a %s chain", i, img_enum_name(IMG_E_CHAIN, ch->kind));
+            uint32_t kind = REC(c, img_chain_shape, CHAINSHAPES, ch->shape)->kind;
+            if (l->kind == IMG_LISTENER_HTTP && kind != IMG_CHAIN_HTTP)
+                return fail(c, off, "LISTENERS %u: HTTP listener with a %s chain", i, img_enum_name(IMG_E_CHAIN, kind));
+            if (l->kind == IMG_LISTENER_TCP && kind != IMG_CHAIN_TCP)
+                return fail(c, off, "LISTENERS %u: TCP listener with a %s chain", i, img_enum_name(IMG_E_CHAIN, kind));
         }
-    }
-    for (uint32_t i = 0; i < CNT(c, CHAINS); i++) {
-        const img_chain *ch = REC(c, img_chain, CHAINS, i);
-        uint64_t off = OFF(c, CHAINS, i, img_chain, kind);
-        if (ch->kind == IMG_CHAIN_HTTP && (ch->route_table == IMG_NONE || ch->target != IMG_NONE || ch->flags))
-            return fail(c, off, "CHAINS %u: an HTTP chain needs a route table and no target", i);
-        if (ch->kind == IMG_CHAIN_TCP && (ch->target == IMG_NONE || ch->route_table != IMG_NONE))
-            return fail(c, off, "CHAINS %u: a TCP chain needs a target and no route table", i);
-        if (ch->kind == IMG_CHAIN_TCP &&
-            !check_target(c, ch->target, ch->flags & IMG_CHAIN_CLUSTER, OFF(c, CHAINS, i, img_chain, target), "CHAINS", i))
-            return false;
     }
     for (uint32_t i = 0; i < CNT(c, ROUTETABLES); i++) {
         const img_route_table *rt = REC(c, img_route_table, ROUTETABLES, i);
@@ -425,20 +605,46 @@ static bool check_links(vctx *c)
             return fail(c, OFF(c, ROUTETABLES, i, img_route_table, hosts), "ROUTETABLES %u: host table targets %u, %u virtual hosts",
                         i, ht->ntargets, rt->vhosts.count);
     }
+    for (uint32_t i = 0; i < CNT(c, ROWS); i++) {
+        const img_row *r = REC(c, img_row, ROWS, i);
+        uint32_t kind = r->flags & IMG_ROW_KIND_MASK;
+        uint64_t off = OFF(c, ROWS, i, img_row, path);
+        if (kind >= IMG_PATH_COUNT_) return fail(c, OFF(c, ROWS, i, img_row, flags), "ROWS %u: unknown path kind %u", i, kind);
+        if (kind == IMG_PATH_REGEX) {
+            if (r->path >= CNT(c, REGEXES) || r->path_len)
+                return fail(c, off, "ROWS %u: regex %u outside the %u REGEXES records", i, r->path, CNT(c, REGEXES));
+        } else if (r->path > CNT(c, STRINGS) || r->path_len > CNT(c, STRINGS) - r->path) {
+            return fail(c, off, "ROWS %u: path %u+%u outside the %u string bytes", i, r->path, r->path_len, CNT(c, STRINGS));
+        }
+        if (r->matchers > CNT(c, MATCHERS) || r->nmatchers > CNT(c, MATCHERS) - r->matchers)
+            return fail(c, OFF(c, ROWS, i, img_row, matchers), "ROWS %u: matchers: range %u+%u exceeds %u MATCHERS records", i,
+                        r->matchers, r->nmatchers, CNT(c, MATCHERS));
+        if (!check_matchers(c, r->matchers, r->nmatchers, false, OFF(c, ROWS, i, img_row, matchers), "ROWS", i)) return false;
+        const img_src *o = REC(c, img_src, ORIGINS, r->src);
+        if (!(r->flags & IMG_ROW_SELF_VS) != (o->vs != IMG_VS_SELF) || !(r->flags & IMG_ROW_NAMED) != (o->name.len == 0))
+            return fail(c, OFF(c, ROWS, i, img_row, flags), "ROWS %u: flags do not agree with origin %u", i, r->src);
+    }
     for (uint32_t i = 0; i < CNT(c, ROUTES); i++) {
-        const img_route *r = REC(c, img_route, ROUTES, i);
-        uint32_t kind = r->flags & IMG_ROUTE_KIND_MASK;
-        if (kind >= IMG_PATH_COUNT_) return fail(c, OFF(c, ROUTES, i, img_route, flags), "ROUTES %u: unknown path kind %u", i, kind);
-        if ((kind == IMG_PATH_REGEX) != (r->regex != IMG_NONE))
-            return fail(c, OFF(c, ROUTES, i, img_route, regex), "ROUTES %u: regex index does not agree with the path kind", i);
-        const img_action *a = REC(c, img_action, ACTIONS, r->action);
-        if ((a->kind == IMG_ACTION_ROUTE) != (r->target != IMG_NONE) || (a->kind != IMG_ACTION_ROUTE && (r->flags & IMG_ROUTE_CLUSTER)))
-            return fail(c, OFF(c, ROUTES, i, img_route, target), "ROUTES %u: target does not agree with a %s action", i,
-                        img_enum_name(IMG_E_ACTION, a->kind));
-        if (a->kind == IMG_ACTION_ROUTE &&
-            !check_target(c, r->target, r->flags & IMG_ROUTE_CLUSTER, OFF(c, ROUTES, i, img_route, target), "ROUTES", i))
-            return false;
-        if (!check_matchers(c, r->matchers, false, OFF(c, ROUTES, i, img_route, matchers), "ROUTES", i)) return false;
+        uint32_t w = *REC(c, uint32_t, ROUTES, i);
+        if (!check_target_word(c, w, rec_off(c, IMG_S_ROUTES, i, 0), "ROUTES", i)) return false;
+    }
+    for (uint32_t i = 0; i < CNT(c, VHOSTS); i++) {
+        const img_vhost *v = REC(c, img_vhost, VHOSTS, i);
+        const img_rowset *rs = REC(c, img_rowset, ROWSETS, v->rowset);
+        uint32_t n = rs->rows.count;
+        if (v->routes > CNT(c, ROUTES) || n > CNT(c, ROUTES) - v->routes)
+            return fail(c, OFF(c, VHOSTS, i, img_vhost, routes), "VHOSTS %u: routes: range %u+%u exceeds %u ROUTES records", i, v->routes, n,
+                        CNT(c, ROUTES));
+        for (uint32_t k = 0; k < n; k++) {
+            const img_row *r = REC(c, img_row, ROWS, rs->rows.first + k);
+            uint32_t w = *REC(c, uint32_t, ROUTES, v->routes + k);
+            uint32_t akind = REC(c, img_action, ACTIONS, r->action)->kind;
+            if ((akind == IMG_ACTION_ROUTE) != (w != IMG_NONE))
+                return fail(c, rec_off(c, IMG_S_ROUTES, v->routes + k, 0), "ROUTES %u: target does not agree with a %s action (VHOSTS %u row %u)",
+                            v->routes + k, img_enum_name(IMG_E_ACTION, akind), i, k);
+            if (REC(c, img_src, ORIGINS, r->src)->vs == IMG_VS_SELF && v->vs == IMG_NONE)
+                return fail(c, OFF(c, VHOSTS, i, img_vhost, vs), "VHOSTS %u: row %u needs the virtual host's VirtualService", i, k);
+        }
     }
     for (uint32_t i = 0; i < CNT(c, ACTIONS); i++) {
         const img_action *a = REC(c, img_action, ACTIONS, i);
@@ -449,7 +655,7 @@ static bool check_links(vctx *c)
     }
     for (uint32_t i = 0; i < CNT(c, CORSES); i++) {
         const img_cors *co = REC(c, img_cors, CORSES, i);
-        if (!check_matchers(c, co->origins, true, OFF(c, CORSES, i, img_cors, origins), "CORSES", i)) return false;
+        if (!check_matchers(c, co->origins.first, co->origins.count, true, OFF(c, CORSES, i, img_cors, origins), "CORSES", i)) return false;
     }
     for (uint32_t i = 0; i < CNT(c, TARGETS); i++) {
         const img_target *t = REC(c, img_target, TARGETS, i);
@@ -475,20 +681,31 @@ static bool check_links(vctx *c)
         uint32_t st = REC(c, img_direct, DIRECTS, i)->status;
         if (st < 100) return fail(c, OFF(c, DIRECTS, i, img_direct, status), "DIRECTS %u: status %u", i, st);
     }
+    for (uint32_t i = 0; i < CNT(c, CSHAPES); i++) {
+        const img_cluster_shape *s = REC(c, img_cluster_shape, CSHAPES, i);
+        bool self = s->flags & IMG_CLUSTER_SELF_ENDPOINT;
+        if ((s->kind == IMG_CLUSTER_MISSING) != (s->policy == IMG_NONE))
+            return fail(c, OFF(c, CSHAPES, i, img_cluster_shape, policy), "CSHAPES %u: settings do not agree with kind %s", i,
+                        img_enum_name(IMG_E_CLUSTER, s->kind));
+        if ((s->kind == IMG_CLUSTER_MISSING || self) && s->endpoints.count)
+            return fail(c, OFF(c, CSHAPES, i, img_cluster_shape, endpoints), "CSHAPES %u: endpoints on a %s cluster", i,
+                        self ? "self-endpoint" : "missing");
+        if (s->kind == IMG_CLUSTER_MISSING && self)
+            return fail(c, OFF(c, CSHAPES, i, img_cluster_shape, flags), "CSHAPES %u: a missing cluster has an endpoint", i);
+        if (!self && (s->ep_port || s->ep_kind))
+            return fail(c, OFF(c, CSHAPES, i, img_cluster_shape, ep_port), "CSHAPES %u: endpoint fields without a self endpoint", i);
+    }
     for (uint32_t i = 0; i < CNT(c, CLUSTERS); i++) {
+        /* the runtime writes every cluster's name out once (table.c): its
+        ** parts count against the same budget */
         const img_cluster *cl = REC(c, img_cluster, CLUSTERS, i);
-        if ((cl->kind == IMG_CLUSTER_MISSING) != (cl->policy == IMG_NONE))
-            return fail(c, OFF(c, CLUSTERS, i, img_cluster, policy), "CLUSTERS %u: settings do not agree with kind %s", i,
-                        img_enum_name(IMG_E_CLUSTER, cl->kind));
-        if (cl->kind == IMG_CLUSTER_MISSING && cl->endpoints.count)
-            return fail(c, OFF(c, CLUSTERS, i, img_cluster, endpoints), "CLUSTERS %u: a missing cluster has endpoints", i);
-        if (i) {
-            const img_cluster *p = cl - 1;
-            uint32_t n = p->name.len < cl->name.len ? p->name.len : cl->name.len;
-            int cmp = memcmp(str_at(c, p->name), str_at(c, cl->name), n);
-            if (cmp > 0 || (cmp == 0 && p->name.len >= cl->name.len))
-                return fail(c, OFF(c, CLUSTERS, i, img_cluster, name), "CLUSTERS %u: names not sorted and unique", i);
-        }
+        size_t parts = strlen(sz_at(c, cl->host)) + strlen(sz_at(c, REC(c, img_cluster_shape, CSHAPES, cl->shape)->subset));
+        if (!spend(c, parts, OFF(c, CLUSTERS, i, img_cluster, host))) return false;
+        if (i == 0) continue;
+        size_t read = 0;
+        int cmp = cluster_cmp(c, REC(c, img_cluster, CLUSTERS, i - 1), REC(c, img_cluster, CLUSTERS, i), &read);
+        if (!spend(c, read, OFF(c, CLUSTERS, i, img_cluster, host))) return false;
+        if (cmp >= 0) return fail(c, OFF(c, CLUSTERS, i, img_cluster, host), "CLUSTERS %u: not sorted by (host, port, subset) and unique", i);
     }
     for (uint32_t i = 0; i < CNT(c, ENDPOINTS); i++) {
         if (REC(c, img_endpoint, ENDPOINTS, i)->weight == 0)
@@ -591,7 +808,6 @@ static bool check_header(vctx *c, size_t n)
     }
     for (uint64_t k = prev_end; k < n; k++)
         if (p[k]) return fail(c, k, "trailing byte after the last section is not zero");
-    if (c->m->count[IMG_S_STRINGS] == 0) return fail(c, IMG_HEADER_SIZE, "empty string section");
     return true;
 }
 
@@ -600,7 +816,7 @@ bool img_verify(const void *p, size_t n, img_map *m, struct rx ***rxs, char *err
     img_map local;
     if (!m) m = &local;
     memset(m, 0, sizeof *m);
-    vctx c = { p, n, m, err, errlen, NULL, NULL, NULL };
+    vctx c = { p, n, m, err, errlen, NULL, NULL, NULL, 0, 8 * (uint64_t)n + (1u << 20) };
     bool ok = false;
     if ((uintptr_t)p % IMG_ALIGN) {
         fail(&c, 0, "image buffer is not 8-byte aligned");
@@ -612,7 +828,7 @@ bool img_verify(const void *p, size_t n, img_map *m, struct rx ***rxs, char *err
     }
     m->base = p;
     m->size = n;
-    if (!check_header(&c, n)) goto out;
+    if (!check_header(&c, n) || !check_strings(&c)) goto out;
     for (int s = 0; s < IMG_NSECTIONS; s++)
         if (!check_fields(&c, (img_sec)s)) goto out;
     if (!check_host_tables(&c) || !check_rows(&c) || !check_links(&c)) goto out;

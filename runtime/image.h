@@ -13,9 +13,22 @@
 ** Every number is little-endian and fixed-width. Records refer to each
 ** other by index (into a named section) or by range {first, count}, never
 ** by pointer; IMG_NONE (0xffffffff) is "no index" where a field allows it.
-** Strings live in one section (STRINGS) and are referenced as {off, len};
-** every string is followed by a NUL byte, so s[len] == 0 always holds.
+** Strings live in one section (STRINGS), referenced in one of three ways:
+**   img_str {off, len}  any bytes (NUL included); s[len] == 0 always holds
+**   SZ  a u32 offset: the string runs to the next NUL byte (names, hosts:
+**       never hold a NUL; the writer refuses one)
+**   SOFF a u32 offset whose length is another field of the record
+** STRINGS starts with the empty string (byte 0 is NUL) and ends with a NUL,
+** so every SZ offset inside the section names a terminated string.
 ** Strings may overlap (a string may be the tail of another one).
+**
+** Size is a feature (version 2): what is the same for many records is
+** stored once and referred to (row shapes, chain shapes, cluster shapes,
+** origins, action records), what can be derived is not stored (cluster
+** names are outbound|PORT|SUBSET|HOST from a cluster's host and shape; a
+** DNS cluster whose only endpoint is its own host stores no endpoint), and
+** per-instance records keep only what differs (a virtual host: its domain,
+** its row set, its VirtualService and the targets of its rows).
 **
 ** The checksum is XXH3-64 over every byte of the file except the 8 bytes
 ** of the checksum field itself; the build id is XXH3-128 of the bytes after
@@ -39,7 +52,7 @@
 
 #define IMG_MAGIC        "MSHI"
 #define IMG_DATA         "\x19\x93\r\n\x1a\n"   /* catches newline and text-mode mangling */
-#define IMG_MAJOR        1
+#define IMG_MAJOR        2
 #define IMG_MINOR        0
 #define IMG_ENDIAN_PROBE 0x01020304u
 #define IMG_NONE         0xffffffffu
@@ -155,15 +168,15 @@ typedef enum {
 
 /* ------------------------------------------------------------ flags */
 
-enum {
-    IMG_ROUTE_IGNORE_CASE = 1u << 8,    /* ignoreUriCase: prefix/exact compare case-insensitively */
-    IMG_ROUTE_CATCH_ALL   = 1u << 9,    /* prefix "/" without header/query matchers */
-    IMG_ROUTE_QUERY       = 1u << 10,   /* has query-parameter matchers */
-    IMG_ROUTE_CLUSTER     = 1u << 11,   /* target is a single cluster, not a split */
-    IMG_ROUTE_KIND_MASK   = 0xffu,      /* low byte: IMG_PATH_* */
-    IMG_ROUTE_FLAGS_MASK  = 0xfffu
+enum {                                  /* img_row.flags */
+    IMG_ROW_KIND_MASK   = 0x3u,         /* IMG_PATH_* */
+    IMG_ROW_IGNORE_CASE = 1u << 2,      /* ignoreUriCase: prefix/exact compare case-insensitively */
+    IMG_ROW_CATCH_ALL   = 1u << 3,      /* prefix "/" without header/query matchers */
+    IMG_ROW_QUERY       = 1u << 4,      /* has query-parameter matchers */
+    IMG_ROW_SELF_VS     = 1u << 5,      /* its origin's vs is IMG_VS_SELF (a lookup need not read it) */
+    IMG_ROW_NAMED       = 1u << 6,      /* its origin has a route name */
+    IMG_ROW_FLAGS_MASK  = 0x7fu
 };
-enum { IMG_CHAIN_CLUSTER = 1u << 0, IMG_CHAIN_FLAGS_MASK = 0x1u };
 enum {
     IMG_M_INVERT        = 1u << 0,      /* withoutHeaders: result inverted */
     IMG_M_MISSING_EMPTY = 1u << 1,      /* a missing header is matched as "" */
@@ -197,7 +210,30 @@ enum {
     IMG_CP_USE_CLIENT_PROTOCOL = 1u << 5,
     IMG_CPOLICY_FLAGS_MASK = 0x3fu
 };
-enum { IMG_CLUSTER_MESH_EXTERNAL = 1u << 0, IMG_CLUSTER_FLAGS_MASK = 0x1u };
+enum {
+    IMG_CLUSTER_MESH_EXTERNAL = 1u << 0,
+    IMG_CLUSTER_SELF_ENDPOINT = 1u << 1, /* one endpoint: the cluster's own host at ep_port (DNS
+                                            ServiceEntry without endpoints); ENDPOINTS range empty */
+    IMG_CLUSTER_FLAGS_MASK = 0x3u
+};
+
+/* A target word: where a route row or a TCP chain sends traffic.
+**   bits 31-30  IMG_TW_OK  CLUSTERS index; the cluster has endpoints (or is ORIGINAL_DST)
+**               IMG_TW_UH  CLUSTERS index of a cluster without endpoints (503 UH)
+**               IMG_TW_NC  CLUSTERS index of a MISSING cluster (503 NC)
+**               IMG_TW_SPLIT  TARGETS index (a weighted split); all ones (IMG_NONE): none
+**   bits 29-0   the index
+** The status lets a lookup decide without reading the cluster; the verifier
+** checks it against the cluster. */
+enum { IMG_TW_OK = 0, IMG_TW_UH = 1, IMG_TW_NC = 2, IMG_TW_SPLIT = 3 };
+#define IMG_TW_TAG(w)       ((uint32_t)(w) >> 30)
+#define IMG_TW_INDEX(w)     ((uint32_t)(w) & 0x3fffffffu)
+#define IMG_TW(tag, i)      (((uint32_t)(tag) << 30) | (uint32_t)(i))
+#define IMG_TW_LIMIT        0x3fffffffu         /* indexes stay below */
+
+/* An origin's `vs` may say "the VirtualService of the instance": the
+** virtual host (rows) or the chain (TCP) that uses the shared record. */
+#define IMG_VS_SELF 0xfffffffeu
 
 /* ------------------------------------------------------------ records */
 
@@ -223,30 +259,40 @@ typedef struct img_listener {
     img_range servers;          /* STRLIST: "ns/gateway servers[i]" merged on this port */
 } img_listener;
 
-/* Where a route row or a TCP chain came from. No file names or line
-** numbers: the image must not change when documents move. */
+/* Where a route row or a TCP chain came from (ORIGINS), shared by every
+** row or chain with the same entry: the VirtualService itself is usually
+** IMG_VS_SELF, taken from the instance (img_vhost.vs, img_chain.vs). No
+** file names or line numbers: the image must not change when documents
+** move. */
 typedef struct img_src {
-    uint32_t vs;                /* VSES, or IMG_NONE (a default route) */
+    img_str name;               /* %ROUTE_NAME% of rows: http.name[.match.name] ("" none) */
+    uint32_t vs;                /* VSES, IMG_VS_SELF, or IMG_NONE (a default route: no VS) */
     uint32_t delegate;          /* VSES of the delegate VS the route came from, or IMG_NONE */
     uint16_t entry;             /* http[] / tls[] / tcp[] index in the root VS */
     uint16_t match;             /* match[j], 0xffff: no match block */
     uint32_t kind;              /* IMG_ENTRY_* */
 } img_src;
 
-/* A filter chain. Passthrough chains carry no server label, so the
-** chains of a gateway view and of the mesh view for the same rules are
-** equal records and stored once (the listener lists its servers). */
-typedef struct img_chain {
-    uint32_t kind;              /* IMG_CHAIN_* */
-    uint32_t tls;               /* IMG_TLS_*: server TLS mode (NONE: plain text) */
-    uint32_t protocol;          /* IMG_PROTO_*: the server's protocol (TLS for passthrough) */
-    uint32_t flags;             /* IMG_CHAIN_* flags */
-    uint32_t route_table;       /* ROUTETABLES (HTTP chains), else IMG_NONE */
-    uint32_t target;            /* TCP chains: CLUSTERS with IMG_CHAIN_CLUSTER, else TARGETS */
-    img_src src;                /* the VS tls[]/tcp[] entry of TCP chains (vs IMG_NONE otherwise) */
+/* What filter chains have in common (CHAINSHAPES). Passthrough chains
+** carry no server label, so the chains of a gateway view and of the mesh
+** view for the same rules are equal and stored once. */
+typedef struct img_chain_shape {
+    uint8_t kind;               /* IMG_CHAIN_* */
+    uint8_t tls;                /* IMG_TLS_*: server TLS mode (NONE: plain text) */
+    uint8_t protocol;           /* IMG_PROTO_*: the server's protocol (TLS for passthrough) */
+    uint8_t pad;
+    uint32_t nsni;              /* server names: 0 any, 1 inline in the chain, more in STRLIST */
     img_str server;             /* "ns/gateway servers[i]" of terminating chains, else "" */
     img_str credential;         /* tls.credentialName ("" none) */
-    img_range sni;              /* STRLIST: server names this chain answers ("" none = any) */
+    uint32_t src;               /* ORIGINS: the VS tls[]/tcp[] entry of TCP chains, else IMG_NONE */
+} img_chain_shape;
+
+/* A filter chain: its shape and what is its own. */
+typedef struct img_chain {
+    uint32_t shape;             /* CHAINSHAPES */
+    uint32_t next;              /* HTTP: ROUTETABLES; TCP: a target word (never IMG_NONE) */
+    uint32_t sni;               /* nsni 1: SZ name; nsni > 1: STRLIST first; nsni 0: 0 */
+    uint32_t vs;                /* VSES for an origin's IMG_VS_SELF, or IMG_NONE */
 } img_chain;
 
 typedef struct img_route_table {
@@ -257,81 +303,115 @@ typedef struct img_route_table {
 } img_route_table;
 
 /* A host table answers "which target for this name": exact names through
-** an open-addressing hash (slots hold entry index + 1, 0 = empty; linear
-** probing from XXH3-64(key, seed kind) & (nslots - 1)); suffix wildcards
-** ("*.foo.com" stored as suffix ".foo.com", any string after '*') by
-** hashing the request's tail for each length in `lens`, longest first,
-** skipping lengths >= the name's length; then `dflt` ("*").
-** Used for vhost domains, SNI chains and exact paths. */
+** a hash table of cache-line buckets (h = XXH3-64(key, seed kind); home
+** bucket (low32(h) * nbuckets) >> 32; the bucket's tags are compared at
+** once, then the keys whose tag matched; a bucket that ran full has
+** IMG_HB_OVERFLOW and the search goes on to the next one, with
+** wrap-around); suffix wildcards ("*.foo.com" stored as suffix ".foo.com",
+** any string after '*') by hashing the request's tail for each length in
+** `lens`, longest first, skipping lengths >= the name's length; then
+** `dflt` ("*"). Used for vhost domains, SNI chains and exact paths. */
 typedef struct img_host_table {
-    img_range slots;            /* HSLOTS, count a power of two, at least one empty */
-    img_range entries;          /* HENTRIES */
+    img_range buckets;          /* HBUCKETS, at least one without IMG_HB_OVERFLOW */
     img_range lens;             /* U32LIST: distinct suffix lengths, strictly descending */
+    uint32_t nentries;          /* used slots in all buckets */
     uint32_t dflt;              /* target of "*", or IMG_NONE */
     uint32_t ntargets;          /* targets are < ntargets */
+    uint32_t pad;
 } img_host_table;
 
-typedef struct img_host_entry {
-    img_str key;                /* lowercase name, or suffix without the '*' */
-    uint32_t target;            /* meaning depends on the table */
-    uint32_t kind;              /* IMG_HOST_* */
-    uint64_t hash;              /* XXH3_64bits_withSeed(key, len, kind) */
-} img_host_entry;
+/* One bucket: 64 bytes, one cache line (the writer aligns the section). */
+#define IMG_HB_SLOTS 6
+typedef struct img_hbucket {
+    uint16_t tag[IMG_HB_SLOTS];     /* high 16 bits of h, per used slot */
+    uint16_t count;                 /* used slots, from the front; the rest are zero */
+    uint16_t flags;                 /* IMG_HB_* */
+    uint32_t key[IMG_HB_SLOTS];     /* SZ: lowercase name, or suffix without the '*' (never "") */
+    uint32_t target[IMG_HB_SLOTS];  /* IMG_HB_SUFFIX for a suffix entry | target (meaning per table) */
+} img_hbucket;
+#define IMG_HB_SUFFIX 0x80000000u
+enum { IMG_HB_OVERFLOW = 1u << 0, IMG_HB_FLAGS_MASK = 0x1u };
 
-/* A virtual host and its decision table: rows in Envoy order (first
-** match wins) and an index telling which rows can match a path:
-**   trie    radix tree over the literal of prefix rows: walking the path,
-**           every node passed lists the rows whose prefix ends there;
-**   exact   host-table of exact-path literals -> ROWLISTS;
-**   rest    rows with no usable literal (regex, ignoreUriCase), always
-**           candidates.
-** Row numbers in an index are relative to the rows, so structurally equal
-** virtual hosts share one index (and equal row lists are stored once). */
+/* A virtual host: its domain, its row set (shared by every virtual host
+** whose rows have the same shape) and what is its own: the target words
+** of its rows (ROUTES, one per row: these are the "route rows" a
+** decision and coverage count) and its VirtualService. */
 typedef struct img_vhost {
-    img_str domain;             /* as in Envoy: lowercase; "*.foo.com", "*" */
-    img_range rows;             /* ROUTES */
-    uint32_t index;             /* INDEXES, for rows.count rows */
-    uint32_t port;              /* for the name domain:port */
-    uint32_t flags;             /* IMG_VHOST_* */
-    uint32_t pad;
+    uint32_t domain;            /* SZ, as in Envoy: lowercase; "*.foo.com", "*" */
+    uint32_t rowset;            /* ROWSETS */
+    uint32_t routes;            /* ROUTES first; rowset.rows.count words */
+    uint32_t vs;                /* VSES for the rows' IMG_VS_SELF origins, or IMG_NONE */
 } img_vhost;
 
+/* A decision table: rows in Envoy order (first match wins) and an index
+** telling which rows can match a path:
+**   prefix  when the prefix literals have few distinct lengths: a host
+**           table of the literals, its `lens` the lengths, longest first;
+**           for each length the path's head of that length is looked up
+**           (a cost per distinct length, not per level of a tree);
+**   trie    otherwise a radix tree over the literals of prefix rows:
+**           walking the path, every node passed lists the rows whose
+**           prefix ends there;
+**   exact   host table of exact-path literals;
+**   rest    rows with no usable literal (regex, ignoreUriCase, empty),
+**           always candidates.
+** Rows are named by row references (one row inline, or a ROWLISTS list);
+** row numbers are relative to the rows, so structurally equal row sets
+** share one index (and equal row lists are stored once). */
+typedef struct img_rowset {
+    img_range rows;             /* ROWS */
+    uint32_t index;             /* INDEXES, for rows.count rows */
+    uint16_t port;              /* for the name domain:port */
+    uint16_t flags;             /* IMG_VHOST_* */
+} img_rowset;
+
 typedef struct img_index {
-    uint32_t nrows;             /* rows.count of every virtual host using it */
+    uint32_t nrows;             /* rows.count of every row set using it */
     uint32_t trie;              /* TRIE root, or IMG_NONE */
-    uint32_t exact;             /* HOSTTABLES (targets: ROWLISTS), or IMG_NONE */
+    uint32_t exact;             /* HOSTTABLES (targets: row references), or IMG_NONE */
     uint32_t rest;              /* ROWLISTS, or IMG_NONE */
+    uint32_t prefix;            /* HOSTTABLES (targets: row references; lens: literal lengths), or IMG_NONE */
+    uint32_t pad;
 } img_index;
 
+/* A row reference: IMG_ROWS_ONE | row (one row), else a ROWLISTS index
+** (trie nodes: IMG_NONE for none). Host tables of an index have ntargets
+** IMG_HB_SUFFIX: their targets are row references, checked by the index. */
+#define IMG_ROWS_ONE 0x40000000u
+
+/* A trie node; TRIEKEYS[i] is the first byte of node i's label (0 for a
+** root), so a child search reads one small array. */
 typedef struct img_trie_node {
-    img_str label;              /* bytes from the parent (root: empty, others >= 1) */
-    img_range children;         /* TRIE, indexes > this node, sorted by first label byte */
-    uint32_t rows;              /* ROWLISTS, or IMG_NONE */
-    uint32_t first;             /* label[0] (0 for the root): the key of the children search */
+    uint32_t label;             /* SOFF: bytes from the parent (root: empty, others 1..65535) */
+    uint32_t kids;              /* TRIE first child, > this node, sorted by first byte */
+    uint32_t rows;              /* a row reference, or IMG_NONE */
+    uint16_t label_len;
+    uint16_t nkids;             /* <= 256 */
 } img_trie_node;
 
-typedef struct img_route {
-    uint32_t flags;             /* IMG_PATH_* in the low byte, IMG_ROUTE_* above */
-    uint32_t regex;             /* REGEXES for a regex path, else IMG_NONE */
-    img_str path;               /* prefix, exact path or regex text */
-    img_range matchers;         /* MATCHERS (headers, then query parameters) */
-    uint32_t action;            /* ACTIONS */
-    uint32_t target;            /* IMG_ACTION_ROUTE: CLUSTERS with IMG_ROUTE_CLUSTER, else TARGETS
-                                   (a weighted split); IMG_NONE for other actions */
-    img_str name;               /* %ROUTE_NAME%: http.name[.match.name] */
-    img_src src;                /* the VS http[] entry and match */
-} img_route;
+/* A row shape (ROWS): how a row matches and what it does, without its
+** target (the virtual host's ROUTES word) or its VirtualService. */
+typedef struct img_row {
+    uint32_t path;              /* SOFF prefix or exact literal; REGEXES index for a regex path */
+    uint32_t path_len;          /* 0 for a regex path */
+    uint32_t matchers;          /* MATCHERS first (headers, then query parameters) */
+    uint16_t nmatchers;
+    uint16_t flags;             /* IMG_PATH_* in the low bits, IMG_ROW_* above */
+    uint32_t action;            /* ACTIONS: IMG_ACTION_ROUTE rows have a target word, others IMG_NONE */
+    uint32_t src;               /* ORIGINS: route name and VS entry */
+} img_row;
 
 typedef struct img_matcher {
-    uint32_t target;            /* IMG_TARGET_* */
-    uint32_t op;                /* IMG_OP_* */
-    uint32_t flags;             /* IMG_M_* */
+    uint8_t target;             /* IMG_TARGET_* */
+    uint8_t op;                 /* IMG_OP_* */
+    uint8_t flags;              /* IMG_M_* */
+    uint8_t pad;
     uint32_t regex;             /* REGEXES for IMG_OP_REGEX, else IMG_NONE */
     img_str name;               /* lowercase header name (":method", ...) or query name */
     img_str value;
 } img_matcher;
 
-typedef struct img_vs { img_str ns, name; } img_vs;
+typedef struct img_vs { uint32_t ns, name; } img_vs;   /* SZ both */
 
 typedef struct img_action {
     uint32_t kind;              /* IMG_ACTION_* */
@@ -421,22 +501,32 @@ typedef struct img_direct {
     img_str body;               /* may contain NUL bytes */
 } img_direct;
 
+/* A cluster: its host and its shape. The name is derived,
+** outbound|PORT|SUBSET|HOST; clusters are sorted by (host, port, subset),
+** so a host's clusters are neighbours and a name is found by parsing it. */
 typedef struct img_cluster {
-    img_str name;               /* outbound|PORT|SUBSET|HOST (the host is the tail after the last '|') */
-    img_str subset;
-    uint32_t port;
-    uint32_t kind;              /* IMG_CLUSTER_*: MISSING = not defined (503 NC) */
-    uint32_t policy;            /* CPOLICIES, or IMG_NONE for MISSING */
-    uint32_t protocol;          /* IMG_PROTO_* of the service port */
-    img_range endpoints;        /* ENDPOINTS */
-    uint32_t flags;             /* IMG_CLUSTER_* */
+    uint32_t host;              /* SZ */
+    uint32_t shape;             /* CSHAPES */
 } img_cluster;
 
+typedef struct img_cluster_shape {
+    uint16_t port;
+    uint16_t ep_port;           /* IMG_CLUSTER_SELF_ENDPOINT: the endpoint's port, else 0 */
+    uint8_t kind;               /* IMG_CLUSTER_*: MISSING = not defined (503 NC) */
+    uint8_t protocol;           /* IMG_PROTO_* of the service port */
+    uint8_t flags;              /* IMG_CLUSTER_* flags */
+    uint8_t ep_kind;            /* IMG_CLUSTER_SELF_ENDPOINT: IMG_EP_* of the endpoint, else 0 */
+    uint32_t subset;            /* SZ */
+    uint32_t policy;            /* CPOLICIES, or IMG_NONE for MISSING */
+    img_range endpoints;        /* ENDPOINTS */
+} img_cluster_shape;
+
 typedef struct img_endpoint {
-    img_str address;            /* IP, DNS name or unix path */
-    uint32_t port;              /* 0 for unix */
+    uint32_t address;           /* SZ: IP, DNS name or unix path */
     uint32_t weight;            /* LB weight, >= 1 */
-    uint32_t kind;              /* IMG_EP_* */
+    uint16_t port;              /* 0 for unix */
+    uint8_t kind;               /* IMG_EP_* */
+    uint8_t pad;
 } img_endpoint;
 
 /* Cluster settings with Istio's defaults filled in (DestinationRule
@@ -480,17 +570,21 @@ typedef struct img_cpolicy {
     X(STRLIST,    4, img_str)          /* lists of strings */ \
     X(U32LIST,    5, uint32_t)         /* lists of numbers */ \
     X(LISTENERS,  6, img_listener)     \
+    X(CHAINSHAPES, 37, img_chain_shape) \
     X(CHAINS,     7, img_chain)        \
     X(ROUTETABLES, 8, img_route_table) \
     X(HOSTTABLES, 9, img_host_table)   \
-    X(HSLOTS,    10, uint32_t)         /* entry index + 1, 0 empty */ \
-    X(HENTRIES,  11, img_host_entry)   \
+    X(HBUCKETS,  42, img_hbucket)      /* 64-byte aligned in the file */ \
     X(VHOSTS,    12, img_vhost)        \
+    X(ROWSETS,   13, img_rowset)       \
     X(INDEXES,   14, img_index)        \
     X(TRIE,      15, img_trie_node)    \
+    X(TRIEKEYS,  38, uint8_t)          /* first label byte of each TRIE node */ \
     X(ROWLISTS,  16, img_range)        /* into ROWLIST */ \
     X(ROWLIST,   17, uint32_t)         /* relative rows, ascending */ \
-    X(ROUTES,    18, img_route)        \
+    X(ROWS,      39, img_row)          /* row shapes */ \
+    X(ORIGINS,   40, img_src)          \
+    X(ROUTES,    18, uint32_t)         /* target words of the virtual hosts' rows */ \
     X(MATCHERS,  19, img_matcher)      \
     X(VSES,      21, img_vs)           \
     X(ACTIONS,   22, img_action)       \
@@ -505,6 +599,7 @@ typedef struct img_cpolicy {
     X(REDIRECTS, 31, img_redirect)     \
     X(DIRECTS,   32, img_direct)       \
     X(CLUSTERS,  33, img_cluster)      \
+    X(CSHAPES,   41, img_cluster_shape) \
     X(ENDPOINTS, 34, img_endpoint)     \
     X(CPOLICIES, 35, img_cpolicy)      \
     X(REGEXES,   36, img_str)          /* distinct RE2 patterns, compiled at load */
@@ -517,8 +612,10 @@ typedef enum {
 } img_sec;
 
 /* ------------------------------------------------------------ fields
-** Field kinds:
+** Field kinds (numbers are read at the field's own width, 1, 2 or 4):
 **   STR     img_str into STRINGS
+**   SZ      u32 offset into STRINGS of a NUL-terminated string
+**   SOFF    u32 offset into STRINGS; the length is another field (by hand)
 **   RANGE   img_range into section `arg`
 **   IDX     index into section `arg`
 **   IDXN    index into section `arg`, or IMG_NONE
@@ -526,10 +623,10 @@ typedef enum {
 **   FLAGS   value & ~arg == 0
 **   U32     any value below arg (0: any)
 **   ZERO    padding, must be 0
-** Cross-record rules (a detail index whose section depends on a kind, row
-** numbers relative to a row set, hash placement, trie order) are checked
-** by hand in image.c. */
-enum { IMG_F_STR, IMG_F_RANGE, IMG_F_IDX, IMG_F_IDXN, IMG_F_ENUM, IMG_F_FLAGS, IMG_F_U32, IMG_F_ZERO };
+** Cross-record rules (a detail index whose section depends on a kind,
+** target words, row numbers relative to a row set, hash placement, trie
+** order) are checked by hand in image.c. */
+enum { IMG_F_STR, IMG_F_SZ, IMG_F_SOFF, IMG_F_RANGE, IMG_F_IDX, IMG_F_IDXN, IMG_F_ENUM, IMG_F_FLAGS, IMG_F_U32, IMG_F_ZERO };
 
 #define IMG_FIELDS_VIEWS(F) \
     F(img_view, kind, ENUM, IMG_E_VIEW) F(img_view, pad, ZERO, 0) \
@@ -544,49 +641,62 @@ enum { IMG_F_STR, IMG_F_RANGE, IMG_F_IDX, IMG_F_IDXN, IMG_F_ENUM, IMG_F_FLAGS, I
     F(img_listener, bind, STR, 0) F(img_listener, sni, IDXN, IMG_S_HOSTTABLES) \
     F(img_listener, chain, IDXN, IMG_S_CHAINS) F(img_listener, chains, RANGE, IMG_S_CHAINS) \
     F(img_listener, servers, RANGE, IMG_S_STRLIST)
-/* the img_src fields of a record type */
-#define IMG_FIELDS_SRC(F, type) \
-    F(type, src.vs, IDXN, IMG_S_VSES) F(type, src.delegate, IDXN, IMG_S_VSES) \
-    F(type, src.kind, ENUM, IMG_E_ENTRY)
+#define IMG_FIELDS_CHAINSHAPES(F) \
+    F(img_chain_shape, kind, ENUM, IMG_E_CHAIN) F(img_chain_shape, tls, ENUM, IMG_E_TLS) \
+    F(img_chain_shape, protocol, ENUM, IMG_E_PROTO) F(img_chain_shape, pad, ZERO, 0) \
+    F(img_chain_shape, nsni, U32, 0) F(img_chain_shape, server, STR, 0) \
+    F(img_chain_shape, credential, STR, 0) F(img_chain_shape, src, IDXN, IMG_S_ORIGINS)
 #define IMG_FIELDS_CHAINS(F) \
-    F(img_chain, kind, ENUM, IMG_E_CHAIN) F(img_chain, tls, ENUM, IMG_E_TLS) \
-    F(img_chain, protocol, ENUM, IMG_E_PROTO) F(img_chain, flags, FLAGS, IMG_CHAIN_FLAGS_MASK) \
-    F(img_chain, route_table, IDXN, IMG_S_ROUTETABLES) F(img_chain, target, U32, 0) \
-    IMG_FIELDS_SRC(F, img_chain) F(img_chain, server, STR, 0) F(img_chain, credential, STR, 0) \
-    F(img_chain, sni, RANGE, IMG_S_STRLIST)
+    F(img_chain, shape, IDX, IMG_S_CHAINSHAPES) F(img_chain, next, U32, 0) \
+    F(img_chain, sni, U32, 0) /* SZ or STRLIST by the shape's nsni: by hand */ \
+    F(img_chain, vs, IDXN, IMG_S_VSES)
 #define IMG_FIELDS_ROUTETABLES(F) \
     F(img_route_table, name, STR, 0) F(img_route_table, hosts, IDX, IMG_S_HOSTTABLES) \
     F(img_route_table, pad, ZERO, 0) F(img_route_table, vhosts, RANGE, IMG_S_VHOSTS)
 #define IMG_FIELDS_HOSTTABLES(F) \
-    F(img_host_table, slots, RANGE, IMG_S_HSLOTS) F(img_host_table, entries, RANGE, IMG_S_HENTRIES) \
-    F(img_host_table, lens, RANGE, IMG_S_U32LIST) F(img_host_table, dflt, U32, 0) \
-    F(img_host_table, ntargets, U32, 0)
-#define IMG_FIELDS_HSLOTS(F)
-#define IMG_FIELDS_HENTRIES(F) \
-    F(img_host_entry, key, STR, 0) F(img_host_entry, target, U32, 0) \
-    F(img_host_entry, kind, ENUM, IMG_E_HOST) F(img_host_entry, hash, U32, 0) /* 64 bits; checked against the key by hand */
+    F(img_host_table, buckets, RANGE, IMG_S_HBUCKETS) F(img_host_table, lens, RANGE, IMG_S_U32LIST) \
+    F(img_host_table, nentries, U32, 0) F(img_host_table, dflt, U32, 0) \
+    F(img_host_table, ntargets, U32, 0) F(img_host_table, pad, ZERO, 0)
+/* tags and targets are checked against the keys by hand */
+#define IMG_FIELDS_HBUCKETS(F) \
+    F(img_hbucket, tag[0], U32, 0) F(img_hbucket, tag[1], U32, 0) F(img_hbucket, tag[2], U32, 0) \
+    F(img_hbucket, tag[3], U32, 0) F(img_hbucket, tag[4], U32, 0) F(img_hbucket, tag[5], U32, 0) \
+    F(img_hbucket, count, U32, IMG_HB_SLOTS + 1) F(img_hbucket, flags, FLAGS, IMG_HB_FLAGS_MASK) \
+    F(img_hbucket, target[0], U32, 0) F(img_hbucket, target[1], U32, 0) F(img_hbucket, target[2], U32, 0) \
+    F(img_hbucket, target[3], U32, 0) F(img_hbucket, target[4], U32, 0) F(img_hbucket, target[5], U32, 0) \
+    F(img_hbucket, key[0], SZ, 0) F(img_hbucket, key[1], SZ, 0) F(img_hbucket, key[2], SZ, 0) \
+    F(img_hbucket, key[3], SZ, 0) F(img_hbucket, key[4], SZ, 0) F(img_hbucket, key[5], SZ, 0)
 #define IMG_FIELDS_VHOSTS(F) \
-    F(img_vhost, domain, STR, 0) F(img_vhost, rows, RANGE, IMG_S_ROUTES) \
-    F(img_vhost, index, IDX, IMG_S_INDEXES) F(img_vhost, port, U32, 65536) \
-    F(img_vhost, flags, FLAGS, IMG_VHOST_FLAGS_MASK) F(img_vhost, pad, ZERO, 0)
+    F(img_vhost, domain, SZ, 0) F(img_vhost, rowset, IDX, IMG_S_ROWSETS) \
+    F(img_vhost, routes, U32, 0) /* with the row count: by hand */ F(img_vhost, vs, IDXN, IMG_S_VSES)
+#define IMG_FIELDS_ROWSETS(F) \
+    F(img_rowset, rows, RANGE, IMG_S_ROWS) F(img_rowset, index, IDX, IMG_S_INDEXES) \
+    F(img_rowset, port, U32, 0) F(img_rowset, flags, FLAGS, IMG_VHOST_FLAGS_MASK)
 #define IMG_FIELDS_INDEXES(F) \
     F(img_index, nrows, U32, 0) F(img_index, trie, IDXN, IMG_S_TRIE) \
-    F(img_index, exact, IDXN, IMG_S_HOSTTABLES) F(img_index, rest, IDXN, IMG_S_ROWLISTS)
+    F(img_index, exact, IDXN, IMG_S_HOSTTABLES) F(img_index, rest, IDXN, IMG_S_ROWLISTS) \
+    F(img_index, prefix, IDXN, IMG_S_HOSTTABLES) F(img_index, pad, ZERO, 0)
 #define IMG_FIELDS_TRIE(F) \
-    F(img_trie_node, label, STR, 0) F(img_trie_node, children, RANGE, IMG_S_TRIE) \
-    F(img_trie_node, rows, IDXN, IMG_S_ROWLISTS) F(img_trie_node, first, U32, 256)
+    F(img_trie_node, label, SOFF, 0) F(img_trie_node, kids, U32, 0) \
+    F(img_trie_node, rows, U32, 0) F(img_trie_node, label_len, U32, 0) F(img_trie_node, nkids, U32, 257)
+#define IMG_FIELDS_TRIEKEYS(F)
 #define IMG_FIELDS_ROWLISTS(F) F(img_range, first, RANGE, IMG_S_ROWLIST)
 #define IMG_FIELDS_ROWLIST(F)
-#define IMG_FIELDS_ROUTES(F) \
-    F(img_route, flags, FLAGS, IMG_ROUTE_FLAGS_MASK) F(img_route, regex, IDXN, IMG_S_REGEXES) \
-    F(img_route, path, STR, 0) F(img_route, matchers, RANGE, IMG_S_MATCHERS) \
-    F(img_route, action, IDX, IMG_S_ACTIONS) F(img_route, target, U32, 0) \
-    F(img_route, name, STR, 0) IMG_FIELDS_SRC(F, img_route)
+#define IMG_FIELDS_ROWS(F) \
+    F(img_row, path, U32, 0) /* SOFF or REGEXES by the kind: by hand */ F(img_row, path_len, U32, 0) \
+    F(img_row, matchers, U32, 0) F(img_row, nmatchers, U32, 0) \
+    F(img_row, flags, FLAGS, IMG_ROW_FLAGS_MASK) F(img_row, action, IDX, IMG_S_ACTIONS) \
+    F(img_row, src, IDX, IMG_S_ORIGINS)
+#define IMG_FIELDS_ORIGINS(F) \
+    F(img_src, name, STR, 0) F(img_src, vs, U32, 0) /* VSES, SELF or NONE: by hand */ \
+    F(img_src, delegate, IDXN, IMG_S_VSES) F(img_src, entry, U32, 0) F(img_src, match, U32, 0) \
+    F(img_src, kind, ENUM, IMG_E_ENTRY)
+#define IMG_FIELDS_ROUTES(F)
 #define IMG_FIELDS_MATCHERS(F) \
     F(img_matcher, target, ENUM, IMG_E_TARGET) F(img_matcher, op, ENUM, IMG_E_OP) \
-    F(img_matcher, flags, FLAGS, IMG_M_FLAGS_MASK) F(img_matcher, regex, IDXN, IMG_S_REGEXES) \
-    F(img_matcher, name, STR, 0) F(img_matcher, value, STR, 0)
-#define IMG_FIELDS_VSES(F) F(img_vs, ns, STR, 0) F(img_vs, name, STR, 0)
+    F(img_matcher, flags, FLAGS, IMG_M_FLAGS_MASK) F(img_matcher, pad, ZERO, 0) \
+    F(img_matcher, regex, IDXN, IMG_S_REGEXES) F(img_matcher, name, STR, 0) F(img_matcher, value, STR, 0)
+#define IMG_FIELDS_VSES(F) F(img_vs, ns, SZ, 0) F(img_vs, name, SZ, 0)
 #define IMG_FIELDS_ACTIONS(F) \
     F(img_action, kind, ENUM, IMG_E_ACTION) F(img_action, detail, U32, 0) \
     F(img_action, req_headers, RANGE, IMG_S_HEADEROPS) F(img_action, resp_headers, RANGE, IMG_S_HEADEROPS) \
@@ -626,14 +736,16 @@ enum { IMG_F_STR, IMG_F_RANGE, IMG_F_IDX, IMG_F_IDXN, IMG_F_ENUM, IMG_F_FLAGS, I
     F(img_redirect, prefix, STR, 0) F(img_redirect, port, U32, 65536) F(img_redirect, code, U32, 1000)
 #define IMG_FIELDS_DIRECTS(F) \
     F(img_direct, status, U32, 1000) F(img_direct, pad, ZERO, 0) F(img_direct, body, STR, 0)
-#define IMG_FIELDS_CLUSTERS(F) \
-    F(img_cluster, name, STR, 0) F(img_cluster, subset, STR, 0) \
-    F(img_cluster, port, U32, 65536) F(img_cluster, kind, ENUM, IMG_E_CLUSTER) \
-    F(img_cluster, policy, IDXN, IMG_S_CPOLICIES) F(img_cluster, protocol, ENUM, IMG_E_PROTO) \
-    F(img_cluster, endpoints, RANGE, IMG_S_ENDPOINTS) F(img_cluster, flags, FLAGS, IMG_CLUSTER_FLAGS_MASK)
+#define IMG_FIELDS_CLUSTERS(F) F(img_cluster, host, SZ, 0) F(img_cluster, shape, IDX, IMG_S_CSHAPES)
+#define IMG_FIELDS_CSHAPES(F) \
+    F(img_cluster_shape, port, U32, 0) F(img_cluster_shape, ep_port, U32, 0) \
+    F(img_cluster_shape, kind, ENUM, IMG_E_CLUSTER) F(img_cluster_shape, protocol, ENUM, IMG_E_PROTO) \
+    F(img_cluster_shape, flags, FLAGS, IMG_CLUSTER_FLAGS_MASK) F(img_cluster_shape, ep_kind, ENUM, IMG_E_EP) \
+    F(img_cluster_shape, subset, SZ, 0) F(img_cluster_shape, policy, IDXN, IMG_S_CPOLICIES) \
+    F(img_cluster_shape, endpoints, RANGE, IMG_S_ENDPOINTS)
 #define IMG_FIELDS_ENDPOINTS(F) \
-    F(img_endpoint, address, STR, 0) F(img_endpoint, port, U32, 65536) \
-    F(img_endpoint, weight, U32, 0) F(img_endpoint, kind, ENUM, IMG_E_EP)
+    F(img_endpoint, address, SZ, 0) F(img_endpoint, weight, U32, 0) \
+    F(img_endpoint, port, U32, 0) F(img_endpoint, kind, ENUM, IMG_E_EP) F(img_endpoint, pad, ZERO, 0)
 #define IMG_FIELDS_CPOLICIES(F) \
     F(img_cpolicy, lb, ENUM, IMG_E_LB) F(img_cpolicy, flags, FLAGS, IMG_CPOLICY_FLAGS_MASK) \
     F(img_cpolicy, max_ejection_percent, U32, 101) F(img_cpolicy, min_health_percent, U32, 101) \
@@ -651,12 +763,12 @@ enum { IMG_F_STR, IMG_F_RANGE, IMG_F_IDX, IMG_F_IDXN, IMG_F_ENUM, IMG_F_FLAGS, I
 typedef struct img_field {
     uint16_t off;
     uint8_t kind;               /* IMG_F_* */
-    uint8_t pad;
+    uint8_t width;              /* bytes of the field: 1, 2, 4 or 8 (STR, RANGE) */
     uint32_t arg;
     const char *name;
 } img_field;
 #define IMG_FIELD_ROW(type, field, kind, arg) \
-    { (uint16_t)offsetof(type, field), IMG_F_##kind, 0, (uint32_t)(arg), #field },
+    { (uint16_t)offsetof(type, field), IMG_F_##kind, (uint8_t)sizeof(((type *)0)->field), (uint32_t)(arg), #field },
 
 /* ------------------------------------------------------------ checking */
 
@@ -688,5 +800,7 @@ uint32_t    img_section_recsize(img_sec s);
 const img_field *img_section_fields(img_sec s, uint32_t *n);
 /* Stable content hash used by host tables: XXH3-64 with seed `kind`. */
 uint64_t    img_hash(const void *p, size_t n, uint32_t kind);
+/* The home slot of hash h in a table of nslots slots (fast range). */
+static inline uint32_t img_home(uint64_t h, uint32_t nslots) { return (uint32_t)(((uint64_t)(uint32_t)h * nslots) >> 32); }
 
 #endif

@@ -30,12 +30,21 @@ struct rt_image {
     struct rx **rx;         /* one per REGEXES record */
     void *map;              /* our mmap, or NULL for rt_image_open_mem */
     size_t maplen;
+    char *cnames;           /* cluster names, outbound|PORT|SUBSET|HOST, NUL-separated */
+    uint32_t *cname_off;    /* per cluster: offset into cnames (one more: the end) */
 };
 
 #define SEC(img, NAME, type) ((const type *)(img)->m.sec[IMG_S_##NAME])
 #define CNT(img, NAME) ((img)->m.count[IMG_S_##NAME])
 
 static const char *S(const rt_image *img, img_str s) { return (const char *)img->m.sec[IMG_S_STRINGS] + s.off; }
+static const char *SZ(const rt_image *img, uint32_t off) { return (const char *)img->m.sec[IMG_S_STRINGS] + off; }
+static rt_str sz_str(const rt_image *img, uint32_t off)
+{
+    const char *p = SZ(img, off);
+    rt_str r = { p, (uint32_t)strlen(p) };
+    return r;
+}
 
 rt_str rt_string(const rt_image *img, img_str s)
 {
@@ -44,6 +53,54 @@ rt_str rt_string(const rt_image *img, img_str s)
 }
 
 /* ------------------------------------------------------------ open / close */
+
+/* Cluster names are not stored: they are outbound|PORT|SUBSET|HOST of
+** each cluster's host and shape. They are written out once here, so that
+** rt_cluster_get can hand out strings that live as long as the image. */
+static bool cluster_names(rt_image *img)
+{
+    uint32_t n = CNT(img, CLUSTERS);
+    const img_cluster *cs = SEC(img, CLUSTERS, img_cluster);
+    const img_cluster_shape *sh = SEC(img, CSHAPES, img_cluster_shape);
+    size_t total = 0;
+    for (uint32_t i = 0; i < n; i++)
+        total += sizeof "outbound|65535||" + strlen(SZ(img, sh[cs[i].shape].subset)) + strlen(SZ(img, cs[i].host));
+    img->cnames = malloc(total + 1);
+    img->cname_off = malloc(((size_t)n + 1) * sizeof *img->cname_off);
+    if (!img->cnames || !img->cname_off) return false;
+    size_t at = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const img_cluster_shape *s = &sh[cs[i].shape];
+        img->cname_off[i] = (uint32_t)at;
+        char *p = img->cnames + at;
+        memcpy(p, "outbound|", 9);
+        p += 9;
+        char digits[8];
+        int nd = 0;
+        uint32_t port = s->port;
+        do digits[nd++] = (char)('0' + port % 10); while ((port /= 10) && nd < 8);
+        while (nd) *p++ = digits[--nd];
+        *p++ = '|';
+        const char *sub = SZ(img, s->subset), *host = SZ(img, cs[i].host);
+        size_t sl = strlen(sub), hl = strlen(host);
+        memcpy(p, sub, sl);
+        p += sl;
+        *p++ = '|';
+        memcpy(p, host, hl + 1);
+        p += hl + 1;
+        at = (size_t)(p - img->cnames);
+    }
+    img->cname_off[n] = (uint32_t)at;
+    return at < UINT32_MAX;
+}
+
+static void free_image(rt_image *img)
+{
+    img_free_regexes(img->rx, CNT(img, REGEXES));
+    free(img->cnames);
+    free(img->cname_off);
+    free(img);
+}
 
 static rt_image *open_verified(const void *p, size_t n, char *err, size_t errlen)
 {
@@ -54,6 +111,11 @@ static rt_image *open_verified(const void *p, size_t n, char *err, size_t errlen
     }
     if (!img_verify(p, n, &img->m, &img->rx, err, errlen)) {
         free(img);
+        return NULL;
+    }
+    if (!cluster_names(img)) {
+        snprintf(err, errlen, "out of memory");
+        free_image(img);
         return NULL;
     }
     return img;
@@ -107,9 +169,8 @@ rt_image *rt_image_open(const char *path, char *err, size_t errlen)
 void rt_image_close(rt_image *img)
 {
     if (!img) return;
-    img_free_regexes(img->rx, CNT(img, REGEXES));
     if (img->map) munmap(img->map, img->maplen);
-    free(img);
+    free_image(img);
 }
 
 void rt_image_info_get(const rt_image *img, rt_image_info *out)
@@ -133,25 +194,48 @@ const void *rt_section(const rt_image *img, img_sec s, uint32_t *count)
 
 /* ------------------------------------------------------------ host tables */
 
-static uint32_t ht_get(const rt_image *img, const img_host_table *ht, const char *key, size_t n, uint32_t kind)
+/* key[0..n) equals the NUL-terminated string at off: the same n bytes, no
+** NUL among them, the NUL right after. Whole-block compares when n bytes
+** after off are still string bytes, else byte by byte up to the NUL. */
+static bool key_eq(const rt_image *img, uint32_t off, const char *key, size_t n)
 {
-    uint64_t h = img_hash(key, n, kind);
-    uint32_t mask = ht->slots.count - 1;
-    const uint32_t *slots = SEC(img, HSLOTS, uint32_t) + ht->slots.first;
-    const img_host_entry *ents = SEC(img, HENTRIES, img_host_entry) + ht->entries.first;
-    for (uint32_t k = (uint32_t)(h & mask);; k = (k + 1) & mask) {
-        uint32_t s = slots[k];
-        if (!s) return IMG_NONE;
-        const img_host_entry *e = &ents[s - 1];
-        if (e->hash == h && e->kind == kind && e->key.len == n && memcmp(S(img, e->key), key, n) == 0) return e->target;
+    const char *s = SZ(img, off);
+    if ((uint64_t)off + n < CNT(img, STRINGS)) return s[n] == 0 && memcmp(s, key, n) == 0 && !memchr(key, 0, n);
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != key[i] || !s[i]) return false;
+    return s[n] == 0;
+}
+
+/* One cache line per bucket: the tags of its used slots compared at once
+** (no branch per slot), then the key of each slot whose tag matched. */
+static uint32_t ht_probe(const rt_image *img, const img_host_table *ht, const char *key, size_t n, uint32_t kind, uint64_t h)
+{
+    uint32_t nb = ht->buckets.count, want = kind == IMG_HOST_SUFFIX ? IMG_HB_SUFFIX : 0;
+    uint16_t tag = (uint16_t)(h >> 48);
+    const img_hbucket *bk = SEC(img, HBUCKETS, img_hbucket) + ht->buckets.first;
+    for (uint32_t b = img_home(h, nb);; b = b + 1 == nb ? 0 : b + 1) {
+        const img_hbucket *k = &bk[b];
+        unsigned m = 0;
+        for (unsigned i = 0; i < IMG_HB_SLOTS; i++) m |= (unsigned)(k->tag[i] == tag) << i;
+        m &= (1u << k->count) - 1;
+        while (m) {
+            unsigned i = (unsigned)__builtin_ctz(m);
+            m &= m - 1;
+            if ((k->target[i] & IMG_HB_SUFFIX) == want && key_eq(img, k->key[i], key, n)) return k->target[i] & ~IMG_HB_SUFFIX;
+        }
+        if (!(k->flags & IMG_HB_OVERFLOW)) return IMG_NONE;
     }
 }
 
-/* exact name, then suffix wildcards longest first (shorter than the name), then "*" */
-static uint32_t ht_find(const rt_image *img, uint32_t table, const char *name, size_t n)
+static uint32_t ht_get(const rt_image *img, const img_host_table *ht, const char *key, size_t n, uint32_t kind)
 {
-    const img_host_table *ht = SEC(img, HOSTTABLES, img_host_table) + table;
-    uint32_t t = ht_get(img, ht, name, n, IMG_HOST_EXACT);
+    return ht_probe(img, ht, key, n, kind, img_hash(key, n, kind));
+}
+
+/* exact name, then suffix wildcards longest first (shorter than the name), then "*" */
+static uint32_t ht_find_hashed(const rt_image *img, const img_host_table *ht, const char *name, size_t n, uint64_t h)
+{
+    uint32_t t = ht_probe(img, ht, name, n, IMG_HOST_EXACT, h);
     if (t != IMG_NONE) return t;
     const uint32_t *lens = SEC(img, U32LIST, uint32_t) + ht->lens.first;
     for (uint32_t i = 0; i < ht->lens.count; i++) {
@@ -162,21 +246,23 @@ static uint32_t ht_find(const rt_image *img, uint32_t table, const char *name, s
     return ht->dflt;
 }
 
+static uint32_t ht_find(const rt_image *img, uint32_t table, const char *name, size_t n)
+{
+    const img_host_table *ht = SEC(img, HOSTTABLES, img_host_table) + table;
+    return ht_find_hashed(img, ht, name, n, img_hash(name, n, IMG_HOST_EXACT));
+}
+
 /* Host header to the key Envoy matches: port stripped (IPv6 aware), lowercase.
 ** Returns the length, or SIZE_MAX when longer than the buffer. */
 static size_t host_key(const char *h, size_t n, char *buf, size_t cap)
 {
-    for (size_t i = n; i-- > 0;) {
-        if (h[i] == ']') break;
-        if (h[i] == ':') {
-            n = i;
-            break;
-        }
-    }
+    /* the last ':' starts the port unless a ']' (IPv6 literal) follows it */
+    const char *colon = n ? memrchr(h, ':', n) : NULL;
+    if (colon && !memchr(colon, ']', n - (size_t)(colon - h))) n = (size_t)(colon - h);
     if (n >= cap) return SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
-        char c = h[i];
-        buf[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+        unsigned char c = (unsigned char)h[i];
+        buf[i] = (char)(c + ((unsigned)(c - 'A') < 26u ? 32 : 0));     /* no branch: the loop vectorizes */
     }
     buf[n] = '\0';
     return n;
@@ -306,21 +392,29 @@ const rt_chain *rt_listener_chain_at(const rt_image *img, const rt_listener *l, 
     return i < l->chains.count ? SEC(img, CHAINS, img_chain) + l->chains.first + i : NULL;
 }
 
-void rt_chain_info_get(const rt_image *img, const rt_chain *c, rt_chain_info *out)
+static const img_chain_shape *shape_of(const rt_image *img, const rt_chain *c)
 {
-    out->kind = c->kind;
-    out->tls = c->tls;
-    out->protocol = c->protocol;
-    out->server = rt_string(img, c->server);
-    out->credential = rt_string(img, c->credential);
-    if (c->route_table != IMG_NONE) out->route_table = rt_string(img, SEC(img, ROUTETABLES, img_route_table)[c->route_table].name);
-    else out->route_table = (rt_str){ "", 0 };
-    out->nsni = c->sni.count;
+    return SEC(img, CHAINSHAPES, img_chain_shape) + c->shape;
 }
 
+void rt_chain_info_get(const rt_image *img, const rt_chain *c, rt_chain_info *out)
+{
+    const img_chain_shape *s = shape_of(img, c);
+    out->kind = s->kind;
+    out->tls = s->tls;
+    out->protocol = s->protocol;
+    out->server = rt_string(img, s->server);
+    out->credential = rt_string(img, s->credential);
+    if (s->kind == IMG_CHAIN_HTTP) out->route_table = rt_string(img, SEC(img, ROUTETABLES, img_route_table)[c->next].name);
+    else out->route_table = (rt_str){ "", 0 };
+    out->nsni = s->nsni;
+}
+
+/* one server name is stored in the chain itself, more in STRLIST */
 rt_str rt_chain_sni(const rt_image *img, const rt_chain *c, uint32_t i)
 {
-    return rt_string(img, SEC(img, STRLIST, img_str)[c->sni.first + i]);
+    if (shape_of(img, c)->nsni == 1) return sz_str(img, c->sni);
+    return rt_string(img, SEC(img, STRLIST, img_str)[c->sni + i]);
 }
 
 /* ------------------------------------------------------------ route rows */
@@ -375,10 +469,10 @@ static const char *query_value(const req_view *rv, const char *name, size_t nn, 
     return NULL;
 }
 
-static bool matchers_ok(const rt_image *img, const img_route *r, const req_view *rv)
+static bool matchers_ok(const rt_image *img, const img_row *r, const req_view *rv)
 {
-    const img_matcher *ms = SEC(img, MATCHERS, img_matcher) + r->matchers.first;
-    for (uint32_t i = 0; i < r->matchers.count; i++) {
+    const img_matcher *ms = SEC(img, MATCHERS, img_matcher) + r->matchers;
+    for (uint32_t i = 0; i < r->nmatchers; i++) {
         const img_matcher *m = &ms[i];
         const char *name = S(img, m->name);
         size_t vn = 0;
@@ -400,91 +494,145 @@ static bool matchers_ok(const rt_image *img, const img_route *r, const req_view 
     return true;
 }
 
-static bool path_ok(const rt_image *img, const img_route *r, const req_view *rv)
+/* Rows the index found through the trie or the exact-path table matched
+** their literal already; the others (regex, ignoreUriCase) check it here. */
+static bool path_ok(const rt_image *img, const img_row *r, const req_view *rv)
 {
-    uint32_t kind = r->flags & IMG_ROUTE_KIND_MASK;
-    bool ci = r->flags & IMG_ROUTE_IGNORE_CASE;
-    const char *p = S(img, r->path);
+    uint32_t kind = r->flags & IMG_ROW_KIND_MASK;
+    bool ci = r->flags & IMG_ROW_IGNORE_CASE;
+    const char *p = SZ(img, r->path);
     switch (kind) {
     case IMG_PATH_PREFIX:
-        if (rv->path_len < r->path.len) return false;
-        return ci ? strncasecmp(rv->path, p, r->path.len) == 0 : memcmp(rv->path, p, r->path.len) == 0;
+        if (rv->path_len < r->path_len) return false;
+        return ci ? strncasecmp(rv->path, p, r->path_len) == 0 : memcmp(rv->path, p, r->path_len) == 0;
     case IMG_PATH_EXACT:
-        if (rv->path_len != r->path.len) return false;
-        return ci ? strncasecmp(rv->path, p, r->path.len) == 0 : memcmp(rv->path, p, r->path.len) == 0;
+        if (rv->path_len != r->path_len) return false;
+        return ci ? strncasecmp(rv->path, p, r->path_len) == 0 : memcmp(rv->path, p, r->path_len) == 0;
     default:
-        return rx_full_match(img->rx[r->regex], rv->path, rv->path_len);
+        return rx_full_match(img->rx[r->path], rv->path, rv->path_len);
     }
 }
 
-/* Lowest row of list (relative numbers) below *best that matches fully. */
-static void try_list(const rt_image *img, const img_route *rows, uint32_t list, const req_view *rv, uint32_t *best)
+/* Lowest row of list (relative numbers) below *best that matches fully;
+** `literal`: the index matched the row's path already. */
+static void try_list(const rt_image *img, const img_row *rows, uint32_t list, const req_view *rv, uint32_t *best, bool literal)
 {
     const img_range *l = SEC(img, ROWLISTS, img_range) + list;
     const uint32_t *rl = SEC(img, ROWLIST, uint32_t) + l->first;
     for (uint32_t i = 0; i < l->count; i++) {
         uint32_t row = rl[i];
         if (row >= *best) return;
-        if (path_ok(img, &rows[row], rv) && matchers_ok(img, &rows[row], rv)) {
+        if ((literal || path_ok(img, &rows[row], rv)) && matchers_ok(img, &rows[row], rv)) {
             *best = row;
             return;
         }
     }
 }
 
-static uint32_t find_row(const rt_image *img, const img_vhost *v, const req_view *rv)
+/* a row reference (image.h) from the trie or an exact or prefix table:
+** the index matched the rows' literal already */
+static void try_ref(const rt_image *img, const img_row *rows, uint32_t r, const req_view *rv, uint32_t *best)
 {
-    const img_index *x = SEC(img, INDEXES, img_index) + v->index;
-    const img_route *rows = SEC(img, ROUTES, img_route) + v->rows.first;
+    if (!(r & IMG_ROWS_ONE)) {
+        try_list(img, rows, r, rv, best, true);
+        return;
+    }
+    r &= ~IMG_ROWS_ONE;
+    if (r < *best && matchers_ok(img, &rows[r], rv)) *best = r;
+}
+
+static uint32_t find_row(const rt_image *img, const img_rowset *rs, const req_view *rv)
+{
+    const img_index *x = SEC(img, INDEXES, img_index) + rs->index;
+    const img_row *rows = SEC(img, ROWS, img_row) + rs->rows.first;
     uint32_t best = IMG_NONE;
     if (x->exact != IMG_NONE) {
         const img_host_table *ht = SEC(img, HOSTTABLES, img_host_table) + x->exact;
         uint32_t l = ht_get(img, ht, rv->path, rv->path_len, IMG_HOST_EXACT);
-        if (l != IMG_NONE) try_list(img, rows, l, rv, &best);
+        if (l != IMG_NONE) try_ref(img, rows, l, rv, &best);
+    }
+    if (x->prefix != IMG_NONE) {
+        /* the path's head of each literal length, longest first */
+        const img_host_table *ht = SEC(img, HOSTTABLES, img_host_table) + x->prefix;
+        const uint32_t *lens = SEC(img, U32LIST, uint32_t) + ht->lens.first;
+        for (uint32_t i = 0; i < ht->lens.count && best; i++) {
+            if (lens[i] > rv->path_len) continue;
+            uint32_t l = ht_get(img, ht, rv->path, lens[i], IMG_HOST_EXACT);
+            if (l != IMG_NONE) try_ref(img, rows, l, rv, &best);
+        }
     }
     if (x->trie != IMG_NONE) {
         const img_trie_node *trie = SEC(img, TRIE, img_trie_node);
+        const uint8_t *keys = SEC(img, TRIEKEYS, uint8_t);
         const img_trie_node *node = &trie[x->trie];
         size_t at = 0;
         for (;;) {
-            if (node->rows != IMG_NONE) try_list(img, rows, node->rows, rv, &best);
-            if (at >= rv->path_len || node->children.count == 0) break;
-            /* children sorted by first byte: binary search */
-            uint32_t lo = 0, hi = node->children.count;
+            if (node->rows != IMG_NONE) try_ref(img, rows, node->rows, rv, &best);
+            if (at >= rv->path_len || node->nkids == 0) break;
+            /* children sorted by first byte: a few are compared all at once
+            ** (no branch on the path's bytes), many by binary search */
+            const uint8_t *k = keys + node->kids;
+            uint32_t n = node->nkids, hit = n;
             unsigned char b = (unsigned char)rv->path[at];
-            const img_trie_node *next = NULL;
-            while (lo < hi) {
-                uint32_t mid = (lo + hi) / 2;
-                const img_trie_node *c = &trie[node->children.first + mid];
-                unsigned char cb = (unsigned char)c->first;
-                if (cb == b) { next = c; break; }
-                if (cb < b) lo = mid + 1;
-                else hi = mid;
+            if (n <= 16) {
+                for (uint32_t i = 0; i < n; i++) hit = k[i] == b ? i : hit;
+            } else {
+                uint32_t lo = 0, hi = n;
+                while (lo < hi) {
+                    uint32_t mid = (lo + hi) / 2;
+                    if (k[mid] == b) { hit = mid; break; }
+                    if (k[mid] < b) lo = mid + 1;
+                    else hi = mid;
+                }
             }
-            if (!next || rv->path_len - at < next->label.len || memcmp(rv->path + at, S(img, next->label), next->label.len) != 0) break;
-            at += next->label.len;
+            if (hit == n) break;
+            const img_trie_node *next = &trie[node->kids + hit];
+            uint32_t len = next->label_len;
+            if (rv->path_len - at < len) break;
+            const char *label = SZ(img, next->label), *p = rv->path + at;
+            /* the first byte matched; short labels compared in line */
+            bool same = true;
+            if (len <= 8) {
+                for (uint32_t i = 1; i < len; i++) same &= label[i] == p[i];
+            } else {
+                same = memcmp(p, label, len) == 0;
+            }
+            if (!same) break;
+            at += len;
             node = next;
         }
     }
-    if (x->rest != IMG_NONE) try_list(img, rows, x->rest, rv, &best);
+    if (x->rest != IMG_NONE) try_list(img, rows, x->rest, rv, &best, false);
     return best;
 }
 
 static void decision_init(rt_decision *d)
 {
     memset(d, 0, sizeof *d);
-    d->cluster = d->target = d->wcluster = d->route = d->action_rec = d->vhost = IMG_NONE;
+    d->cluster = d->target = d->wcluster = d->route = d->action_rec = d->vhost = d->vs = IMG_NONE;
     d->src = NULL;
     d->route_name = (rt_str){ "", 0 };
 }
 
-/* a single cluster, or a weighted split: Envoy takes random_value % total
-** over the cumulative [begin, end) ranges */
-static void pick_target(const rt_image *img, uint32_t target, bool single, uint64_t random, rt_decision *d)
+/* what a cluster answers: 0 (upstream), NC (missing) or UH (no endpoints) */
+static uint32_t cluster_status(const rt_image *img, uint32_t cluster)
 {
-    if (single) {
-        d->cluster = target;
+    const img_cluster_shape *s = SEC(img, CSHAPES, img_cluster_shape) + SEC(img, CLUSTERS, img_cluster)[cluster].shape;
+    if (s->kind == IMG_CLUSTER_MISSING) return IMG_TW_NC;
+    if (s->endpoints.count == 0 && !(s->flags & IMG_CLUSTER_SELF_ENDPOINT) && s->kind != IMG_CLUSTER_ORIGINAL_DST) return IMG_TW_UH;
+    return IMG_TW_OK;
+}
+
+/* A target word: a single cluster (its status in the word), or a weighted
+** split: Envoy takes random_value % total over the cumulative [begin, end)
+** ranges. */
+static void pick_target(const rt_image *img, uint32_t word, uint64_t random, rt_decision *d)
+{
+    uint32_t status = IMG_TW_TAG(word);
+    if (status != IMG_TW_SPLIT) {
+        d->cluster = IMG_TW_INDEX(word);
     } else {
+        uint32_t target = IMG_TW_INDEX(word);
         const img_target *t = SEC(img, TARGETS, img_target) + target;
         const img_wcluster *w = SEC(img, WCLUSTERS, img_wcluster) + t->clusters.first;
         uint32_t pick = 0;
@@ -496,19 +644,27 @@ static void pick_target(const rt_image *img, uint32_t target, bool single, uint6
         d->target = target;
         d->wcluster = t->clusters.first + pick;
         d->cluster = w[pick].cluster;
+        status = cluster_status(img, d->cluster);
     }
-    const img_cluster *c = SEC(img, CLUSTERS, img_cluster) + d->cluster;
-    if (c->kind == IMG_CLUSTER_MISSING) {
+    if (status == IMG_TW_NC) {
         d->status = 503;
         d->flags |= RT_FLAG_NC;
         d->details = "cluster_not_found";
-    } else if (c->endpoints.count == 0 && c->kind != IMG_CLUSTER_ORIGINAL_DST) {
+    } else if (status == IMG_TW_UH) {
         d->status = 503;
         d->flags |= RT_FLAG_UH;
         d->details = "no_healthy_upstream";
     } else {
         d->details = "via_upstream";
     }
+}
+
+/* the origin record of a row or chain, and the VirtualService it names */
+static void set_origin(const rt_image *img, uint32_t src, uint32_t self_vs, rt_decision *d)
+{
+    const img_src *o = SEC(img, ORIGINS, img_src) + src;
+    d->vs = o->vs == IMG_VS_SELF ? self_vs : o->vs;
+    d->src = d->vs != IMG_NONE ? o : NULL;
 }
 
 static void split_path(const rt_request *req, req_view *rv)
@@ -543,42 +699,56 @@ static void no_route(rt_decision *d)
 void rt_route_http(const rt_image *img, const rt_chain *c, const rt_request *req, rt_decision *d)
 {
     decision_init(d);
-    const img_route_table *rt = SEC(img, ROUTETABLES, img_route_table) + c->route_table;
+    const img_route_table *rt = SEC(img, ROUTETABLES, img_route_table) + c->next;
+    const img_host_table *ht = SEC(img, HOSTTABLES, img_host_table) + rt->hosts;
     char host[1024];
     size_t hn = host_key(req->authority ? req->authority : "", req->authority ? req->authority_len : 0, host, sizeof host);
-    uint32_t vh = hn == SIZE_MAX ? SEC(img, HOSTTABLES, img_host_table)[rt->hosts].dflt : ht_find(img, rt->hosts, host, hn);
+    uint64_t h = hn == SIZE_MAX ? 0 : img_hash(host, hn, IMG_HOST_EXACT);
+    /* the host's bucket is fetched while the path is taken apart */
+    __builtin_prefetch(SEC(img, HBUCKETS, img_hbucket) + ht->buckets.first + img_home(h, ht->buckets.count));
+    req_view rv;
+    split_path(req, &rv);
+    uint32_t vh = hn == SIZE_MAX ? ht->dflt : ht_find_hashed(img, ht, host, hn, h);
     if (vh == IMG_NONE) {
         no_route(d);
         return;
     }
     d->vhost = rt->vhosts.first + vh;
     const img_vhost *v = SEC(img, VHOSTS, img_vhost) + d->vhost;
-    if ((v->flags & IMG_VHOST_REQUIRE_TLS) && !(req->scheme_len == 5 && strncasecmp(req->scheme, "https", 5) == 0)) {
+    /* the row's target word is read last, after the path walk: fetch its
+    ** line now so the walk hides the wait */
+    __builtin_prefetch(SEC(img, ROUTES, uint32_t) + v->routes);
+    const img_rowset *rs = SEC(img, ROWSETS, img_rowset) + v->rowset;
+    if ((rs->flags & IMG_VHOST_REQUIRE_TLS) && !(req->scheme_len == 5 && strncasecmp(req->scheme, "https", 5) == 0)) {
         d->action = RT_ACT_REDIRECT;
         d->status = 301;
         d->tls_redirect = true;
         d->details = "direct_response";
         return;
     }
-    req_view rv;
-    split_path(req, &rv);
-    uint32_t row = v->rows.count ? find_row(img, v, &rv) : IMG_NONE;
+    uint32_t row = rs->rows.count ? find_row(img, rs, &rv) : IMG_NONE;
     if (row == IMG_NONE) {
         no_route(d);
         return;
     }
-    d->route = v->rows.first + row;
-    const img_route *r = SEC(img, ROUTES, img_route) + d->route;
-    d->src = r->src.vs != IMG_NONE ? &r->src : NULL;
+    d->route = v->routes + row;
+    const img_row *r = SEC(img, ROWS, img_row) + rs->rows.first + row;
+    /* the row's flags say when the shared origin record need not be read */
+    if ((r->flags & (IMG_ROW_SELF_VS | IMG_ROW_NAMED)) == IMG_ROW_SELF_VS) {
+        d->vs = v->vs;
+        d->src = SEC(img, ORIGINS, img_src) + r->src;
+    } else {
+        set_origin(img, r->src, v->vs, d);
+        if (r->flags & IMG_ROW_NAMED) d->route_name = rt_string(img, SEC(img, ORIGINS, img_src)[r->src].name);
+    }
     d->action_rec = r->action;
-    d->route_name = rt_string(img, r->name);
-    uint32_t kind = r->flags & IMG_ROUTE_KIND_MASK;
-    d->path_match_len = (uint32_t)(kind == IMG_PATH_REGEX ? rv.path_len : r->path.len);
+    uint32_t kind = r->flags & IMG_ROW_KIND_MASK;
+    d->path_match_len = (uint32_t)(kind == IMG_PATH_REGEX ? rv.path_len : r->path_len);
     const img_action *a = SEC(img, ACTIONS, img_action) + r->action;
     switch (a->kind) {
     case IMG_ACTION_ROUTE:
         d->action = RT_ACT_ROUTE;
-        pick_target(img, r->target, r->flags & IMG_ROUTE_CLUSTER, req->random, d);
+        pick_target(img, SEC(img, ROUTES, uint32_t)[d->route], req->random, d);
         break;
     case IMG_ACTION_REDIRECT:
         d->action = RT_ACT_REDIRECT;
@@ -596,15 +766,16 @@ void rt_route_http(const rt_image *img, const rt_chain *c, const rt_request *req
 void rt_route_tcp(const rt_image *img, const rt_chain *c, uint64_t random, rt_decision *d)
 {
     decision_init(d);
-    if (c->kind != IMG_CHAIN_TCP || c->target == IMG_NONE) {
+    const img_chain_shape *s = shape_of(img, c);
+    if (s->kind != IMG_CHAIN_TCP) {
         d->action = RT_ACT_CLOSE;
         d->flags = RT_FLAG_NR;
         d->details = "filter_chain_not_found";
         return;
     }
     d->action = RT_ACT_ROUTE;
-    d->src = c->src.vs != IMG_NONE ? &c->src : NULL;
-    pick_target(img, c->target, c->flags & IMG_CHAIN_CLUSTER, random, d);
+    if (s->src != IMG_NONE) set_origin(img, s->src, c->vs, d);
+    pick_target(img, c->next, random, d);
     if (d->status) d->status = 0;   /* TCP has no status; flags tell */
 }
 
@@ -876,18 +1047,18 @@ rt_header_op rt_wcluster_resp_header_op(const rt_image *img, uint32_t wcluster, 
 bool rt_origin_get(const rt_image *img, const rt_decision *d, rt_origin_info *out)
 {
     memset(out, 0, sizeof *out);
-    if (!d->src) return false;
+    if (!d->src || d->vs == IMG_NONE) return false;
     const img_src *o = d->src;
-    const img_vs *vs = SEC(img, VSES, img_vs) + o->vs;
-    out->vs_ns = rt_string(img, vs->ns);
-    out->vs_name = rt_string(img, vs->name);
+    const img_vs *vs = SEC(img, VSES, img_vs) + d->vs;
+    out->vs_ns = sz_str(img, vs->ns);
+    out->vs_name = sz_str(img, vs->name);
     out->kind = o->kind;
     out->entry = o->entry;
     out->match = o->match == 0xffff ? UINT32_MAX : o->match;
     if (o->delegate != IMG_NONE) {
         const img_vs *dv = SEC(img, VSES, img_vs) + o->delegate;
-        out->delegate_ns = rt_string(img, dv->ns);
-        out->delegate_name = rt_string(img, dv->name);
+        out->delegate_ns = sz_str(img, dv->ns);
+        out->delegate_name = sz_str(img, dv->name);
     } else {
         out->delegate_ns = out->delegate_name = (rt_str){ "", 0 };
     }
@@ -898,14 +1069,13 @@ int rt_route_label(const rt_image *img, const rt_decision *d, char *buf, size_t 
 {
     if (cap == 0) return -1;
     int n;
+    rt_origin_info o;
     if (d->route_name.n) {
         n = snprintf(buf, cap, "%s", d->route_name.p);
-    } else if (d->src) {
-        const img_src *o = d->src;
-        const img_vs *vs = SEC(img, VSES, img_vs) + o->vs;
-        const char *kind = img_enum_name(IMG_E_ENTRY, o->kind);
-        if (o->match == 0xffff) n = snprintf(buf, cap, "%s/%s.%s[%u]", S(img, vs->ns), S(img, vs->name), kind, o->entry);
-        else n = snprintf(buf, cap, "%s/%s.%s[%u].match[%u]", S(img, vs->ns), S(img, vs->name), kind, o->entry, o->match);
+    } else if (rt_origin_get(img, d, &o)) {
+        const char *kind = img_enum_name(IMG_E_ENTRY, o.kind);
+        if (o.match == UINT32_MAX) n = snprintf(buf, cap, "%s/%s.%s[%u]", o.vs_ns.p, o.vs_name.p, kind, o.entry);
+        else n = snprintf(buf, cap, "%s/%s.%s[%u].match[%u]", o.vs_ns.p, o.vs_name.p, kind, o.entry, o.match);
     } else {
         buf[0] = '\0';
         n = 0;
@@ -916,32 +1086,37 @@ int rt_route_label(const rt_image *img, const rt_decision *d, char *buf, size_t 
 rt_str rt_vhost_domain(const rt_image *img, uint32_t vhost, uint32_t *port)
 {
     const img_vhost *v = SEC(img, VHOSTS, img_vhost) + vhost;
-    if (port) *port = v->port;
-    return rt_string(img, v->domain);
+    if (port) *port = SEC(img, ROWSETS, img_rowset)[v->rowset].port;
+    return sz_str(img, v->domain);
 }
 
 /* ------------------------------------------------------------ clusters */
 
 uint32_t rt_cluster_count(const rt_image *img) { return CNT(img, CLUSTERS); }
 
+static const img_cluster_shape *cshape(const rt_image *img, uint32_t cluster)
+{
+    return SEC(img, CSHAPES, img_cluster_shape) + SEC(img, CLUSTERS, img_cluster)[cluster].shape;
+}
+
 void rt_cluster_get(const rt_image *img, uint32_t cluster, rt_cluster_info *out)
 {
     memset(out, 0, sizeof *out);
     const img_cluster *c = SEC(img, CLUSTERS, img_cluster) + cluster;
-    out->name = rt_string(img, c->name);
-    const char *bar = memrchr(out->name.p, '|', out->name.n);
-    out->host.p = bar ? bar + 1 : out->name.p;
-    out->host.n = out->name.n - (uint32_t)(out->host.p - out->name.p);
-    out->subset = rt_string(img, c->subset);
-    out->port = c->port;
-    out->kind = c->kind;
-    out->protocol = c->protocol;
-    out->mesh_external = c->flags & IMG_CLUSTER_MESH_EXTERNAL;
-    out->nendpoints = c->endpoints.count;
+    const img_cluster_shape *s = cshape(img, cluster);
+    out->name.p = img->cnames + img->cname_off[cluster];
+    out->name.n = img->cname_off[cluster + 1] - img->cname_off[cluster] - 1;
+    out->host = sz_str(img, c->host);
+    out->subset = sz_str(img, s->subset);
+    out->port = s->port;
+    out->kind = s->kind;
+    out->protocol = s->protocol;
+    out->mesh_external = s->flags & IMG_CLUSTER_MESH_EXTERNAL;
+    out->nendpoints = (s->flags & IMG_CLUSTER_SELF_ENDPOINT) ? 1 : s->endpoints.count;
     rt_str empty = { "", 0 };
     out->sni = out->ca_certificates = out->client_certificate = out->private_key = out->credential = empty;
-    if (c->policy == IMG_NONE) return;
-    const img_cpolicy *p = SEC(img, CPOLICIES, img_cpolicy) + c->policy;
+    if (s->policy == IMG_NONE) return;
+    const img_cpolicy *p = SEC(img, CPOLICIES, img_cpolicy) + s->policy;
     out->lb = p->lb;
     out->connect_timeout_ms = p->connect_timeout_ms;
     out->max_connections = p->max_connections;
@@ -974,16 +1149,41 @@ void rt_cluster_get(const rt_image *img, uint32_t cluster, rt_cluster_info *out)
     out->nsans = p->sans.count;
 }
 
+/* three-way order of clusters: host, port, subset (as the image sorts them) */
+static int cluster_key_cmp(const rt_image *img, uint32_t cluster, const char *host, size_t hn, uint32_t port, const char *subset, size_t sn)
+{
+    const char *h = SZ(img, SEC(img, CLUSTERS, img_cluster)[cluster].host);
+    size_t n = strlen(h);
+    int r = memcmp(h, host, n < hn ? n : hn);
+    if (r || n != hn) return r ? r : n < hn ? -1 : 1;
+    const img_cluster_shape *s = cshape(img, cluster);
+    if (s->port != port) return s->port < port ? -1 : 1;
+    const char *ss = SZ(img, s->subset);
+    n = strlen(ss);
+    r = memcmp(ss, subset, n < sn ? n : sn);
+    return r ? r : n < sn ? -1 : n > sn;
+}
+
+/* "outbound|PORT|SUBSET|HOST" taken apart (PORT in canonical decimal,
+** HOST after the last '|'), then a binary search */
 uint32_t rt_cluster_find(const rt_image *img, const char *name, size_t len)
 {
-    const img_cluster *cs = SEC(img, CLUSTERS, img_cluster);
+    static const char pre[] = "outbound|";
+    if (len < sizeof pre - 1 || memcmp(name, pre, sizeof pre - 1) != 0) return IMG_NONE;
+    const char *p = name + sizeof pre - 1, *end = name + len;
+    uint32_t port = 0;
+    const char *digits = p;
+    while (p < end && *p >= '0' && *p <= '9' && p - digits < 6) port = port * 10 + (uint32_t)(*p++ - '0');
+    if (p == digits || p >= end || *p != '|' || port > 65535 || (digits[0] == '0' && p - digits > 1)) return IMG_NONE;
+    const char *subset = ++p;
+    const char *bar = memrchr(subset, '|', (size_t)(end - subset));
+    if (!bar) return IMG_NONE;
+    const char *host = bar + 1;
+    if (memchr(host, '\0', (size_t)(end - host)) || memchr(subset, '\0', (size_t)(bar - subset))) return IMG_NONE;
     uint32_t lo = 0, hi = CNT(img, CLUSTERS);
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        img_str s = cs[mid].name;
-        size_t n = s.len < len ? s.len : len;
-        int cmp = memcmp(S(img, s), name, n);
-        if (cmp == 0) cmp = s.len < len ? -1 : s.len > len ? 1 : 0;
+        int cmp = cluster_key_cmp(img, mid, host, (size_t)(end - host), port, subset, (size_t)(bar - subset));
         if (cmp == 0) return mid;
         if (cmp < 0) lo = mid + 1;
         else hi = mid;
@@ -993,18 +1193,24 @@ uint32_t rt_cluster_find(const rt_image *img, const char *name, size_t len)
 
 void rt_endpoint_get(const rt_image *img, uint32_t cluster, uint32_t i, rt_endpoint_info *out)
 {
-    const img_cluster *c = SEC(img, CLUSTERS, img_cluster) + cluster;
-    const img_endpoint *e = SEC(img, ENDPOINTS, img_endpoint) + c->endpoints.first + i;
+    const img_cluster_shape *s = cshape(img, cluster);
+    if (s->flags & IMG_CLUSTER_SELF_ENDPOINT) {
+        out->kind = s->ep_kind;
+        out->address = sz_str(img, SEC(img, CLUSTERS, img_cluster)[cluster].host);
+        out->port = s->ep_port;
+        out->weight = 1;
+        return;
+    }
+    const img_endpoint *e = SEC(img, ENDPOINTS, img_endpoint) + s->endpoints.first + i;
     out->kind = e->kind;
-    out->address = rt_string(img, e->address);
+    out->address = sz_str(img, e->address);
     out->port = e->port;
     out->weight = e->weight;
 }
 
 rt_str rt_cluster_san(const rt_image *img, uint32_t cluster, uint32_t i)
 {
-    const img_cluster *c = SEC(img, CLUSTERS, img_cluster) + cluster;
-    const img_cpolicy *p = SEC(img, CPOLICIES, img_cpolicy) + c->policy;
+    const img_cpolicy *p = SEC(img, CPOLICIES, img_cpolicy) + cshape(img, cluster)->policy;
     return rt_string(img, SEC(img, STRLIST, img_str)[p->sans.first + i]);
 }
 

@@ -18,7 +18,8 @@
 **   the image is trusted, and the handles returned point into it.
 ** - Lookups never allocate and never write to the image; the caller owns
 **   every buffer. Strings returned (rt_str) point into the read-only
-**   mapping, are NUL-terminated and live until rt_image_close.
+**   mapping (cluster names, which the image derives, into memory the
+**   rt_image owns), are NUL-terminated and live until rt_image_close.
 ** - The same image may be used by many threads at once (nothing mutable).
 ** - Semantics are Envoy's as configured by Istio (see runtime/table.c and
 **   man/meshrt.1): Host lowercased and its :port stripped, one virtual
@@ -157,10 +158,14 @@ typedef struct rt_decision {
     uint32_t route;             /* ROUTES index that matched (coverage), IMG_NONE */
     uint32_t action_rec;        /* ACTIONS index of the matched route, IMG_NONE */
     uint32_t vhost;             /* VHOSTS index selected, IMG_NONE */
-    const img_src *src;         /* the VS entry the route or chain came from; NULL for none */
+    const img_src *src;         /* the origin record (route name, VS entry, match) the route or
+                                   chain came from; NULL for none. Shared by every row or chain
+                                   of that shape: read it through rt_origin_get / rt_route_label */
     uint32_t path_match_len;    /* bytes of :path the route matched (prefix rewrites) */
     bool tls_redirect;          /* vhost requires TLS and the request was plain: 301 to https */
     rt_str route_name;          /* %ROUTE_NAME% ("" none) */
+    uint32_t vs;                /* VSES index of the VirtualService the route or chain came
+                                   from, IMG_NONE for none (format 2; added) */
 } rt_decision;
 
 /* The request as the HTTP parser saw it. Strings need not be NUL-terminated. */

@@ -13,7 +13,8 @@
 **   set SEC I FIELD HEX...   write bytes at a field of record I of section SEC
 **   add SEC I FIELD N   add N to the 32-bit word at that field
 **   copy SEC I FIELD SEC2 J FIELD2   copy the 8 bytes of a string or range
-** (FIELD.len / FIELD.count address the second half of a string / range)
+** (FIELD.len / FIELD.count address the second half of a string / range;
+** FIELD @ is the record itself, for sections of plain numbers or bytes)
 **   sectab I FIELD HEX...    write into section table entry I (id, count, off, size)
 **   at OFFSET HEX...    write bytes at a file offset
 **   truncate N          keep the first N bytes
@@ -76,8 +77,9 @@ static const char *hdr_fn(void *ud, const char *name, size_t n, size_t *vn)
 /* Every lookup the forwarder can make, over every view and listener. */
 static unsigned exercise(const rt_image *img)
 {
-    static const char *hosts[] = { "httpbin.org", "match.example.com", "a.foo.com:80", "X.Y", "", "[::1]:8080" };
-    static const char *paths[] = { "/status/418", "/", "/api?x=1&debug=1&trace", "/r12", "/a?b", "/hdr#frag", "/CASE/x" };
+    static const char *hosts[] = { "httpbin.org", "match.example.com", "a.foo.com:80", "X.Y", "", "[::1]:8080", "p.example.com" };
+    static const char *paths[] = { "/status/418", "/", "/api?x=1&debug=1&trace", "/r12", "/a?b", "/hdr#frag", "/CASE/x",
+                                   "/r101/x", "/r211/y" };
     static const char *snis[] = { "www.google.com", "a.example.com", "x.deep.example.com", NULL };
     unsigned n = 0;
     char buf[512];
@@ -236,6 +238,7 @@ static long field_off(const uint8_t *img, size_t n, int s, unsigned i, const cha
     if (n < IMG_HEADER_SIZE + 24u * IMG_NSECTIONS) return -1;
     img_section st;
     memcpy(&st, img + IMG_HEADER_SIZE + 24u * (unsigned)s, sizeof st);
+    if (strcmp(f, "@") == 0) return (long)(st.off + (uint64_t)i * img_section_recsize((img_sec)s));
     uint32_t nf;
     const img_field *fs = img_section_fields((img_sec)s, &nf);
     /* FIELD.len: the length half of a string or the count half of a range */
@@ -344,6 +347,47 @@ static void hex_case(const char *path, const char *name)
 
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* NUL-terminated names are read to their end by some checks: a small image
+** whose many records all name one long string must be refused for the
+** work, not verified in quadratic time. */
+static void string_budget(void)
+{
+    mc_buf b;
+    mc_buf_init(&b);
+    mc_buf_puts(&b, "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: istio-system}\n"
+                    "spec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n"
+                    "    hosts: [\"*\"]\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+                    "metadata: {name: v, namespace: default}\nspec:\n  hosts: [\"*\"]\n  gateways: [istio-system/gw]\n  http:\n"
+                    "  - match: [{uri: {prefix: /long}}]\n    directResponse: {status: 200, body: {string: \"");
+    for (int i = 0; i < 8000; i++) mc_buf_putc(&b, (char)('a' + i % 26));
+    mc_buf_puts(&b, "\"}}\n");
+    for (int i = 0; i < 300; i++)
+        mc_buf_printf(&b, "  - match: [{uri: {prefix: /s%d}}]\n    route: [{destination: {host: s%03d.example.com, port: {number: %d}}}]\n",
+                      i, i, 1000 + i);
+    size_t n = 0;
+    uint8_t *img = img_build_text(b.s, &n);
+    mc_buf_free(&b);
+    char err[RT_ERR_LEN];
+    void *keep;
+    rt_image *x = img ? open_copy(img, n, err, sizeof err, &keep) : NULL;
+    if (!ok(x != NULL, "an image with a long string and 300 clusters verifies")) { free(img); return; }
+    rt_image_close(x);
+    free(keep);
+    /* every cluster's host: the long body */
+    img_section cl, st;
+    memcpy(&cl, img + IMG_HEADER_SIZE + 24u * IMG_S_CLUSTERS, sizeof cl);
+    memcpy(&st, img + IMG_HEADER_SIZE + 24u * IMG_S_STRINGS, sizeof st);
+    const char *body = memmem(img + st.off, st.size, "abcdefghijklmnopqrstuvwxyzabcdef", 32);
+    uint32_t off = body ? (uint32_t)((const uint8_t *)body - (img + st.off)) : 0;
+    for (uint32_t i = 0; i < cl.count; i++) memcpy(img + cl.off + (size_t)i * sizeof(img_cluster) + offsetof(img_cluster, host), &off, 4);
+    fix(img, n);
+    x = open_copy(img, n, err, sizeof err, &keep);
+    if (x) { rt_image_close(x); free(keep); }
+    ok(body && cl.count >= 300 && !x && strstr(err, "cost too much to verify"), "300 clusters named by one 8000-byte string are refused: %s",
+       x ? "(accepted)" : err);
+    free(img);
+}
+
 int main(void)
 {
     size_t n;
@@ -357,10 +401,15 @@ int main(void)
         void *keep;
         uint8_t *c = malloc(n);
         memcpy(c, seed, n);
-        c[10] = 2;
+        c[10] = 3;
         fix(c, n);
-        ok(!open_copy(c, n, err, sizeof err, &keep) && strstr(err, "format version 2.0, this program reads 1.x"),
+        ok(!open_copy(c, n, err, sizeof err, &keep) && strstr(err, "format version 3.0, this program reads 2.x"),
            "a newer major version is refused by name: %s", err);
+        memcpy(c, seed, n);
+        c[10] = 1;
+        fix(c, n);
+        ok(!open_copy(c, n, err, sizeof err, &keep) && strstr(err, "format version 1.0, this program reads 2.x: rebuild the image"),
+           "a version 1 image is refused by name: %s", err);
         memcpy(c, seed, n);
         c[12] = 7;
         fix(c, n);
@@ -380,6 +429,14 @@ int main(void)
     ok(m != NULL, "matching image builds");
     if (m) damage("matching", m, n);
     free(m);
+
+    /* prefix literals indexed by length (INDEXES.prefix) */
+    m = build_base("testdata/images/prefix-index.yaml", &n);
+    ok(m != NULL, "prefix-index image builds");
+    if (m) damage("prefix-index", m, n);
+    free(m);
+
+    string_budget();
 
     DIR *d = opendir("testdata/images/bad");
     char *names[256];

@@ -70,13 +70,15 @@ static bool ref_str(const rt_image *img, const img_matcher *m, const char *v, si
 }
 
 /* Envoy's RouteEntryImplBase::matches, written out plainly */
-static bool ref_row(const rt_image *img, const img_route *r, const req *q)
+static bool ref_row(const rt_image *img, const img_row *r, const req *q)
 {
     const char *path = q->path;
     size_t pl = strcspn(path, "?#");
-    rt_str p = rt_string(img, r->path);
-    bool ci = r->flags & IMG_ROUTE_IGNORE_CASE;
-    switch (r->flags & IMG_ROUTE_KIND_MASK) {
+    uint32_t kind = r->flags & IMG_ROW_KIND_MASK;
+    rt_str p = kind == IMG_PATH_REGEX ? rt_string(img, ((const img_str *)rt_section(img, IMG_S_REGEXES, NULL))[r->path])
+                                      : rt_string(img, (img_str){ r->path, r->path_len });
+    bool ci = r->flags & IMG_ROW_IGNORE_CASE;
+    switch (kind) {
     case IMG_PATH_PREFIX:
         if (pl < p.n || (ci ? strncasecmp(path, p.p, p.n) : strncmp(path, p.p, p.n)) != 0) return false;
         break;
@@ -90,8 +92,8 @@ static bool ref_row(const rt_image *img, const img_route *r, const req *q)
         if (!b) return false;
     }
     }
-    const img_matcher *ms = (const img_matcher *)rt_section(img, IMG_S_MATCHERS, NULL) + r->matchers.first;
-    for (uint32_t i = 0; i < r->matchers.count; i++) {
+    const img_matcher *ms = (const img_matcher *)rt_section(img, IMG_S_MATCHERS, NULL) + r->matchers;
+    for (uint32_t i = 0; i < r->nmatchers; i++) {
         const img_matcher *m = &ms[i];
         rt_str name = rt_string(img, m->name);
         if (m->target == IMG_TARGET_QUERY) {
@@ -203,7 +205,8 @@ static uint32_t ref_vhost(const rt_image *img, const img_route_table *rt, const 
     uint32_t best = IMG_NONE, best_len = 0, dflt = IMG_NONE;
     size_t hl = strlen(host);
     for (uint32_t i = 0; i < rt->vhosts.count; i++) {
-        rt_str d = rt_string(img, vh[i].domain);
+        const char *dz = (const char *)rt_section(img, IMG_S_STRINGS, NULL) + vh[i].domain;
+        rt_str d = { dz, (uint32_t)strlen(dz) };
         if (strcmp(d.p, "*") == 0) { dflt = i; continue; }
         if (d.p[0] != '*') {
             if (strcasecmp(d.p, host) == 0) return i;
@@ -247,9 +250,207 @@ static void presence_regex(void)
     free(bytes);
 }
 
+typedef struct tally { unsigned lookups, mismatches, vh_mismatch, matched; } tally;
+
+/* one request through the image and through the plain reference */
+static void check_lookup(const rt_image *img, const rt_chain *c, const char *host, req *q, tally *t)
+{
+    const img_route_table *rt = (const img_route_table *)rt_section(img, IMG_S_ROUTETABLES, NULL) + c->next;
+    const img_vhost *vhs = (const img_vhost *)rt_section(img, IMG_S_VHOSTS, NULL);
+    const img_rowset *sets = (const img_rowset *)rt_section(img, IMG_S_ROWSETS, NULL);
+    const img_row *rows = (const img_row *)rt_section(img, IMG_S_ROWS, NULL);
+    rt_request r = { "GET", 3, host, strlen(host), q->path, strlen(q->path), "http", 4, hfn, q, 0 };
+    rt_decision d;
+    rt_route_http(img, c, &r, &d);
+    t->lookups++;
+    char key[64];
+    snprintf(key, sizeof key, "%s", host);
+    char *colon = strchr(key, ':');
+    if (colon) *colon = '\0';
+    uint32_t want_vh = ref_vhost(img, rt, key);
+    uint32_t got_vh = d.vhost == IMG_NONE ? IMG_NONE : d.vhost - rt->vhosts.first;
+    if (want_vh != got_vh) {
+        if (t->vh_mismatch++ < 5) printf("# host %s: vhost %u, want %u\n", host, got_vh, want_vh);
+        return;
+    }
+    uint32_t want = IMG_NONE;
+    if (want_vh != IMG_NONE) {
+        const img_vhost *vh = &vhs[rt->vhosts.first + want_vh];
+        const img_rowset *rs = &sets[vh->rowset];
+        for (uint32_t i = 0; i < rs->rows.count && want == IMG_NONE; i++)
+            if (ref_row(img, &rows[rs->rows.first + i], q)) want = vh->routes + i;
+    }
+    if (want != d.route) {
+        if (t->mismatches++ < 5) printf("# %s%s: row %u, a linear scan gives %u\n", host, q->path, d.route, want);
+    } else if (want != IMG_NONE) {
+        t->matched++;
+    }
+}
+
+static const rt_chain *http_chain(const rt_image *img)
+{
+    const rt_view *v = rt_view_workload(img, "istio-system", &(rt_label){ "istio", "ingressgateway" }, 1);
+    const rt_listener *l = v ? rt_listener_find(img, v, 80, NULL) : NULL;
+    return l ? rt_listener_chain(img, l, NULL, 0) : NULL;
+}
+
+/* Prefix literals of one length and few others: the compiler indexes them
+** by length (INDEXES.prefix) when that beats walking the trie; both kinds
+** of index must choose the row a linear scan chooses. */
+static void prefix_index(void)
+{
+    tally t = { 0, 0, 0, 0 };
+    unsigned by_length = 0, by_trie = 0;
+    for (int round = 0; round < 24; round++) {
+        mc_buf b;
+        mc_buf_init(&b);
+        mc_buf_puts(&b, "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: istio-system}\n"
+                        "spec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n"
+                        "    hosts: [p.test]\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+                        "metadata: {name: p, namespace: default}\nspec:\n  hosts: [p.test]\n  gateways: [istio-system/gw]\n  http:\n");
+        int nr = 2 + (int)rnd(40);
+        for (int r = 0; r < nr; r++) {
+            /* even rounds: one literal length (a table by length), odd: mixed */
+            uint32_t k = round % 2 ? rnd(round % 3 ? 20 : 8) : 2 + rnd(18);
+            mc_buf_printf(&b, "  - match:\n    - uri: ");
+            if (k == 0) mc_buf_puts(&b, "{prefix: /p}");
+            else if (k == 1) mc_buf_printf(&b, "{prefix: /p%u}", rnd(4));
+            else if (k == 2) mc_buf_printf(&b, "{exact: /p%u%u/x}", rnd(4), rnd(4));
+            else mc_buf_printf(&b, "{prefix: /p%u%u/}", rnd(4), rnd(4));
+            if (rnd(3) == 0) mc_buf_printf(&b, "\n      headers: {x-h: {exact: \"%s\"}}", hvals[rnd(3)]);
+            mc_buf_printf(&b, "\n    directResponse: {status: %d}\n", 200 + r);
+        }
+        size_t n;
+        void *bytes = img_build_text(b.s, &n);
+        mc_buf_free(&b);
+        char err[RT_ERR_LEN];
+        rt_image *img = bytes ? rt_image_open_mem(bytes, n, err, sizeof err) : NULL;
+        const rt_chain *c = img ? http_chain(img) : NULL;
+        if (!ok(c != NULL, "prefix config %d (%d routes) builds and verifies", round, nr)) {
+            if (img) rt_image_close(img);
+            free(bytes);
+            continue;
+        }
+        const img_index *xs = rt_section(img, IMG_S_INDEXES, NULL);
+        uint32_t nx;
+        rt_section(img, IMG_S_INDEXES, &nx);
+        for (uint32_t i = 0; i < nx; i++) {
+            by_length += xs[i].prefix != IMG_NONE;
+            by_trie += xs[i].trie != IMG_NONE && xs[i].nrows > 1;
+        }
+        for (int k = 0; k < 300; k++) {
+            req q;
+            static const char *const tails[] = { "", "/", "x", "/x", "?q=1" };
+            snprintf(q.path, sizeof q.path, "/p%u%u%s", rnd(5), rnd(5), tails[rnd(5)]);
+            if (rnd(6) == 0) snprintf(q.path, sizeof q.path, "/p%u", rnd(5));
+            q.nh = 0;
+            if (rnd(2)) { q.hname[q.nh] = "x-h"; q.hval[q.nh++] = hvals[rnd(4)]; }
+            check_lookup(img, c, "p.test", &q, &t);
+        }
+        rt_image_close(img);
+        free(bytes);
+    }
+    ok(by_length > 0 && by_trie > 0, "both indexes for prefix literals were built (%u by length, %u tries)", by_length, by_trie);
+    ok(t.vh_mismatch == 0 && t.mismatches == 0, "indexed rows equal a linear scan in %u lookups (%u matched a row)", t.lookups, t.matched);
+    ok(t.matched > t.lookups / 10 && t.matched < t.lookups, "the requests exercise both matches and misses");
+}
+
+/* Cluster names are derived (outbound|PORT|SUBSET|HOST): every cluster is
+** found by its name, a name not written the canonical way is not; a DNS
+** cluster's endpoint that is its own host comes back as that endpoint. */
+static void cluster_names(void)
+{
+    const char *p = "testdata/routes/clusters/config.yaml";
+    size_t n;
+    void *bytes = img_build(&p, 1, &n);
+    char err[RT_ERR_LEN];
+    rt_image *img = bytes ? rt_image_open_mem(bytes, n, err, sizeof err) : NULL;
+    if (!ok(img != NULL, "clusters image builds")) { free(bytes); return; }
+    uint32_t nc = rt_cluster_count(img), found = 0, selfs = 0, self_ok = 0;
+    for (uint32_t i = 0; i < nc; i++) {
+        rt_cluster_info ci;
+        rt_cluster_get(img, i, &ci);
+        char want[512];
+        snprintf(want, sizeof want, "outbound|%u|%s|%s", ci.port, ci.subset.p, ci.host.p);
+        if (strcmp(want, ci.name.p) == 0 && ci.name.n == strlen(want) && rt_cluster_find(img, ci.name.p, ci.name.n) == i) found++;
+        const img_cluster_shape *s = (const img_cluster_shape *)rt_section(img, IMG_S_CSHAPES, NULL) +
+                                     ((const img_cluster *)rt_section(img, IMG_S_CLUSTERS, NULL))[i].shape;
+        if (s->flags & IMG_CLUSTER_SELF_ENDPOINT) {
+            selfs++;
+            rt_endpoint_info e;
+            rt_endpoint_get(img, i, 0, &e);
+            self_ok += ci.nendpoints == 1 && e.kind == s->ep_kind && e.port == s->ep_port && e.weight == 1 && e.address.n == ci.host.n &&
+                       memcmp(e.address.p, ci.host.p, e.address.n) == 0;
+        }
+    }
+    ok(nc > 3 && found == nc, "all %u clusters are found by their derived names (%u)", nc, found);
+    ok(selfs > 0 && self_ok == selfs, "%u self-endpoint clusters give their host as the endpoint (%u)", selfs, self_ok);
+    rt_cluster_info c0;
+    rt_cluster_get(img, 0, &c0);
+    char bad[600];
+    int misses = 0;
+    snprintf(bad, sizeof bad, "outbound|0%u|%s|%s", c0.port, c0.subset.p, c0.host.p);
+    misses += rt_cluster_find(img, bad, strlen(bad)) == IMG_NONE;
+    snprintf(bad, sizeof bad, "inbound|%u|%s|%s", c0.port, c0.subset.p, c0.host.p);
+    misses += rt_cluster_find(img, bad, strlen(bad)) == IMG_NONE;
+    snprintf(bad, sizeof bad, "outbound|%u|%s|%s.", c0.port, c0.subset.p, c0.host.p);
+    misses += rt_cluster_find(img, bad, strlen(bad)) == IMG_NONE;
+    snprintf(bad, sizeof bad, "outbound|%u|%s", c0.port, c0.host.p);
+    misses += rt_cluster_find(img, bad, strlen(bad)) == IMG_NONE;
+    misses += rt_cluster_find(img, "outbound|70000||x", 17) == IMG_NONE;
+    ok(misses == 5, "names not in the canonical form find nothing (%d of 5)", misses);
+    rt_image_close(img);
+    free(bytes);
+}
+
+/* A prefix literal longer than a trie label's 16-bit length becomes a chain
+** of nodes; the walk still matches it whole, and only whole. */
+static void long_literal(void)
+{
+    enum { LONG = 70000 };
+    mc_buf b;
+    mc_buf_init(&b);
+    mc_buf_puts(&b, "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: istio-system}\n"
+                    "spec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n"
+                    "    hosts: [l.test]\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+                    "metadata: {name: l, namespace: default}\nspec:\n  hosts: [l.test]\n  gateways: [istio-system/gw]\n  http:\n"
+                    "  - match: [{uri: {prefix: \"/");
+    for (int i = 0; i < LONG; i++) mc_buf_putc(&b, (char)('a' + i % 7));
+    mc_buf_puts(&b, "\"}}]\n    directResponse: {status: 201}\n  - match: [{uri: {prefix: /b}}]\n    directResponse: {status: 202}\n"
+                    "  - directResponse: {status: 203}\n");
+    size_t n = 0;
+    void *bytes = img_build_text(b.s, &n);
+    mc_buf_free(&b);
+    char err[RT_ERR_LEN];
+    rt_image *img = bytes ? rt_image_open_mem(bytes, n, err, sizeof err) : NULL;
+    const rt_chain *c = img ? http_chain(img) : NULL;
+    if (!ok(c != NULL, "a %d-byte prefix literal builds and verifies", LONG)) {
+        if (img) rt_image_close(img);
+        free(bytes);
+        return;
+    }
+    char *path = malloc(LONG + 16);
+    path[0] = '/';
+    for (int i = 0; i < LONG; i++) path[1 + i] = (char)('a' + i % 7);
+    strcpy(path + 1 + LONG, "/x");
+    rt_request r = { "GET", 3, "l.test", 6, path, strlen(path), "http", 4, NULL, NULL, 0 };
+    rt_decision d;
+    rt_route_http(img, c, &r, &d);
+    unsigned long_ok = d.status == 201;
+    path[1 + LONG - 1] = 'z';          /* differs in the last byte of the literal */
+    rt_route_http(img, c, &r, &d);
+    unsigned short_ok = d.status == 203;
+    const img_index *x = rt_section(img, IMG_S_INDEXES, NULL);
+    ok(long_ok && short_ok && x[0].trie != IMG_NONE, "the long literal is matched whole by the trie (%u, %u)", long_ok, short_ok);
+    free(path);
+    rt_image_close(img);
+    free(bytes);
+}
+
 int main(void)
 {
-    unsigned configs = 0, lookups = 0, mismatches = 0, vh_mismatch = 0, matched = 0;
+    tally t = { 0, 0, 0, 0 };
+    unsigned configs = 0;
     static const char *const hosts[] = { "h.test", "a.h.test", "b.a.h.test", "zz-x.h.test", "-x.h.test", "other.test", "H.TEST:80", "x.h.test" };
     for (int round = 0; round < 60; round++) {
         int nvs = 1 + (int)rnd(4), nroutes = 1 + (int)rnd(round < 50 ? 12 : 60);
@@ -265,9 +466,7 @@ int main(void)
             continue;
         }
         configs++;
-        const rt_view *v = rt_view_workload(img, "istio-system", &(rt_label){ "istio", "ingressgateway" }, 1);
-        const rt_listener *l = v ? rt_listener_find(img, v, 80, NULL) : NULL;
-        const rt_chain *c = l ? rt_listener_chain(img, l, NULL, 0) : NULL;
+        const rt_chain *c = http_chain(img);
         if (!c) {
             ok(0, "round %d: no chain", round);
             rt_image_close(img);
@@ -275,48 +474,24 @@ int main(void)
             free(yaml);
             continue;
         }
-        const img_route_table *rt = (const img_route_table *)rt_section(img, IMG_S_ROUTETABLES, NULL) + c->route_table;
-        const img_vhost *vhs = (const img_vhost *)rt_section(img, IMG_S_VHOSTS, NULL);
-        const img_route *routes = (const img_route *)rt_section(img, IMG_S_ROUTES, NULL);
         for (int k = 0; k < 300; k++) {
             req q;
             random_request(&q);
-            const char *host = hosts[rnd(sizeof hosts / sizeof hosts[0])];
-            rt_request r = { "GET", 3, host, strlen(host), q.path, strlen(q.path), "http", 4, hfn, &q, 0 };
-            rt_decision d;
-            rt_route_http(img, c, &r, &d);
-            lookups++;
-            char key[64];
-            snprintf(key, sizeof key, "%s", host);
-            char *colon = strchr(key, ':');
-            if (colon) *colon = '\0';
-            uint32_t want_vh = ref_vhost(img, rt, key);
-            uint32_t got_vh = d.vhost == IMG_NONE ? IMG_NONE : d.vhost - rt->vhosts.first;
-            if (want_vh != got_vh) {
-                if (vh_mismatch++ < 5) printf("# host %s: vhost %u, want %u\n", host, got_vh, want_vh);
-                continue;
-            }
-            uint32_t want = IMG_NONE;
-            if (want_vh != IMG_NONE) {
-                const img_vhost *rs = &vhs[rt->vhosts.first + want_vh];
-                for (uint32_t i = 0; i < rs->rows.count && want == IMG_NONE; i++)
-                    if (ref_row(img, &routes[rs->rows.first + i], &q)) want = rs->rows.first + i;
-            }
-            if (want != d.route) {
-                if (mismatches++ < 5) printf("# %s%s: row %u, a linear scan gives %u\n", host, q.path, d.route, want);
-            } else if (want != IMG_NONE) {
-                matched++;
-            }
+            check_lookup(img, c, hosts[rnd(sizeof hosts / sizeof hosts[0])], &q, &t);
         }
         rt_image_close(img);
         free(bytes);
         free(yaml);
     }
+    unsigned lookups = t.lookups, mismatches = t.mismatches, vh_mismatch = t.vh_mismatch, matched = t.matched;
     ok(vh_mismatch == 0, "virtual host selection equals Envoy's domain rules in %u lookups", lookups);
     ok(mismatches == 0, "indexed row choice equals a linear first-match scan in %u lookups over %u configs (%u matched a row)",
        lookups, configs, matched);
     ok(matched > lookups / 10 && matched < lookups, "the random requests exercise both matches and misses");
     presence_regex();
+    prefix_index();
+    cluster_names();
+    long_literal();
     mc_src_free_all();
     return t_done();
 }
