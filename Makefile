@@ -184,3 +184,7 @@ conformance: $(TOOL_BIN)
 # route image (issue 4): meshrt test reads its YAML with the compiler's
 # loader, so meshrt links libmeshc too (after the runtime libraries).
 $(BUILD)/meshrt: $(BUILD)/libmeshc.a
+
+# meshrt run (issue 5): nginx-light needs its stream module for the SNI
+# passthrough peer in bench/bench_proxy.sh.
+DEB_BENCH += libnginx-mod-stream
