@@ -134,6 +134,8 @@ struct rt_stream {
     bool fault_delayed;
     uint32_t xf_off, xf_len;    /* response fields the actions add ("name: value\r\n"...) */
     uint8_t xf_replace;         /* XF_*: upstream fields of those names are dropped */
+    struct rt_shadow *sw[4];    /* mirror copies waiting for body bytes */
+    uint8_t nsw;
     /* the parsers' field arrays (not cleared between uses) */
     rt_h1_header hdrs[RT_H1_MAX_HEADERS];
     rt_h1_header rhdrs[RT_H1_MAX_HEADERS];
@@ -223,6 +225,8 @@ static bool put_action_fields(rt_stream *s, rt_buf *b);
 static bool action_replaces(const rt_stream *s, const rt_h1_header *h);
 static bool compose_request(rt_stream *s, rt_buf *b);
 static void shadows_close_all(rt_worker *w);
+static void shadow_feed(rt_stream *s, const char *p, uint32_t n);
+static void shadow_orphans(rt_stream *s);
 
 /* ------------------------------------------------------------ Envoy's texts */
 
@@ -362,6 +366,7 @@ static void stream_free(rt_stream *s)
     rt_pstate *ps = PS(w);
     rt_timer_stop(w->loop, &s->timer);
     rt_link_del(&s->wait);
+    if (s->nsw) shadow_orphans(s);
     if (s->host) {
         rt_host_unref(s->host);
         s->host = NULL;
@@ -1698,6 +1703,7 @@ static void pump_req(rt_stream *s)
         if (fromout) rt_buf_consume(&uc->out, fromout);
         uint32_t k = (uint32_t)n - fromout;
         if (k) {
+            if (s->nsw) shadow_feed(s, rt_buf_data(&dc->in), k);
             rt_buf_consume(&dc->in, k);
             s->req_span -= k;
             s->req_bytes += k;
@@ -2134,7 +2140,9 @@ static bool actions_after_delay(rt_stream *s, const rt_decision *d, const rt_pol
         fault_abort(s, &p->fault);
         return true;
     }
-    return p->cors.present && cors_decode(s, d, &p->cors);
+    /* Envoy's CORS filter needs a route entry: redirects and direct
+    ** responses have none */
+    return p->cors.present && d->action == RT_ACT_ROUTE && cors_decode(s, d, &p->cors);
 }
 
 static void on_fault_delay(rt_loop *l, rt_timer *t, void *ud)
@@ -2180,6 +2188,8 @@ typedef struct rt_shadow {
     bool connecting, counted;
     char *out;
     uint32_t n, sent;
+    uint32_t need;              /* body bytes still to come from the request */
+    rt_stream *feeder;          /* ... which has this copy in its sw[] */
     rt_ucluster *ucl;
     rt_host *host;
     rt_timer timer;
@@ -2187,9 +2197,22 @@ typedef struct rt_shadow {
     uint32_t stn;
 } rt_shadow;
 
+static void shadow_unfeed(rt_shadow *sh)
+{
+    rt_stream *s = sh->feeder;
+    if (!s) return;
+    for (uint32_t i = 0; i < s->nsw; i++)
+        if (s->sw[i] == sh) {
+            s->sw[i] = s->sw[--s->nsw];
+            break;
+        }
+    sh->feeder = NULL;
+}
+
 static void shadow_close(rt_shadow *sh)
 {
     rt_worker *w = sh->w;
+    shadow_unfeed(sh);
     rt_timer_stop(w->loop, &sh->timer);
     if (sh->fd >= 0) {
         rt_file_del(w->loop, sh->fd);
@@ -2245,7 +2268,8 @@ static void on_shadow(rt_loop *l, int fd, void *ud, int mask)
             sh->sent += (uint32_t)k;
             rt_ctr_add(&sh->ucl->cx_tx_bytes, (uint64_t)k);
         }
-        if (sh->sent == sh->n) rt_file_mod(l, fd, RT_READABLE);
+        /* all sent: read the answer, or wait for the rest of the body */
+        if (sh->sent == sh->n) rt_file_mod(l, fd, sh->need ? RT_NONE : RT_READABLE);
     }
     if (mask & RT_READABLE) {
         char b[4096];
@@ -2262,6 +2286,28 @@ static void on_shadow(rt_loop *l, int fd, void *ud, int mask)
             return;
         }
     }
+}
+
+/* Body bytes of the request on their way upstream: the waiting copies
+** take theirs (the buffer was sized for the whole body up front). */
+static void shadow_feed(rt_stream *s, const char *p, uint32_t n)
+{
+    for (uint32_t i = 0; i < s->nsw;) {
+        rt_shadow *sh = s->sw[i];
+        uint32_t k = n < sh->need ? n : sh->need;
+        memcpy(sh->out + sh->n, p, k);
+        sh->n += k;
+        sh->need -= k;
+        if (sh->fd >= 0 && !sh->connecting) rt_file_mod(sh->w->loop, sh->fd, RT_WRITABLE);
+        if (!sh->need) shadow_unfeed(sh);
+        else i++;
+    }
+}
+
+/* The request ends without its whole body: its copies cannot complete. */
+static void shadow_orphans(rt_stream *s)
+{
+    while (s->nsw) shadow_close(s->sw[0]);
 }
 
 /* The copy's head: compose_request's, host "-shadow"-suffixed (before a
@@ -2298,7 +2344,7 @@ static bool shadow_compose(rt_stream *s, rt_buf *b, const char *body, uint32_t b
     return ok;
 }
 
-static void shadow_start(rt_stream *s, uint32_t cluster, const char *body, uint32_t bn)
+static void shadow_start(rt_stream *s, uint32_t cluster, const char *body, uint32_t bn, uint32_t need)
 {
     rt_worker *w = s->dc->w;
     rt_pstate *ps = PS(w);
@@ -2312,8 +2358,12 @@ static void shadow_start(rt_stream *s, uint32_t cluster, const char *body, uint3
         rt_buf_put(&w->pool, &b);
         return;
     }
+    if (need && s->nsw >= sizeof s->sw / sizeof s->sw[0]) {
+        rt_buf_put(&w->pool, &b);
+        return;
+    }
     rt_shadow *sh = calloc(1, sizeof *sh);
-    char *out = malloc(b.w);
+    char *out = malloc((size_t)b.w + need);
     if (!sh || !out) {
         free(sh);
         free(out);
@@ -2327,6 +2377,11 @@ static void shadow_start(rt_stream *s, uint32_t cluster, const char *body, uint3
     sh->w = w;
     sh->fd = -1;
     sh->ucl = ucl;
+    if (need) {
+        sh->need = need;
+        sh->feeder = s;
+        s->sw[s->nsw++] = sh;
+    }
     rt_link_init(&sh->all);
     rt_link_add(&ps->shadows, &sh->all);
     ps->nshadows++;
@@ -2361,16 +2416,20 @@ static void mirror_request(rt_stream *s, const rt_decision *d, uint32_t n)
     rt_dconn *dc = s->dc;
     rt_worker *w = dc->w;
     const char *body = NULL;
-    uint32_t bn = 0;
+    uint32_t bn = 0, need = 0;
     if (s->req_body == RT_H1_BODY_CHUNKED) return;
     if (s->req_body == RT_H1_BODY_LENGTH) {
-        if (s->req_left > SHADOW_BODY_MAX || rt_buf_len(&dc->in) < s->req_left) return;
-        body = rt_buf_data(&dc->in);
-        bn = (uint32_t)s->req_left;
+        if (s->req_left > SHADOW_BODY_MAX) return;
+        if (rt_buf_len(&dc->in) >= s->req_left) {
+            body = rt_buf_data(&dc->in);
+            bn = (uint32_t)s->req_left;
+        } else {
+            need = (uint32_t)s->req_left;       /* fed as it goes upstream */
+        }
     }
     for (uint32_t i = 0; i < n; i++) {
         rt_mirror m = rt_mirror_get(w->srv->img, d, i);
-        if (m.cluster != IMG_NONE && roll(w, m.per_million)) shadow_start(s, m.cluster, body, bn);
+        if (m.cluster != IMG_NONE && roll(w, m.per_million)) shadow_start(s, m.cluster, body, bn, need);
     }
 }
 

@@ -146,6 +146,16 @@ like "$(alog "$T/s.log" '/mirror/one')" '^GET /mirror/one act.test-shadow:8080 0
 like "$(alog "$T/a.log" '/mirror/one')" '^GET /mirror/one act.test:8080 0$' "the main request keeps its host"
 get -o /dev/null "$H/mirror/post" -d 'hello=world'
 like "$(alog "$T/s.log" '/mirror/post')" '^POST /mirror/post act.test-shadow 11$' "a small body is mirrored too"
+body=$(head -c 3000 /dev/zero | tr '\0' 'b')
+resp=$(printf 'POST /mirror/late HTTP/1.1\r\nHost: act.test\r\nContent-Length: 3000\r\nConnection: close\r\n\r\n%s' "$body" |
+    "$TOOLS/rawc" -t 5 -s 700 -d 60 "$H" | tr -d '\r' | head -1)
+is "$resp" "HTTP/1.1 200 OK" "a body sent in slow segments is proxied"
+like "$(alog "$T/s.log" '/mirror/late')" '^POST /mirror/late act.test-shadow 3000$' "... and mirrored whole (copied as it goes upstream)"
+head -c 100000 /dev/zero > "$T/big"
+code=$(get -o /dev/null -w '%{http_code}' --data-binary @"$T/big" "$H/mirror/big")
+is "$code" 200 "a 100 KB body is proxied"
+like "$(alog "$T/a.log" '/mirror/big')" '^POST /mirror/big act.test 100000$' "... whole"
+check "... but not mirrored (bodies over 64 KiB are not copied)" eval '! grep -q "/mirror/big" "$T/s.log"'
 t0=$(date +%s%N)
 code=$(get -o /dev/null -w '%{http_code}' "$H/mirror-slow/x")
 ms=$(ms_since "$t0")
