@@ -136,6 +136,8 @@ struct rt_stream {
     uint8_t xf_replace;         /* XF_*: upstream fields of those names are dropped */
     struct rt_shadow *sw[4];    /* mirror copies waiting for body bytes */
     uint8_t nsw;
+    char *rbody;                /* the body bytes sent so far, for retries (RETRY_BODY_MAX) */
+    uint32_t rbody_n;
     /* the parsers' field arrays (not cleared between uses) */
     rt_h1_header hdrs[RT_H1_MAX_HEADERS];
     rt_h1_header rhdrs[RT_H1_MAX_HEADERS];
@@ -225,8 +227,11 @@ static bool put_action_fields(rt_stream *s, rt_buf *b);
 static bool action_replaces(const rt_stream *s, const rt_h1_header *h);
 static bool compose_request(rt_stream *s, rt_buf *b);
 static void shadows_close_all(rt_worker *w);
-static void shadow_feed(rt_stream *s, const char *p, uint32_t n);
-static void shadow_orphans(rt_stream *s);
+static void body_sent(rt_stream *s, const char *p, uint32_t n);
+static void actions_stream_free(rt_stream *s);
+static void retry_body_init(rt_stream *s);
+static bool retry_body_ok(const rt_stream *s);
+static bool retry_body_resend(rt_stream *s, rt_buf *b);
 
 /* ------------------------------------------------------------ Envoy's texts */
 
@@ -366,7 +371,7 @@ static void stream_free(rt_stream *s)
     rt_pstate *ps = PS(w);
     rt_timer_stop(w->loop, &s->timer);
     rt_link_del(&s->wait);
-    if (s->nsw) shadow_orphans(s);
+    if (s->nsw || s->rbody) actions_stream_free(s);
     if (s->host) {
         rt_host_unref(s->host);
         s->host = NULL;
@@ -1170,6 +1175,7 @@ static void route_decided(rt_stream *s, const rt_decision *dp)
         s->per_try_ms = pol.retry.per_try_timeout_ms;
         s->backoff_ms = pol.retry.backoff_ms ? pol.retry.backoff_ms : RETRY_BASE_MS;
         for (uint32_t i = 0; i < pol.retry.ncodes && s->nretry_codes < 8; i++) s->retry_codes[s->nretry_codes++] = rt_retry_code(img, &d, i);
+        retry_body_init(s);
     }
     if (s->timeout_ms && s->req_in_done) s->deadline_ms = (s->fault_delayed ? now_ms(w) : s->req_end_ms) + s->timeout_ms;
     s->ucl = rt_up_cluster(w, d.cluster);
@@ -1389,7 +1395,7 @@ static void on_s_timer(rt_loop *l, rt_timer *t, void *ud)
         rt_ctr_inc(&s->ucl->rq_timeout);
         if (s->host) rt_ctr_inc(&s->host->rq_timeout);
         s->try_deadline_ms = 0;
-        bool can = (s->retry_on & (RO_5XX | RO_GATEWAY | RO_RESET)) && s->req_body == RT_H1_BODY_NONE;
+        bool can = (s->retry_on & (RO_5XX | RO_GATEWAY | RO_RESET)) && retry_body_ok(s);
         s_close_upstream(s);
         if (can && s->retries_left > 0) {
             s_retry(s);
@@ -1597,7 +1603,7 @@ static void s_attach(rt_stream *s, rt_uconn *uc)
     s->host->active_rq++;
     s->host_active = true;
     uc->out.r = uc->out.w = uc->out.base = 0;
-    if (!compose_request(s, &uc->out)) {
+    if (!compose_request(s, &uc->out) || !retry_body_resend(s, &uc->out)) {
         local_reply(s, 431, RT_FL(DPE), "http1.headers_too_large", reason(431), strlen(reason(431)), true, NULL, 0);
         return;
     }
@@ -1703,7 +1709,7 @@ static void pump_req(rt_stream *s)
         if (fromout) rt_buf_consume(&uc->out, fromout);
         uint32_t k = (uint32_t)n - fromout;
         if (k) {
-            if (s->nsw) shadow_feed(s, rt_buf_data(&dc->in), k);
+            if (s->nsw || s->rbody) body_sent(s, rt_buf_data(&dc->in), k);
             rt_buf_consume(&dc->in, k);
             s->req_span -= k;
             s->req_bytes += k;
@@ -1759,7 +1765,7 @@ static bool retry_on_code(rt_stream *s, uint32_t code)
     if (s->retry_on & RO_CODES)
         for (uint32_t i = 0; i < s->nretry_codes; i++)
             if (s->retry_codes[i] == code) want = true;
-    if (!want || s->req_body != RT_H1_BODY_NONE) return false;
+    if (!want || !retry_body_ok(s)) return false;
     if (s->retries_left > 0) return true;
     if (s->num_retries) s->flags |= RT_FL(URX);
     return false;
@@ -1902,7 +1908,7 @@ static void s_resp_run(rt_stream *s)
         }
         if (uc->eof || uc->write_dead) {
             /* the upstream closed before a response */
-            bool can = (s->retry_on & (RO_RESET | RO_5XX | RO_GATEWAY)) && s->req_body == RT_H1_BODY_NONE;
+            bool can = (s->retry_on & (RO_RESET | RO_5XX | RO_GATEWAY)) && retry_body_ok(s);
             s_close_upstream(s);
             if (can && s->retries_left > 0) {
                 s_retry(s);
@@ -2304,10 +2310,51 @@ static void shadow_feed(rt_stream *s, const char *p, uint32_t n)
     }
 }
 
-/* The request ends without its whole body: its copies cannot complete. */
-static void shadow_orphans(rt_stream *s)
+/* ---- request bodies kept for retries. Envoy buffers a request body
+** so that it can be retried; meshrt streams bodies, so it keeps a copy of
+** content-length bodies up to RETRY_BODY_MAX, on routes whose policy
+** retries after bytes went up (a connect failure needs no copy). Other
+** requests with a body are retried only before any byte left. */
+
+#define RETRY_BODY_MAX (64u * 1024)
+
+static void retry_body_init(rt_stream *s)
+{
+    if (s->req_body != RT_H1_BODY_LENGTH || !s->num_retries || !s->req_left || s->req_left > RETRY_BODY_MAX) return;
+    if (!(s->retry_on & (RO_RESET | RO_5XX | RO_GATEWAY | RO_4XX)) && !((s->retry_on & RO_CODES) && s->nretry_codes)) return;
+    s->rbody = malloc((size_t)s->req_left);
+    s->rbody_n = 0;
+}
+
+static bool retry_body_ok(const rt_stream *s)
+{
+    return s->req_body == RT_H1_BODY_NONE || s->rbody != NULL;
+}
+
+/* a retry's request: the body bytes the earlier attempt sent, after the
+** head; pump_req goes on with the rest */
+static bool retry_body_resend(rt_stream *s, rt_buf *b)
+{
+    return !s->rbody || !s->rbody_n || put(s->dc->w, b, s->rbody, s->rbody_n);
+}
+
+/* Body bytes of the request just written upstream. */
+static void body_sent(rt_stream *s, const char *p, uint32_t n)
+{
+    if (s->rbody) {
+        memcpy(s->rbody + s->rbody_n, p, n);    /* at most the content-length */
+        s->rbody_n += n;
+    }
+    if (s->nsw) shadow_feed(s, p, n);
+}
+
+/* The stream ends: a body copy goes; mirror copies still waiting for body
+** bytes cannot complete. */
+static void actions_stream_free(rt_stream *s)
 {
     while (s->nsw) shadow_close(s->sw[0]);
+    free(s->rbody);
+    s->rbody = NULL;
 }
 
 /* The copy's head: compose_request's, host "-shadow"-suffixed (before a

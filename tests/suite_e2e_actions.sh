@@ -108,7 +108,14 @@ aborted=$(get -w '\nCODE %{http_code}\n' "${urls[@]}" | grep -c '^CODE 500$')
 is "$aborted" 0 "abort without a percentage never fires"
 
 # ---- retries and timeouts
+head -c 100000 /dev/zero > "$T/big"
 is "$(get -w ' %{http_code}' "$H/r5xx/flaky/3/503")" $'attempt 3\n 200' "retryOn 5xx, 3 attempts: the third attempt answers"
+resp=$(printf 'POST /r5xx/flaky/3/503?body HTTP/1.1\r\nHost: act.test\r\nContent-Length: 2000\r\nConnection: close\r\n\r\n%s' "$(head -c 2000 /dev/zero | tr '\0' p)" |
+    "$TOOLS/rawc" -t 5 -s 500 -d 30 "$H" | tr -d '\r')
+like "$resp" $'^HTTP/1.1 200 OK\n.*\n\nattempt 3$' "a POST with a body (sent in segments) is retried on 5xx"
+is "$(grep -c '^POST /flaky/3/503?body act.test 2000$' "$T/a.log")" 3 "... each attempt carried the whole body"
+is "$(get -w ' %{http_code}' --data-binary @"$T/big" "$H/r5xx/flaky/3/503?big")" $'attempt 1\n 503' \
+    "a body over 64 KiB is not kept, so not retried after it went up"
 is "$(get -w ' %{http_code}' "$H/r1/flaky/3/503")" $'attempt 2\n 503' "attempts 1: the retried 503 is passed on"
 like "$(log_line "$T/MR.log" '"GET /r1/flaky')" '" 503 URX via_upstream ' "retries exhausted: URX"
 is "$(get -w ' %{http_code}' "$H/rgw/flaky/2/500")" $'attempt 1\n 500' "gateway-error does not retry a 500"
@@ -151,7 +158,6 @@ resp=$(printf 'POST /mirror/late HTTP/1.1\r\nHost: act.test\r\nContent-Length: 3
     "$TOOLS/rawc" -t 5 -s 700 -d 60 "$H" | tr -d '\r' | head -1)
 is "$resp" "HTTP/1.1 200 OK" "a body sent in slow segments is proxied"
 like "$(alog "$T/s.log" '/mirror/late')" '^POST /mirror/late act.test-shadow 3000$' "... and mirrored whole (copied as it goes upstream)"
-head -c 100000 /dev/zero > "$T/big"
 code=$(get -o /dev/null -w '%{http_code}' --data-binary @"$T/big" "$H/mirror/big")
 is "$code" 200 "a 100 KB body is proxied"
 like "$(alog "$T/a.log" '/mirror/big')" '^POST /mirror/big act.test 100000$' "... whole"
