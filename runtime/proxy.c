@@ -2094,10 +2094,13 @@ static bool cors_decode(rt_stream *s, const rt_decision *d, const rt_cors *c)
     size_t on = 0;
     const char *o = hdr_lookup(&ctx, "origin", 6, &on);
     if (!o || !on) return false;
-    char origin[1024];
-    if (on > sizeof origin) on = sizeof origin;     /* a longer one matches no sane policy */
+    bool allowed = rt_cors_origin_allowed(img, d, "*", 1) || rt_cors_origin_allowed(img, d, o, on);
+    char origin[1024];                  /* kept to be echoed; a longer one is not */
+    if (on > sizeof origin) {
+        allowed = false;
+        on = 0;
+    }
     memcpy(origin, o, on);
-    bool allowed = rt_cors_origin_allowed(img, d, "*", 1) || rt_cors_origin_allowed(img, d, origin, on);
     char buf[4096];
     size_t n = 0;
     size_t mn = 0;
@@ -2168,6 +2171,9 @@ static void on_fault_delay(rt_loop *l, rt_timer *t, void *ud)
 static bool actions_decode(rt_stream *s, const rt_decision *d)
 {
     rt_worker *w = s->dc->w;
+    /* most routes have neither: one look at the action record */
+    const img_action *a = (const img_action *)rt_section(w->srv->img, IMG_S_ACTIONS, NULL) + d->action_rec;
+    if (a->fault == IMG_NONE && a->cors == IMG_NONE) return false;
     rt_policy p;
     rt_policy_get(w->srv->img, d, &p);
     if (p.fault.delay && roll(w, p.fault.delay_per_million)) {
@@ -2396,8 +2402,9 @@ static void shadow_start(rt_stream *s, uint32_t cluster, const char *body, uint3
     rt_worker *w = s->dc->w;
     rt_pstate *ps = PS(w);
     rt_ucluster *ucl = rt_up_cluster(w, cluster);
-    if (!ucl || !ucl->nhosts || ps->nshadows >= SHADOW_MAX) {
-        if (ucl) rt_ctr_inc(&ucl->cx_none_healthy);
+    if (!ucl || ps->nshadows >= SHADOW_MAX) return;     /* too many copies in flight: this one is dropped */
+    if (!ucl->nhosts) {
+        rt_ctr_inc(&ucl->cx_none_healthy);
         return;
     }
     rt_buf b = { 0 };
