@@ -1594,7 +1594,7 @@ static void s_attach(rt_stream *s, rt_uconn *uc)
     uc->state = U_ACTIVE;
     uc->nreq++;
     s->state = S_UPSTREAM;
-    s->req_out_done = false;    /* a retry sends the request again (retried ones have no body) */
+    s->req_out_done = false;    /* a retry sends the request again (its body from the copy, retry_body_resend) */
     s->resp_parsed = s->resp_started = false;
     s->resp_last_len = 0;
     rt_h1_response_init(&s->resp, s->rhdrs, RT_H1_MAX_HEADERS);
