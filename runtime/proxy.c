@@ -129,6 +129,15 @@ struct rt_stream {
     char svc_time[24];
     rt_h1_header rset[1];
     uint32_t nrset;
+    /* route actions around the router (see "route actions" below) */
+    rt_decision dec;            /* the decision, kept across a fault delay */
+    bool fault_delayed;
+    uint32_t xf_off, xf_len;    /* response fields the actions add ("name: value\r\n"...) */
+    uint8_t xf_replace;         /* XF_*: upstream fields of those names are dropped */
+    struct rt_shadow *sw[4];    /* mirror copies waiting for body bytes */
+    uint8_t nsw;
+    char *rbody;                /* the body bytes sent so far, for retries (RETRY_BODY_MAX) */
+    uint32_t rbody_n;
     /* the parsers' field arrays (not cleared between uses) */
     rt_h1_header hdrs[RT_H1_MAX_HEADERS];
     rt_h1_header rhdrs[RT_H1_MAX_HEADERS];
@@ -188,6 +197,8 @@ typedef struct rt_pstate {
     rt_uconn *free_uconns, *reap_uconns;
     rt_stream *free_streams, *reap_streams;
     uint32_t nfree_dconns, nfree_uconns, nfree_streams;
+    rt_link shadows;            /* mirrored requests in flight */
+    uint32_t nshadows;
     uint64_t next_conn_id;
 } rt_pstate;
 
@@ -208,6 +219,19 @@ static void s_finish(rt_stream *s);
 static void on_uconn(rt_loop *l, int fd, void *ud, int mask);
 static void s_connect_failed(rt_stream *s, bool timeout);
 static void s_retry(rt_stream *s);
+/* route actions (fault, CORS, mirrors) */
+static void route_decided(rt_stream *s, const rt_decision *dp);
+static bool actions_decode(rt_stream *s, const rt_decision *d);
+static void mirror_request(rt_stream *s, const rt_decision *d, uint32_t n);
+static bool put_action_fields(rt_stream *s, rt_buf *b);
+static bool action_replaces(const rt_stream *s, const rt_h1_header *h);
+static bool compose_request(rt_stream *s, rt_buf *b);
+static void shadows_close_all(rt_worker *w);
+static void body_sent(rt_stream *s, const char *p, uint32_t n);
+static void actions_stream_free(rt_stream *s);
+static void retry_body_init(rt_stream *s);
+static bool retry_body_ok(const rt_stream *s);
+static bool retry_body_resend(rt_stream *s, rt_buf *b);
 
 /* ------------------------------------------------------------ Envoy's texts */
 
@@ -347,6 +371,7 @@ static void stream_free(rt_stream *s)
     rt_pstate *ps = PS(w);
     rt_timer_stop(w->loop, &s->timer);
     rt_link_del(&s->wait);
+    if (s->nsw || s->rbody) actions_stream_free(s);
     if (s->host) {
         rt_host_unref(s->host);
         s->host = NULL;
@@ -908,6 +933,7 @@ static void local_reply(rt_stream *s, uint32_t code, uint32_t flag, const char *
         ok = ok && put_field(w, b, "content-length", 14, cl, k) && put_field(w, b, "content-type", 12, "text/plain", 10);
     }
     put_resp_ops(s, b);
+    ok = ok && put_action_fields(s, b);
     const char *date = rt_worker_date(w);
     ok = ok && put_field(w, b, "date", 4, date, strlen(date)) && put_field(w, b, "server", 6, "istio-envoy", 11);
     if (close) ok = ok && put_field(w, b, "connection", 10, "close", 5);
@@ -1070,6 +1096,22 @@ static void route_stream(rt_stream *s)
     s->cluster = d.cluster;
     s->route_name = d.route_name.n ? d.route_name.p : NULL;
     s->route_name_len = d.route_name.n;
+    /* the fault and CORS filters run before the router */
+    if (d.action_rec != IMG_NONE && actions_decode(s, &d)) return;
+    route_decided(s, &d);
+}
+
+/* The router's part: local replies of the decision, rewrites, policies,
+** then the upstream. */
+static void route_decided(rt_stream *s, const rt_decision *dp)
+{
+    rt_dconn *dc = s->dc;
+    rt_worker *w = dc->w;
+    const rt_image *img = w->srv->img;
+    rt_decision d = *dp;
+    rt_request rq;
+    hdr_ctx ctx;
+    fill_rt_request(s, &rq, &ctx, false);
     switch (d.action) {
     case RT_ACT_NO_ROUTE:
     case RT_ACT_CLOSE:
@@ -1133,8 +1175,9 @@ static void route_stream(rt_stream *s)
         s->per_try_ms = pol.retry.per_try_timeout_ms;
         s->backoff_ms = pol.retry.backoff_ms ? pol.retry.backoff_ms : RETRY_BASE_MS;
         for (uint32_t i = 0; i < pol.retry.ncodes && s->nretry_codes < 8; i++) s->retry_codes[s->nretry_codes++] = rt_retry_code(img, &d, i);
+        retry_body_init(s);
     }
-    if (s->timeout_ms && s->req_in_done) s->deadline_ms = s->req_end_ms + s->timeout_ms;
+    if (s->timeout_ms && s->req_in_done) s->deadline_ms = (s->fault_delayed ? now_ms(w) : s->req_end_ms) + s->timeout_ms;
     s->ucl = rt_up_cluster(w, d.cluster);
     if (!s->ucl) {
         local_reply(s, 503, RT_FL(UH), "no_healthy_upstream", "no healthy upstream", 19, false, NULL, 0);
@@ -1143,6 +1186,7 @@ static void route_stream(rt_stream *s)
     rt_ctr_inc(&s->ucl->rq_total);
     rt_ctr_inc(&s->ucl->rq_active);
     s->ucl_counted = true;
+    if (pol.nmirrors) mirror_request(s, &d, pol.nmirrors);
     s_connect(s);
 }
 
@@ -1351,7 +1395,7 @@ static void on_s_timer(rt_loop *l, rt_timer *t, void *ud)
         rt_ctr_inc(&s->ucl->rq_timeout);
         if (s->host) rt_ctr_inc(&s->host->rq_timeout);
         s->try_deadline_ms = 0;
-        bool can = (s->retry_on & (RO_5XX | RO_GATEWAY)) && s->req_body == RT_H1_BODY_NONE;
+        bool can = (s->retry_on & (RO_5XX | RO_GATEWAY | RO_RESET)) && retry_body_ok(s);
         s_close_upstream(s);
         if (can && s->retries_left > 0) {
             s_retry(s);
@@ -1550,6 +1594,7 @@ static void s_attach(rt_stream *s, rt_uconn *uc)
     uc->state = U_ACTIVE;
     uc->nreq++;
     s->state = S_UPSTREAM;
+    s->req_out_done = false;    /* a retry sends the request again (its body from the copy, retry_body_resend) */
     s->resp_parsed = s->resp_started = false;
     s->resp_last_len = 0;
     rt_h1_response_init(&s->resp, s->rhdrs, RT_H1_MAX_HEADERS);
@@ -1558,7 +1603,7 @@ static void s_attach(rt_stream *s, rt_uconn *uc)
     s->host->active_rq++;
     s->host_active = true;
     uc->out.r = uc->out.w = uc->out.base = 0;
-    if (!compose_request(s, &uc->out)) {
+    if (!compose_request(s, &uc->out) || !retry_body_resend(s, &uc->out)) {
         local_reply(s, 431, RT_FL(DPE), "http1.headers_too_large", reason(431), strlen(reason(431)), true, NULL, 0);
         return;
     }
@@ -1664,6 +1709,7 @@ static void pump_req(rt_stream *s)
         if (fromout) rt_buf_consume(&uc->out, fromout);
         uint32_t k = (uint32_t)n - fromout;
         if (k) {
+            if (s->nsw || s->rbody) body_sent(s, rt_buf_data(&dc->in), k);
             rt_buf_consume(&dc->in, k);
             s->req_span -= k;
             s->req_bytes += k;
@@ -1719,7 +1765,7 @@ static bool retry_on_code(rt_stream *s, uint32_t code)
     if (s->retry_on & RO_CODES)
         for (uint32_t i = 0; i < s->nretry_codes; i++)
             if (s->retry_codes[i] == code) want = true;
-    if (!want || s->req_body != RT_H1_BODY_NONE) return false;
+    if (!want || !retry_body_ok(s)) return false;
     if (s->retries_left > 0) return true;
     if (s->num_retries) s->flags |= RT_FL(URX);
     return false;
@@ -1742,7 +1788,7 @@ static bool compose_response(rt_stream *s, rt_buf *b)
     uint8_t drop[RT_H1_MAX_HEADERS];
     rt_h1_hop_by_hop(s->rhdrs, r->num_headers, false, drop);
     bool server = false, date = false, svc = false;
-    uint64_t base = s->req_end_ms ? s->req_end_ms : s->up_req_ms;
+    uint64_t base = s->req_end_ms && !s->fault_delayed ? s->req_end_ms : s->up_req_ms;
     uint64_t now = now_ms(w);
     size_t sl = u64dec(s->svc_time, now > base ? now - base : 0);
     s->svc_time[sl] = '\0';
@@ -1760,10 +1806,12 @@ static bool compose_response(rt_stream *s, rt_buf *b)
             continue;
         }
         if (ops.n && op_replaces(&ops, h->name, h->name_len)) continue;
+        if (s->xf_replace && action_replaces(s, h)) continue;
         if (h->id == RT_H1_HDR_DATE) date = true;
         ok = ok && put_hdr(w, b, h);
     }
     ok = ok && put_ops(w, b, &ops);
+    ok = ok && put_action_fields(s, b);
     if (!svc) ok = ok && put_field(w, b, "x-envoy-upstream-service-time", 29, s->svc_time, sl);
     if (!date) {
         const char *d = rt_worker_date(w);
@@ -1860,7 +1908,7 @@ static void s_resp_run(rt_stream *s)
         }
         if (uc->eof || uc->write_dead) {
             /* the upstream closed before a response */
-            bool can = (s->retry_on & (RO_RESET | RO_5XX | RO_GATEWAY)) && s->req_body == RT_H1_BODY_NONE;
+            bool can = (s->retry_on & (RO_RESET | RO_5XX | RO_GATEWAY)) && retry_body_ok(s);
             s_close_upstream(s);
             if (can && s->retries_left > 0) {
                 s_retry(s);
@@ -1964,6 +2012,479 @@ static void pump_resp(rt_stream *s)
     return;
 oom:
     s_abort(s, RT_FL(LR), "local_reset");
+}
+
+/* ------------------------------------------------------------ route actions
+** What Istio puts around the router (../shared/reference/istio-semantics.md
+** section 6), in Envoy's filter order: the fault filter (delay, then
+** abort), the CORS filter (preflights answered here, response fields for
+** allowed origins), then the router, which also fires the mirrors. */
+
+#define SHADOW_MAX 512              /* mirrored requests in flight per worker */
+#define SHADOW_BODY_MAX (64u * 1024) /* larger (or chunked) bodies are not mirrored */
+#define SHADOW_TIMEOUT_MS 60000     /* when the route has no timeout */
+
+/* response fields the actions write, for dropping the upstream's */
+enum { XF_ALLOW_ORIGIN = 1u << 0, XF_ALLOW_CREDENTIALS = 1u << 1, XF_EXPOSE_HEADERS = 1u << 2 };
+
+/* Envoy's runtime fraction check: random % 1000000 < numerator */
+static bool roll(rt_worker *w, uint32_t per_million)
+{
+    if (!per_million) return false;
+    return per_million >= 1000000 || rt_rng_below(&w->rng, 1000000) < per_million;
+}
+
+static bool put_action_fields(rt_stream *s, rt_buf *b)
+{
+    return !s->xf_len || put(s->dc->w, b, aux_str(s, s->xf_off), s->xf_len);
+}
+
+static bool action_replaces(const rt_stream *s, const rt_h1_header *h)
+{
+    return ((s->xf_replace & XF_ALLOW_ORIGIN) && ieq(h->name, h->name_len, "access-control-allow-origin", 27)) ||
+           ((s->xf_replace & XF_ALLOW_CREDENTIALS) && ieq(h->name, h->name_len, "access-control-allow-credentials", 32)) ||
+           ((s->xf_replace & XF_EXPOSE_HEADERS) && ieq(h->name, h->name_len, "access-control-expose-headers", 29));
+}
+
+/* "name: value\r\n" into a bounded line buffer; false when it is full */
+static bool xf_add(char *buf, size_t cap, size_t *n, const char *name, const char *v, size_t vn)
+{
+    size_t nn = strlen(name);
+    if (*n + nn + vn + 4 > cap) return false;
+    memcpy(buf + *n, name, nn);
+    memcpy(buf + *n + nn, ": ", 2);
+    memcpy(buf + *n + nn + 2, v, vn);
+    memcpy(buf + *n + nn + 2 + vn, "\r\n", 2);
+    *n += nn + vn + 4;
+    return true;
+}
+
+static void xf_keep(rt_stream *s, const char *buf, size_t n)
+{
+    if (!n) return;
+    uint32_t off = aux_put(s, buf, n);
+    if (off == UINT32_MAX) return;
+    s->xf_off = off;
+    s->xf_len = (uint32_t)n;
+}
+
+/* The fault filter's abort: Envoy's local reply "fault filter abort",
+** flag FI. A gRPC status answers 200 with grpc-status (gRPC's
+** trailers-only form; HTTP/1 clients see it as fields). */
+static void fault_abort(rt_stream *s, const rt_fault *f)
+{
+    if (f->grpc) {
+        char buf[160], num[16];
+        size_t n = 0;
+        xf_add(buf, sizeof buf, &n, "content-type", "application/grpc", 16);
+        xf_add(buf, sizeof buf, &n, "grpc-status", num, u64dec(num, f->abort_status));
+        xf_add(buf, sizeof buf, &n, "grpc-message", "fault filter abort", 18);
+        xf_keep(s, buf, n);
+        local_reply(s, 200, RT_FL(FI), "fault_filter_abort", NULL, 0, false, NULL, 0);
+        return;
+    }
+    local_reply(s, f->abort_status, RT_FL(FI), "fault_filter_abort", "fault filter abort", 18, false, NULL, 0);
+}
+
+/* The CORS filter's decodeHeaders. True when it answered (a preflight). */
+static bool cors_decode(rt_stream *s, const rt_decision *d, const rt_cors *c)
+{
+    const rt_image *img = s->dc->w->srv->img;
+    hdr_ctx ctx = { s, 0 };
+    size_t on = 0;
+    const char *o = hdr_lookup(&ctx, "origin", 6, &on);
+    if (!o || !on) return false;
+    bool allowed = rt_cors_origin_allowed(img, d, "*", 1) || rt_cors_origin_allowed(img, d, o, on);
+    char origin[1024];                  /* kept to be echoed; a longer one is not */
+    if (on > sizeof origin) {
+        allowed = false;
+        on = 0;
+    }
+    memcpy(origin, o, on);
+    char buf[4096];
+    size_t n = 0;
+    size_t mn = 0;
+    const char *m = s->req.method_id == RT_H1_M_OPTIONS ? hdr_lookup(&ctx, "access-control-request-method", 29, &mn) : NULL;
+    if (!m || !mn) {
+        /* a simple (or actual) request: fields on whatever answers it */
+        if (!allowed) return false;
+        xf_add(buf, sizeof buf, &n, "access-control-allow-origin", origin, on);
+        s->xf_replace = XF_ALLOW_ORIGIN;
+        if (c->credentials == 1 && xf_add(buf, sizeof buf, &n, "access-control-allow-credentials", "true", 4))
+            s->xf_replace |= XF_ALLOW_CREDENTIALS;
+        if (c->expose.n && xf_add(buf, sizeof buf, &n, "access-control-expose-headers", c->expose.p, c->expose.n))
+            s->xf_replace |= XF_EXPOSE_HEADERS;
+        xf_keep(s, buf, n);
+        return false;
+    }
+    /* a preflight: OPTIONS, Origin, Access-Control-Request-Method */
+    if (!allowed && c->forward_unmatched) return false;
+    char method[256];
+    size_t methn = mn < sizeof method ? mn : sizeof method;
+    memcpy(method, m, methn);
+    if (allowed) xf_add(buf, sizeof buf, &n, "access-control-allow-origin", origin, on);
+    if (c->credentials == 1) xf_add(buf, sizeof buf, &n, "access-control-allow-credentials", "true", 4);
+    if (c->methods.n == 1 && c->methods.p[0] == '*') xf_add(buf, sizeof buf, &n, "access-control-allow-methods", method, methn);
+    else if (c->methods.n) xf_add(buf, sizeof buf, &n, "access-control-allow-methods", c->methods.p, c->methods.n);
+    if (c->headers.n == 1 && c->headers.p[0] == '*') {
+        size_t hn = 0;
+        const char *h = hdr_lookup(&ctx, "access-control-request-headers", 30, &hn);
+        xf_add(buf, sizeof buf, &n, "access-control-allow-headers", h ? h : "", h ? hn : 0);
+    } else if (c->headers.n) {
+        xf_add(buf, sizeof buf, &n, "access-control-allow-headers", c->headers.p, c->headers.n);
+    }
+    if (c->max_age_set) {
+        char num[16];
+        xf_add(buf, sizeof buf, &n, "access-control-max-age", num, u64dec(num, c->max_age));
+    }
+    xf_keep(s, buf, n);
+    local_reply(s, 200, 0, "cors_response", NULL, 0, false, NULL, 0);
+    return true;
+}
+
+/* After the fault delay (or none): abort, CORS, then the router. */
+static bool actions_after_delay(rt_stream *s, const rt_decision *d, const rt_policy *p)
+{
+    if (p->fault.abort && roll(s->dc->w, p->fault.abort_per_million)) {
+        fault_abort(s, &p->fault);
+        return true;
+    }
+    /* Envoy's CORS filter needs a route entry: redirects and direct
+    ** responses have none */
+    return p->cors.present && d->action == RT_ACT_ROUTE && cors_decode(s, d, &p->cors);
+}
+
+static void on_fault_delay(rt_loop *l, rt_timer *t, void *ud)
+{
+    (void)l; (void)t;
+    rt_stream *s = ud;
+    rt_dconn *dc = s->dc;
+    if (s->done || s->local || dc->dead) return;
+    rt_policy p;
+    rt_policy_get(dc->w->srv->img, &s->dec, &p);
+    if (!actions_after_delay(s, &s->dec, &p)) route_decided(s, &s->dec);
+    dc_kick(dc);
+}
+
+/* The fault and CORS filters on a matched route. True when they took the
+** request (a delay armed, an abort or a preflight answered). */
+static bool actions_decode(rt_stream *s, const rt_decision *d)
+{
+    rt_worker *w = s->dc->w;
+    /* most routes have neither: one look at the action record */
+    const img_action *a = (const img_action *)rt_section(w->srv->img, IMG_S_ACTIONS, NULL) + d->action_rec;
+    if (a->fault == IMG_NONE && a->cors == IMG_NONE) return false;
+    rt_policy p;
+    rt_policy_get(w->srv->img, d, &p);
+    if (p.fault.delay && roll(w, p.fault.delay_per_million)) {
+        s->flags |= RT_FL(DI);
+        s->fault_delayed = true;
+        s->dec = *d;
+        rt_timer_start(w->loop, &s->timer, p.fault.delay_ms, on_fault_delay, s);
+        return true;
+    }
+    return actions_after_delay(s, d, &p);
+}
+
+/* ---- mirrors: a copy of the request to another cluster, fire and forget.
+** Each copy has its own connection (connection: close), its bytes
+** composed up front: the request as the router sends it, host with
+** Envoy's "-shadow" suffix, and the body when it is already here and at
+** most SHADOW_BODY_MAX. The answer is read and dropped (its status
+** counted); nothing of it reaches the client or delays it. */
+
+typedef struct rt_shadow {
+    rt_worker *w;
+    rt_link all;
+    int fd;
+    bool connecting, counted;
+    char *out;
+    uint32_t n, sent;
+    uint32_t need;              /* body bytes still to come from the request */
+    rt_stream *feeder;          /* ... which has this copy in its sw[] */
+    rt_ucluster *ucl;
+    rt_host *host;
+    rt_timer timer;
+    char st[12];                /* the first bytes of the answer: its status */
+    uint32_t stn;
+} rt_shadow;
+
+static void shadow_unfeed(rt_shadow *sh)
+{
+    rt_stream *s = sh->feeder;
+    if (!s) return;
+    for (uint32_t i = 0; i < s->nsw; i++)
+        if (s->sw[i] == sh) {
+            s->sw[i] = s->sw[--s->nsw];
+            break;
+        }
+    sh->feeder = NULL;
+}
+
+static void shadow_close(rt_shadow *sh)
+{
+    rt_worker *w = sh->w;
+    shadow_unfeed(sh);
+    rt_timer_stop(w->loop, &sh->timer);
+    if (sh->fd >= 0) {
+        rt_file_del(w->loop, sh->fd);
+        close(sh->fd);
+        rt_ctr_dec(&w->conns_live);
+    }
+    if (sh->stn >= 12 && !sh->counted) {
+        uint32_t code = (uint32_t)atoi(sh->st + 9);
+        if (code >= 100 && code < 600) rt_up_count_code(sh->ucl, code);
+    }
+    if (sh->host) rt_host_unref(sh->host);
+    rt_link_del(&sh->all);
+    PS(w)->nshadows--;
+    free(sh->out);
+    free(sh);
+}
+
+static void shadows_close_all(rt_worker *w)
+{
+    rt_pstate *ps = PS(w);
+    while (!rt_link_empty(&ps->shadows)) shadow_close(RT_CONTAINER(ps->shadows.next, rt_shadow, all));
+}
+
+static void on_shadow_timer(rt_loop *l, rt_timer *t, void *ud)
+{
+    (void)l; (void)t;
+    rt_shadow *sh = ud;
+    rt_ctr_inc(&sh->ucl->rq_timeout);
+    shadow_close(sh);
+}
+
+static void on_shadow(rt_loop *l, int fd, void *ud, int mask)
+{
+    rt_shadow *sh = ud;
+    char err[RT_ERR_LEN];
+    if (sh->connecting) {
+        if (rt_net_connect_result(fd, err) < 0) {
+            rt_ctr_inc(&sh->ucl->cx_connect_fail);
+            rt_ctr_inc(&sh->host->cx_connect_fail);
+            shadow_close(sh);
+            return;
+        }
+        sh->connecting = false;
+    }
+    if ((mask & RT_WRITABLE) && sh->sent < sh->n) {
+        ssize_t k;
+        do k = send(fd, sh->out + sh->sent, sh->n - sh->sent, MSG_NOSIGNAL | MSG_DONTWAIT); while (k < 0 && errno == EINTR);
+        if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            shadow_close(sh);
+            return;
+        }
+        if (k > 0) {
+            sh->sent += (uint32_t)k;
+            rt_ctr_add(&sh->ucl->cx_tx_bytes, (uint64_t)k);
+        }
+        /* all sent: read the answer, or wait for the rest of the body */
+        if (sh->sent == sh->n) rt_file_mod(l, fd, sh->need ? RT_NONE : RT_READABLE);
+    }
+    if (mask & RT_READABLE) {
+        char b[4096];
+        for (;;) {
+            ssize_t k;
+            do k = recv(fd, b, sizeof b, MSG_DONTWAIT); while (k < 0 && errno == EINTR);
+            if (k > 0) {
+                rt_ctr_add(&sh->ucl->cx_rx_bytes, (uint64_t)k);
+                for (ssize_t i = 0; i < k && sh->stn < sizeof sh->st; i++) sh->st[sh->stn++] = b[i];
+                continue;
+            }
+            if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+            shadow_close(sh);      /* the answer is complete (connection: close) or broken */
+            return;
+        }
+    }
+}
+
+/* Body bytes of the request on their way upstream: the waiting copies
+** take theirs (the buffer was sized for the whole body up front). */
+static void shadow_feed(rt_stream *s, const char *p, uint32_t n)
+{
+    for (uint32_t i = 0; i < s->nsw;) {
+        rt_shadow *sh = s->sw[i];
+        uint32_t k = n < sh->need ? n : sh->need;
+        memcpy(sh->out + sh->n, p, k);
+        sh->n += k;
+        sh->need -= k;
+        if (sh->fd >= 0 && !sh->connecting) rt_file_mod(sh->w->loop, sh->fd, RT_WRITABLE);
+        if (!sh->need) shadow_unfeed(sh);
+        else i++;
+    }
+}
+
+/* ---- request bodies kept for retries. Envoy buffers a request body
+** so that it can be retried; meshrt streams bodies, so it keeps a copy of
+** content-length bodies up to RETRY_BODY_MAX, on routes whose policy
+** retries after bytes went up (a connect failure needs no copy). Other
+** requests with a body are retried only before any byte left. */
+
+#define RETRY_BODY_MAX (64u * 1024)
+
+static void retry_body_init(rt_stream *s)
+{
+    if (s->req_body != RT_H1_BODY_LENGTH || !s->num_retries || !s->req_left || s->req_left > RETRY_BODY_MAX) return;
+    if (!(s->retry_on & (RO_RESET | RO_5XX | RO_GATEWAY | RO_4XX)) && !((s->retry_on & RO_CODES) && s->nretry_codes)) return;
+    s->rbody = malloc((size_t)s->req_left);
+    s->rbody_n = 0;
+}
+
+static bool retry_body_ok(const rt_stream *s)
+{
+    return s->req_body == RT_H1_BODY_NONE || s->rbody != NULL;
+}
+
+/* a retry's request: the body bytes the earlier attempt sent, after the
+** head; pump_req goes on with the rest */
+static bool retry_body_resend(rt_stream *s, rt_buf *b)
+{
+    return !s->rbody || !s->rbody_n || put(s->dc->w, b, s->rbody, s->rbody_n);
+}
+
+/* Body bytes of the request just written upstream. */
+static void body_sent(rt_stream *s, const char *p, uint32_t n)
+{
+    if (s->rbody) {
+        memcpy(s->rbody + s->rbody_n, p, n);    /* at most the content-length */
+        s->rbody_n += n;
+    }
+    if (s->nsw) shadow_feed(s, p, n);
+}
+
+/* The stream ends: a body copy goes; mirror copies still waiting for body
+** bytes cannot complete. */
+static void actions_stream_free(rt_stream *s)
+{
+    while (s->nsw) shadow_close(s->sw[0]);
+    free(s->rbody);
+    s->rbody = NULL;
+}
+
+/* The copy's head: compose_request's, host "-shadow"-suffixed (before a
+** port, as Envoy), connection: close; then the body. */
+static bool shadow_compose(rt_stream *s, rt_buf *b, const char *body, uint32_t bn)
+{
+    rt_worker *w = s->dc->w;
+    rt_buf head = { 0 };
+    uint32_t attempts = s->attempts;
+    if (!s->attempts) s->attempts = 1;
+    bool ok = compose_request(s, &head);
+    s->attempts = attempts;
+    const char *p = head.p, *end = head.p ? head.p + head.w : NULL;
+    const char *eol = ok && p ? memmem(p, (size_t)(end - p), "\r\n", 2) : NULL;
+    if (!eol || end - p < 4) {
+        rt_buf_put(&w->pool, &head);
+        return false;
+    }
+    ok = put(w, b, p, (size_t)(eol - p + 2));
+    p = eol + 2;
+    if ((size_t)(end - p) > 6 && memcmp(p, "host: ", 6) == 0) {
+        const char *he = memmem(p, (size_t)(end - p), "\r\n", 2);
+        const char *hv = p + 6;
+        const char *colon = memrchr(hv, ':', (size_t)(he - hv));
+        if (colon && memchr(colon, ']', (size_t)(he - colon))) colon = NULL;    /* [v6] without a port */
+        const char *cut = colon ? colon : he;
+        ok = ok && put(w, b, p, (size_t)(cut - p)) && put(w, b, "-shadow", 7) && put(w, b, cut, (size_t)(he - cut + 2));
+        p = he + 2;
+    }
+    /* the rest of the head minus its blank line, then connection: close */
+    ok = ok && put(w, b, p, (size_t)(end - p - 2)) && put_field(w, b, "connection", 10, "close", 5) && put(w, b, "\r\n", 2);
+    if (bn) ok = ok && put(w, b, body, bn);
+    rt_buf_put(&w->pool, &head);
+    return ok;
+}
+
+static void shadow_start(rt_stream *s, uint32_t cluster, const char *body, uint32_t bn, uint32_t need)
+{
+    rt_worker *w = s->dc->w;
+    rt_pstate *ps = PS(w);
+    rt_ucluster *ucl = rt_up_cluster(w, cluster);
+    if (!ucl || ps->nshadows >= SHADOW_MAX) return;     /* too many copies in flight: this one is dropped */
+    if (!ucl->nhosts) {
+        rt_ctr_inc(&ucl->cx_none_healthy);
+        return;
+    }
+    rt_buf b = { 0 };
+    if (!shadow_compose(s, &b, body, bn)) {
+        rt_buf_put(&w->pool, &b);
+        return;
+    }
+    if (need && s->nsw >= sizeof s->sw / sizeof s->sw[0]) {
+        rt_buf_put(&w->pool, &b);
+        return;
+    }
+    rt_shadow *sh = calloc(1, sizeof *sh);
+    char *out = malloc((size_t)b.w + need);
+    if (!sh || !out) {
+        free(sh);
+        free(out);
+        rt_buf_put(&w->pool, &b);
+        return;
+    }
+    memcpy(out, b.p, b.w);
+    sh->out = out;
+    sh->n = b.w;
+    rt_buf_put(&w->pool, &b);
+    sh->w = w;
+    sh->fd = -1;
+    sh->ucl = ucl;
+    if (need) {
+        sh->need = need;
+        sh->feeder = s;
+        s->sw[s->nsw++] = sh;
+    }
+    rt_link_init(&sh->all);
+    rt_link_add(&ps->shadows, &sh->all);
+    ps->nshadows++;
+    rt_timer_init(&sh->timer, on_shadow_timer, sh);
+    sh->host = rt_up_pick(w, ucl, NULL);
+    rt_host_ref(sh->host);
+    rt_addr ha;
+    rt_host_addr(sh->host, &ha);
+    char err[RT_ERR_LEN];
+    rt_ctr_inc(&ucl->rq_total);
+    rt_ctr_inc(&ucl->cx_total);
+    rt_ctr_inc(&sh->host->cx_total);
+    int fd = rt_net_connect(&ha, NULL, err);
+    if (fd < 0) {
+        rt_ctr_inc(&ucl->cx_connect_fail);
+        shadow_close(sh);
+        return;
+    }
+    rt_ctr_inc(&w->conns_live);
+    sh->fd = fd;
+    sh->connecting = true;
+    if (rt_file_add(w->loop, fd, RT_WRITABLE, on_shadow, sh) < 0) {
+        shadow_close(sh);
+        return;
+    }
+    rt_timer_start(w->loop, &sh->timer, s->timeout_ms ? s->timeout_ms : SHADOW_TIMEOUT_MS, on_shadow_timer, sh);
+}
+
+/* The router's mirror policies, each by its own fraction. */
+static void mirror_request(rt_stream *s, const rt_decision *d, uint32_t n)
+{
+    rt_dconn *dc = s->dc;
+    rt_worker *w = dc->w;
+    const char *body = NULL;
+    uint32_t bn = 0, need = 0;
+    if (s->req_body == RT_H1_BODY_CHUNKED) return;
+    if (s->req_body == RT_H1_BODY_LENGTH) {
+        if (s->req_left > SHADOW_BODY_MAX) return;
+        if (rt_buf_len(&dc->in) >= s->req_left) {
+            body = rt_buf_data(&dc->in);
+            bn = (uint32_t)s->req_left;
+        } else {
+            need = (uint32_t)s->req_left;       /* fed as it goes upstream */
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        rt_mirror m = rt_mirror_get(w->srv->img, d, i);
+        if (m.cluster != IMG_NONE && roll(w, m.per_million)) shadow_start(s, m.cluster, body, bn, need);
+    }
 }
 
 /* ------------------------------------------------------------ stream end */
@@ -2241,6 +2762,7 @@ bool rt_proxy_init(rt_worker *w)
     rt_link_init(&ps->dconns);
     rt_link_init(&ps->uconns);
     rt_link_init(&ps->dns_wait);
+    rt_link_init(&ps->shadows);
     w->proxy = ps;
     return true;
 }
@@ -2313,6 +2835,7 @@ void rt_proxy_shutdown(rt_worker *w)
     if (!ps) return;
     while (ps->dconns.next != &ps->dconns) dc_close(RT_CONTAINER(ps->dconns.next, rt_dconn, all));
     while (ps->uconns.next != &ps->uconns) uc_close(RT_CONTAINER(ps->uconns.next, rt_uconn, all), false);
+    shadows_close_all(w);
     rt_proxy_reap(w);
     while (ps->free_dconns) {
         rt_dconn *dc = ps->free_dconns;
