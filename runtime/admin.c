@@ -197,7 +197,8 @@ static void clusters_text(rt_server *srv, rt_sbuf *out, bool json)
         bool used = false;
         /* hosts as the workers see them, summed by address */
         typedef struct hrow { char addr[RT_ADDR_STRLEN]; const char *hostname; uint32_t weight;
-                              uint64_t cx_active, cx_fail, cx_total, rq_active, rq_error, rq_success, rq_timeout, rq_total; } hrow;
+                              uint64_t cx_active, cx_fail, cx_total, rq_active, rq_error, rq_success, rq_timeout, rq_total;
+                              bool ejected; } hrow;
         hrow *rows = NULL;
         size_t nrows = 0;
         for (uint32_t i = 0; i < srv->nworkers; i++) {
@@ -228,6 +229,8 @@ static void clusters_text(rt_server *srv, rt_sbuf *out, bool json)
                 rows[j].rq_success += rt_ctr_get(&h->rq_success);
                 rows[j].rq_timeout += rt_ctr_get(&h->rq_timeout);
                 rows[j].rq_total += rt_ctr_get(&h->rq_total);
+                /* ejected by outlier detection (in any worker: each detects on its own) */
+                if (atomic_load_explicit(&h->ejected, memory_order_relaxed)) rows[j].ejected = true;
             }
             pthread_mutex_unlock(&w->lock);
         }
@@ -243,7 +246,8 @@ static void clusters_text(rt_server *srv, rt_sbuf *out, bool json)
                 json_object_set_new(h, "address", json_string(rows[j].addr));
                 if (rows[j].hostname) json_object_set_new(h, "hostname", json_string(rows[j].hostname));
                 json_object_set_new(h, "weight", json_integer(rows[j].weight));
-                json_object_set_new(h, "health_status", json_string("HEALTHY"));
+                json_object_set_new(h, "health_status", json_string(rows[j].ejected ? "UNHEALTHY" : "HEALTHY"));
+                if (rows[j].ejected) json_object_set_new(h, "failed_outlier_check", json_true());
                 json_object_set_new(h, "cx_active", json_integer((json_int_t)rows[j].cx_active));
                 json_object_set_new(h, "cx_connect_fail", json_integer((json_int_t)rows[j].cx_fail));
                 json_object_set_new(h, "cx_total", json_integer((json_int_t)rows[j].cx_total));
@@ -273,7 +277,7 @@ static void clusters_text(rt_server *srv, rt_sbuf *out, bool json)
                 rt_sbuf_printf(out, "%s::%s::rq_timeout::%llu\n", n, a, (unsigned long long)rows[j].rq_timeout);
                 rt_sbuf_printf(out, "%s::%s::rq_total::%llu\n", n, a, (unsigned long long)rows[j].rq_total);
                 rt_sbuf_printf(out, "%s::%s::hostname::%s\n", n, a, rows[j].hostname ? rows[j].hostname : "");
-                rt_sbuf_printf(out, "%s::%s::health_flags::healthy\n", n, a);
+                rt_sbuf_printf(out, "%s::%s::health_flags::%s\n", n, a, rows[j].ejected ? "/failed_outlier_check" : "healthy");
                 rt_sbuf_printf(out, "%s::%s::weight::%u\n", n, a, rows[j].weight);
             }
         }

@@ -45,7 +45,7 @@
 #define RETRY_BASE_MS 25
 
 enum { D_HEAD, D_STREAM, D_LINGER };
-enum { S_ROUTE, S_WAIT_DNS, S_CONNECTING, S_BACKOFF, S_UPSTREAM, S_LOCAL };
+enum { S_ROUTE, S_WAIT_DNS, S_CONNECTING, S_BACKOFF, S_UPSTREAM, S_LOCAL, S_PENDING };
 enum { U_CONNECTING, U_IDLE, U_ACTIVE };
 
 /* retry_on bits */
@@ -63,7 +63,8 @@ struct rt_stream {
     rt_dconn *dc;
     rt_uconn *uc;
     rt_stream *next_free;
-    rt_link wait;                  /* in pstate.dns_wait while S_WAIT_DNS */
+    rt_link wait;                  /* in pstate.dns_wait while S_WAIT_DNS, in the cluster's
+                                      pending list while S_PENDING */
     uint8_t state;
     bool local;                 /* the response is a local reply */
     bool done;
@@ -171,6 +172,7 @@ struct rt_uconn {
     rt_pool *pool;
     rt_host *host;
     rt_ucluster *ucl;
+    rt_ucluster *cb;            /* the cluster whose max_connections counts this connection */
     rt_stream *s;
     rt_timer timer;
     uint64_t idle_since;
@@ -184,6 +186,7 @@ struct rt_uconn {
 typedef struct rt_pstate {
     rt_link dconns, uconns;
     rt_link dns_wait;
+    rt_link kicks;              /* clusters whose pending requests may go on (upstream.h) */
     rt_dconn *free_dconns, *reap_dconns;
     rt_uconn *free_uconns, *reap_uconns;
     rt_stream *free_streams, *reap_streams;
@@ -617,6 +620,14 @@ static void uc_set_host(rt_uconn *uc, rt_host *h, rt_ucluster *ucl)
     rt_ctr_inc(&h->cx_active);
 }
 
+/* A connection of a cluster with waiting requests became free: serve
+** them before the loop sleeps (rt_proxy_reap), never from inside the
+** caller's stack. */
+static void cb_kick(rt_worker *w, rt_ucluster *ucl)
+{
+    if (!rt_link_empty(&ucl->pending) && rt_link_empty(&ucl->kick)) rt_link_add(&PS(w)->kicks, &ucl->kick);
+}
+
 static void uc_close(rt_uconn *uc, bool remote)
 {
     if (uc->dead) return;
@@ -640,6 +651,11 @@ static void uc_close(rt_uconn *uc, bool remote)
         rt_ctr_dec(&uc->host->cx_active);
         rt_host_unref(uc->host);
         uc->host = NULL;
+    }
+    if (uc->cb) {
+        uc->cb->cx_open--;
+        cb_kick(w, uc->cb);
+        uc->cb = NULL;
     }
     if (uc->s && uc->s->uc == uc) uc->s->uc = NULL;
     uc->s = NULL;
@@ -715,6 +731,7 @@ static void uc_release(rt_uconn *uc)
     uc->idle_since = now_ms(w);
     rt_pool_put(uc->pool, &uc->pl);
     uc->in_pool = true;
+    if (uc->cb) cb_kick(w, uc->cb);
     uc_interest(uc);
     uint64_t d = uc_deadline(uc);
     if (d && (!rt_timer_active(&uc->timer) || uc->timer.deadline > d))
@@ -1194,29 +1211,68 @@ static void s_connect(rt_stream *s)
         s->try_deadline_ms = 0;
         s_arm_timeouts(s);
     }
-    rt_host *h = rt_up_pick(w, ucl, s->host);
-    if (s->host) rt_host_unref(s->host);
-    s->host = h;
-    rt_host_ref(h);
-    s->attempts++;
+    if (!s->attempts && !rt_up_rq_room(ucl)) {
+        /* circuit breaker: max_requests */
+        rt_ctr_inc(&ucl->rq_pending_overflow);
+        upstream_reset_reply(s, RT_FL(UO), "overflow", NULL);
+        return;
+    }
+    uint64_t key = 0;
+    bool has_key = false;
+    if (ucl->hash_kind) {
+        hdr_ctx ctx = { s, 0 };
+        has_key = rt_up_hash_key(ucl, hdr_lookup, &ctx, aux_str(s, s->path_off), s->path_len, dc->peer_ip, &key);
+    }
+    rt_host *h = rt_up_pick_key(w, ucl, s->host, has_key, key);
+    if (!h) {
+        /* every host ejected, panic mode off */
+        rt_ctr_inc(&ucl->cx_none_healthy);
+        local_reply(s, 503, RT_FL(UH), "no_healthy_upstream", "no healthy upstream", 19, false, NULL, 0);
+        return;
+    }
     rt_addr ha;
-    rt_host_addr(h, &ha);
-    if (!h->pool) h->pool = rt_pool_of(w, &ha, ucl->policy);
-    /* a pooled connection, if one is still alive */
-    if (h->pool) {
-        rt_pooled *pl;
-        while ((pl = rt_pool_take(h->pool))) {
-            rt_uconn *uc = RT_CONTAINER(pl, rt_uconn, pl);
-            uc->in_pool = false;
-            if (uc->dead || uc->eof) {
-                uc_close(uc, true);
-                continue;
+    for (int turn = 0;; turn++) {
+        if (s->host) rt_host_unref(s->host);
+        s->host = h;
+        rt_host_ref(h);
+        rt_host_addr(h, &ha);
+        if (!h->pool) h->pool = rt_pool_of(w, &ha, ucl->policy);
+        /* a pooled connection, if one is still alive */
+        if (h->pool) {
+            rt_pooled *pl;
+            while ((pl = rt_pool_take(h->pool))) {
+                rt_uconn *uc = RT_CONTAINER(pl, rt_uconn, pl);
+                uc->in_pool = false;
+                if (uc->dead || uc->eof) {
+                    uc_close(uc, true);
+                    continue;
+                }
+                s->attempts++;
+                uc_set_host(uc, h, ucl);
+                s_attach(s, uc);
+                return;
             }
-            uc_set_host(uc, h, ucl);
-            s_attach(s, uc);
+        }
+        if (ucl->cx_open < ucl->max_connections) break;
+        /* circuit breaker: max_connections. An idle connection to another
+        ** host, else wait for one (max_pending_requests), else overflow. */
+        if (!turn) rt_ctr_inc(&ucl->cx_overflow);
+        rt_host *ih = turn < 8 ? rt_up_idle_host(ucl, NULL) : NULL;
+        if (ih) {
+            h = ih;
+            continue;
+        }
+        if (!rt_up_pending_room(ucl)) {
+            rt_ctr_inc(&ucl->rq_pending_overflow);
+            upstream_reset_reply(s, RT_FL(UO), "overflow", NULL);
             return;
         }
+        rt_ctr_inc(&ucl->rq_pending_total);
+        s->state = S_PENDING;
+        rt_link_add(&ucl->pending, &s->wait);
+        return;
     }
+    s->attempts++;
     rt_uconn *uc = uc_new(w);
     char err[RT_ERR_LEN];
     int fd = uc ? rt_net_connect(&ha, NULL, err) : -1;
@@ -1235,6 +1291,8 @@ static void s_connect(rt_stream *s)
     uc->fd = fd;
     uc->state = U_CONNECTING;
     uc->pool = h->pool;
+    uc->cb = ucl;
+    ucl->cx_open++;
     uc->s = s;
     uc->max_req = ucl->max_requests_per_connection;
     uc->idle_timeout_ms = ucl->idle_timeout_ms;
@@ -1277,6 +1335,7 @@ static void s_retry(rt_stream *s)
 static void s_connect_failed(rt_stream *s, bool timeout)
 {
     s->uc = NULL;
+    rt_up_outlier(s->dc->w, s->ucl, s->host, 503);
     char rr[64], tfr[128];
     snprintf(rr, sizeof rr, "%s", timeout ? "connection timeout" : "remote connection failure");
     snprintf(tfr, sizeof tfr, "%s", timeout ? "" : s->ufail);
@@ -1325,6 +1384,7 @@ static void on_s_timer(rt_loop *l, rt_timer *t, void *ud)
     if (s->deadline_ms && now >= s->deadline_ms) {
         /* the route's timeout: Envoy's upstream_response_timeout */
         rt_ctr_inc(&s->ucl->rq_timeout);
+        if (!s->resp_started && s->state == S_UPSTREAM) rt_up_outlier(w, s->ucl, s->host, 504);
         if (s->host) rt_ctr_inc(&s->host->rq_timeout);
         rt_link_del(&s->wait);
         if (s->resp_started) s_abort(s, RT_FL(UT), "upstream_response_timeout");
@@ -1349,6 +1409,7 @@ static void on_s_timer(rt_loop *l, rt_timer *t, void *ud)
     if (s->state == S_UPSTREAM && s->try_deadline_ms && now >= s->try_deadline_ms && !s->resp_started) {
         /* per-try timeout: retried as a 504 by 5xx and gateway-error */
         rt_ctr_inc(&s->ucl->rq_timeout);
+        rt_up_outlier(w, s->ucl, s->host, 504);
         if (s->host) rt_ctr_inc(&s->host->rq_timeout);
         s->try_deadline_ms = 0;
         bool can = (s->retry_on & (RO_5XX | RO_GATEWAY)) && s->req_body == RT_H1_BODY_NONE;
@@ -1832,6 +1893,7 @@ static void s_resp_run(rt_stream *s)
                 }
                 if (retry_on_code(s, (uint32_t)st)) {
                     rt_up_count_code(s->ucl, (uint32_t)st);
+                    rt_up_outlier(w, s->ucl, s->host, (uint32_t)st);
                     s_close_upstream(s);
                     s_retry(s);
                     return;
@@ -1860,6 +1922,7 @@ static void s_resp_run(rt_stream *s)
         }
         if (uc->eof || uc->write_dead) {
             /* the upstream closed before a response */
+            rt_up_outlier(w, s->ucl, s->host, 503);
             bool can = (s->retry_on & (RO_RESET | RO_5XX | RO_GATEWAY)) && s->req_body == RT_H1_BODY_NONE;
             s_close_upstream(s);
             if (can && s->retries_left > 0) {
@@ -2038,7 +2101,10 @@ static void s_finish(rt_stream *s)
     rt_ctr_inc(&dc->wl->rq_xx[cls < 6 ? cls : 0]);
     rt_ctr_dec(&dc->wl->rq_active);
     if (s->ucl_counted) {
-        if (!s->local && s->resp_started) rt_up_count_code(s->ucl, code);
+        if (!s->local && s->resp_started) {
+            rt_up_count_code(s->ucl, code);
+            rt_up_outlier(w, s->ucl, s->host, code);
+        }
         rt_ctr_inc(&s->ucl->rq_completed);
         rt_ctr_dec(&s->ucl->rq_active);
     }
@@ -2241,6 +2307,7 @@ bool rt_proxy_init(rt_worker *w)
     rt_link_init(&ps->dconns);
     rt_link_init(&ps->uconns);
     rt_link_init(&ps->dns_wait);
+    rt_link_init(&ps->kicks);
     w->proxy = ps;
     return true;
 }
@@ -2263,10 +2330,33 @@ void rt_proxy_dns_ready(rt_worker *w)
     }
 }
 
+/* Requests waiting for a connection (S_PENDING), oldest first, while their
+** cluster has an idle connection or room for a new one. */
+static void serve_pending(rt_worker *w)
+{
+    rt_pstate *ps = PS(w);
+    rt_link l;
+    rt_link_take(&ps->kicks, &l);
+    while (!rt_link_empty(&l)) {
+        rt_ucluster *ucl = RT_CONTAINER(l.next, rt_ucluster, kick);
+        rt_link_del(&ucl->kick);
+        while (!rt_link_empty(&ucl->pending) && !w->stopping) {
+            if (ucl->cx_open >= ucl->max_connections && !rt_up_idle_host(ucl, NULL)) break;
+            rt_stream *s = RT_CONTAINER(ucl->pending.prev, rt_stream, wait);
+            rt_link_del(&s->wait);
+            s->state = S_ROUTE;
+            s_connect(s);
+            dc_kick(s->dc);
+            if (s->state == S_PENDING) break;
+        }
+    }
+}
+
 void rt_proxy_reap(rt_worker *w)
 {
     rt_pstate *ps = PS(w);
     if (!ps) return;
+    if (!rt_link_empty(&ps->kicks)) serve_pending(w);
     while (ps->reap_dconns) {
         rt_dconn *dc = ps->reap_dconns;
         ps->reap_dconns = dc->next_free;

@@ -348,6 +348,12 @@ static void t_connect(rt_tconn *t)
     rt_link_del(&t->wait);
     t->state = T_CONNECTING;
     rt_host *h = rt_up_pick(w, ucl, NULL);
+    if (!h) {
+        /* every host ejected by outlier detection */
+        rt_ctr_inc(&ucl->cx_none_healthy);
+        t_refuse(t, RT_FL(UH), NULL);
+        return;
+    }
     t->host = h;
     rt_host_ref(h);
     rt_ctr_inc(&h->cx_total);

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# DestinationRule policies through meshrt, real processes on 127.0.0.1:
+# connectionPool circuit breakers (503 UO with Envoy's body and counters),
+# outlier detection (ejection visible in /clusters, ejected hosts skipped
+# and returned), load balancers (ROUND_ROBIN order, LEAST_REQUEST avoiding
+# the busy host, RANDOM spread), consistentHash on a header, a cookie, the
+# source IP and a query parameter (ring hash and Maglev), TLS origination
+# (tls.mode SIMPLE: caCertificates, sni, insecureSkipVerify), and the
+# per-cluster counters in /stats/prometheus.
+. "$(dirname "$0")/e2e_lib.sh"
+
+build_img pol testdata/e2e_policies/ || { nok "meshc build testdata/e2e_policies"; done_testing; exit 1; }
+start_origin A || exit 1
+start_origin B || exit 1
+start_origin C || exit 1
+start_origin DEAD || exit 1
+DEAD_PORT_CLOSED=$DEAD_PORT
+kill "$DEAD_PID"; wait "$DEAD_PID" 2>/dev/null
+start_origin DEAD2 || exit 1
+DEAD2_PORT_CLOSED=$DEAD2_PORT
+kill "$DEAD2_PID"; wait "$DEAD2_PID" 2>/dev/null
+
+start_meshrt MR "$T/pol.img" --workers 1 --listen 80=127.0.0.1:0 \
+    --resolve "127.0.1.1:80=127.0.0.1:$A_PORT" --resolve "127.0.1.2:80=127.0.0.1:$B_PORT" \
+    --resolve "127.0.1.3:80=127.0.0.1:$C_PORT" --resolve "127.0.2.9:80=127.0.0.1:$DEAD_PORT_CLOSED" \
+    --resolve "127.0.2.8:80=127.0.0.1:$DEAD2_PORT_CLOSED" || exit 1
+H=$(mr_addr MR 80)
+
+# the origin port that answered a request: origin_of HOST [curl args...]
+origin_of() {
+    local host=$1; shift
+    curl -s -D - -o /dev/null --max-time 10 "$H/" -H "Host: $host" "$@" | tr -d '\r' | sed -n 's/^x-origin-port: //p'
+}
+name_of() {
+    case $1 in
+    "$A_PORT") echo A ;; "$B_PORT") echo B ;; "$C_PORT") echo C ;; *) echo "?$1" ;;
+    esac
+}
+prom() { curl -s --max-time 5 "$MR_ADMIN/stats/prometheus"; }
+# one cluster counter from /stats/prometheus: pcount STAT CLUSTER-HOST
+pcount() {
+    prom | awk -v s="envoy_cluster_$1{cluster_name=\"outbound|80||$2\"}" 'index($0, s) == 1 { print $2 }'
+}
+
+# ---- connectionPool: maxConnections 1, http1MaxPendingRequests 1
+for i in 1 2 3; do
+    curl -s -o "$T/lim$i.body" -w '%{http_code}' --max-time 10 "$H/delay/800" -H 'Host: limit.test' > "$T/lim$i.code" &
+    eval "LIM$i=\$!"
+    sleep 0.15
+done
+wait "$LIM1" "$LIM2" "$LIM3"
+codes="$(cat "$T/lim1.code") $(cat "$T/lim2.code") $(cat "$T/lim3.code")"
+is "$codes" "200 200 503" "maxConnections 1 + 1 pending: the first two wait their turn, the third overflows"
+is "$(cat "$T/lim3.body")" "upstream connect error or disconnect/reset before headers. reset reason: overflow" \
+    "overflow body, as Envoy's"
+line=$(log_line "$T/MR.log" '" 503 UO ')
+like "$line" '" 503 UO upstream_reset_before_response_started\{overflow\} ' "access log: 503 UO upstream_reset_before_response_started{overflow}"
+is "$(pcount upstream_rq_pending_overflow limit.test)" 1 "envoy_cluster_upstream_rq_pending_overflow counts it"
+is "$(pcount upstream_cx_total limit.test)" 1 "one upstream connection served both requests"
+is "$(pcount upstream_rq_pending_total limit.test)" 1 "upstream_rq_pending_total: one request waited"
+# afterwards, sequential requests are fine again
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$H/" -H 'Host: limit.test')
+is "$code" 200 "after the burst the cluster serves again"
+
+# http2MaxRequests 1: a second concurrent request overflows at once
+curl -s -o /dev/null --max-time 10 "$H/delay/600" -H 'Host: reqlimit.test' &
+RQ1=$!
+sleep 0.2
+resp=$(curl -s -w ' %{http_code}' --max-time 10 "$H/" -H 'Host: reqlimit.test')
+wait "$RQ1"
+is "$resp" "upstream connect error or disconnect/reset before headers. reset reason: overflow 503" \
+    "http2MaxRequests 1: the second active request gets 503 UO"
+
+# ---- outlier detection: od.test = A + a dead endpoint, consecutive5xxErrors 2,
+# interval 200ms, baseEjectionTime 1s; round robin. Connect failures count as
+# 5xx; Istio's default retries take the request to A meanwhile.
+for i in 1 2 3 4; do origin_of od.test > /dev/null; done
+clusters=$(curl -s --max-time 5 "$MR_ADMIN/clusters")
+like "$clusters" $'outbound\\|80\\|\\|od.test::127.0.0.1:'"$DEAD_PORT_CLOSED"$'::health_flags::/failed_outlier_check' \
+    "/clusters: the dead endpoint is ejected (failed_outlier_check)"
+like "$clusters" $'outbound\\|80\\|\\|od.test::127.0.0.1:'"$A_PORT"$'::health_flags::healthy' "/clusters: the live one stays healthy"
+json=$(curl -s --max-time 5 "$MR_ADMIN/clusters?format=json")
+like "$json" '"failed_outlier_check": true' "/clusters?format=json shows failed_outlier_check"
+is "$(pcount outlier_detection_ejections_active od.test)" 1 "envoy_cluster_outlier_detection_ejections_active 1"
+is "$(pcount outlier_detection_ejections_enforced_consecutive_5xx od.test)" 1 "ejections_enforced_consecutive_5xx 1"
+fails_before=$(pcount upstream_cx_connect_fail od.test)
+ports=""
+for i in 1 2 3 4 5 6; do ports="$ports $(name_of "$(origin_of od.test)")"; done
+is "$ports" " A A A A A A" "ejected endpoint skipped: every request goes to A"
+is "$(pcount upstream_cx_connect_fail od.test)" "$fails_before" "no connection attempt to the ejected endpoint"
+# returned after baseEjectionTime (1 s, checked every 200 ms)
+sleep 1.3
+clusters=$(curl -s --max-time 5 "$MR_ADMIN/clusters")
+like "$clusters" $'od.test::127.0.0.1:'"$DEAD_PORT_CLOSED"$'::health_flags::healthy' "after baseEjectionTime the endpoint is back"
+is "$(pcount outlier_detection_ejections_active od.test)" 0 "ejections_active back to 0"
+for i in 1 2 3 4; do origin_of od.test > /dev/null; done
+is "$(pcount upstream_cx_connect_fail od.test)" "$((fails_before + 2))" "the returned endpoint is tried again (and ejected again)"
+like "$(curl -s --max-time 5 "$MR_ADMIN/clusters")" $'od.test::127.0.0.1:'"$DEAD_PORT_CLOSED"$'::health_flags::/failed_outlier_check' \
+    "second ejection"
+
+# maxEjectionPercent 30 of 3 hosts: one ejection (33% would exceed it), the second dead host overflows
+for i in 1 2 3 4 5 6; do origin_of odmax.test > /dev/null; done
+is "$(pcount outlier_detection_ejections_active odmax.test)" 1 "maxEjectionPercent 30: one host of three ejected"
+check "maxEjectionPercent: the next ejection is refused (ejections_overflow)" test "$(pcount outlier_detection_ejections_overflow odmax.test)" -ge 1
+
+# ---- load balancers
+seq=""
+for i in 1 2 3 4 5 6; do seq="$seq$(name_of "$(origin_of rr.test)")"; done
+check "ROUND_ROBIN: the three endpoints in turn ($seq)" test "${seq:0:3}" = "${seq:3:3}" -a \
+    "$(fold -w1 <<<"${seq:0:3}" | sort -u | tr -d '\n')" = ABC
+
+# LEAST_REQUEST: with A busy on a slow request, two choices out of two
+# always pick B
+curl -s -o /dev/null --max-time 10 "$H/delay/1500" -H 'Host: lr.test' > /dev/null &
+LR1=$!
+sleep 0.2
+busy=$(curl -s --max-time 5 "$MR_ADMIN/clusters" | sed -n 's/^outbound|80||lr.test::\(.*\)::rq_active::1$/\1/p')
+seq=""
+for i in 1 2 3 4 5 6 7 8; do seq="$seq$(name_of "$(origin_of lr.test)")"; done
+wait "$LR1"
+check "LEAST_REQUEST: a host has the slow request ($busy)" test -n "$busy"
+like "$seq" '^(AAAAAAAA|BBBBBBBB)$' "LEAST_REQUEST (two choices): every request avoids the busy host ($seq)"
+check "LEAST_REQUEST: not the busy one" test "127.0.0.1:$( [ "${seq:0:1}" = A ] && echo "$A_PORT" || echo "$B_PORT")" != "$busy"
+
+seq=""
+for i in $(seq 1 30); do seq="$seq$(name_of "$(origin_of random.test)")"; done
+na=$(tr -cd A <<<"$seq" | wc -c); nb=$(tr -cd B <<<"$seq" | wc -c); nc=$(tr -cd C <<<"$seq" | wc -c)
+check "RANDOM: all three endpoints used over 30 requests (A=$na B=$nb C=$nc)" test "$na" -gt 0 -a "$nb" -gt 0 -a "$nc" -gt 0
+check "RANDOM: not round robin" test "$seq" != "$(printf 'ABC%.0s' $(seq 1 10))" -a "$seq" != "$(printf 'BCA%.0s' $(seq 1 10))" \
+    -a "$seq" != "$(printf 'CAB%.0s' $(seq 1 10))"
+
+# ---- consistentHash: one key always reaches the same host; keys spread
+sticky() {   # sticky HOST ARGS-WITH-@KEY@: prints "same|differs" and the set of hosts over keys
+    local host=$1 tmpl=$2 k first h ok=same all=""
+    for k in alice bob carol dave erin frank grace heidi ivan judy; do
+        first=""
+        for i in 1 2 3; do
+            h=$(eval "origin_of $host ${tmpl//@KEY@/$k}")
+            [ -z "$first" ] && first=$h
+            [ "$h" = "$first" ] || ok=differs
+        done
+        all="$all $(name_of "$first")"
+    done
+    echo "$ok $(tr ' ' '\n' <<<"$all" | sort -u | grep -c .)"
+}
+r=$(sticky hdr.test "-H 'x-user: @KEY@'")
+is "${r% *}" same "consistentHash httpHeaderName: a key sticks to one host"
+check "consistentHash httpHeaderName: ten keys use several hosts (${r#* })" test "${r#* }" -ge 2
+r=$(sticky cookie.test "-H 'Cookie: a=1; session=@KEY@; b=2'")
+is "${r% *}" same "consistentHash httpCookie: a cookie value sticks to one host"
+check "consistentHash httpCookie: ten values use several hosts (${r#* })" test "${r#* }" -ge 2
+r=$(sticky maglev.test "-H 'x-user: @KEY@'")
+is "${r% *}" same "consistentHash maglev: a key sticks to one host"
+check "consistentHash maglev: ten keys use several hosts (${r#* })" test "${r#* }" -ge 2
+qsticky() {
+    local k first h ok=same all=""
+    for k in alice bob carol dave erin frank grace heidi ivan judy; do
+        first=""
+        for i in 1 2 3; do
+            h=$(curl -s -D - -o /dev/null --max-time 10 "$H/x?z=1&u=$k" -H "Host: query.test" | tr -d '\r' | sed -n 's/^x-origin-port: //p')
+            [ -z "$first" ] && first=$h
+            [ "$h" = "$first" ] || ok=differs
+        done
+        all="$all $first"
+    done
+    echo "$ok $(tr ' ' '\n' <<<"$all" | sort -u | grep -c .)"
+}
+r=$(qsticky)
+is "${r% *}" same "consistentHash httpQueryParameterName: a value sticks to one host"
+check "consistentHash httpQueryParameterName: ten values use several hosts (${r#* })" test "${r#* }" -ge 2
+seq=""
+for i in 1 2 3 4 5 6; do seq="$seq$(name_of "$(origin_of srcip.test)")"; done
+like "$seq" '^(AAAAAA|BBBBBB|CCCCCC)$' "consistentHash useSourceIp: one client, one host ($seq)"
+# without a key: Envoy picks at random (no error)
+seq=""
+for i in $(seq 1 20); do seq="$seq$(name_of "$(origin_of hdr.test)")"; done
+check "consistentHash without the header: spread at random ($seq)" test "$(fold -w1 <<<"$seq" | sort -u | grep -c .)" -ge 2
+
+# ---- per-cluster counters under Envoy's names
+p=$(prom)
+like "$p" $'\nenvoy_cluster_upstream_rq\\{response_code_class="2xx",cluster_name="outbound\\|80\\|\\|rr.test"\\} 6\n' \
+    "envoy_cluster_upstream_rq{response_code_class=\"2xx\"}"
+like "$p" $'\nenvoy_cluster_upstream_rq\\{response_code="200",cluster_name="outbound\\|80\\|\\|rr.test"\\} 6\n' \
+    "envoy_cluster_upstream_rq{response_code=\"200\"}"
+like "$p" $'\n# TYPE envoy_cluster_outlier_detection_ejections_active gauge\n' "ejections_active is a gauge"
+like "$p" $'\nenvoy_cluster_upstream_cx_overflow\\{cluster_name="outbound\\|80\\|\\|limit.test"\\} [1-9]' "upstream_cx_overflow"
+check "upstream_rq_retry counts the retries around the dead endpoint" test "$(pcount upstream_rq_retry od.test)" -ge 2
+stats=$(curl -s --max-time 5 "$MR_ADMIN/stats")
+like "$stats" $'\ncluster.outbound\\|80\\|\\|od.test.outlier_detection.ejections_enforced_total: [1-9]' \
+    "/stats: cluster.NAME.outlier_detection.ejections_enforced_total"
+
+stop_meshrt MR
+done_testing
