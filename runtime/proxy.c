@@ -28,6 +28,7 @@
 #include "stats.h"
 #include "table.h"
 #include "upstream.h"
+#include "utls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -173,6 +174,7 @@ struct rt_uconn {
     rt_host *host;
     rt_ucluster *ucl;
     rt_ucluster *cb;            /* the cluster whose max_connections counts this connection */
+    rt_utls *tls;               /* TLS origination (DestinationRule tls), NULL: plain text */
     rt_stream *s;
     rt_timer timer;
     uint64_t idle_since;
@@ -638,6 +640,10 @@ static void uc_close(rt_uconn *uc, bool remote)
         uc->in_pool = false;
     }
     rt_timer_stop(w->loop, &uc->timer);
+    if (uc->tls) {
+        rt_utls_free(uc->tls);
+        uc->tls = NULL;
+    }
     if (uc->fd >= 0) {
         rt_file_del(w->loop, uc->fd);
         close(uc->fd);
@@ -675,9 +681,14 @@ static uint64_t uc_deadline(rt_uconn *uc)
 
 static void on_uc_timer(rt_loop *l, rt_timer *t, void *ud)
 {
-    (void)l; (void)t;
+    (void)t;
     rt_uconn *uc = ud;
     if (uc->dead) return;
+    if (uc->state == U_ACTIVE && uc->tls) {
+        /* decrypted bytes wait inside OpenSSL (uc_interest) */
+        on_uconn(l, uc->fd, uc, RT_READABLE);
+        return;
+    }
     if (uc->state == U_CONNECTING) {
         /* connect timeout */
         rt_stream *s = uc->s;
@@ -704,11 +715,14 @@ static void uc_interest(rt_uconn *uc)
 {
     if (uc->dead) return;
     int mask = 0;
-    if (uc->state == U_CONNECTING) mask = RT_WRITABLE;
+    if (uc->state == U_CONNECTING) mask = uc->tls ? rt_utls_want(uc->tls) : RT_WRITABLE;
     else {
         bool room = !uc->in.p || rt_buf_room(&uc->in) || uc->in.r > uc->in.base;
         if (!uc->eof && (room || uc->state == U_IDLE)) mask |= RT_READABLE;
-        if (uc->wblocked) mask |= RT_WRITABLE;
+        if (uc->wblocked) mask |= uc->tls ? rt_utls_want(uc->tls) : RT_WRITABLE;
+        /* bytes OpenSSL decrypted already never make the socket readable */
+        if (uc->tls && uc->state == U_ACTIVE && room && !uc->eof && rt_utls_pending(uc->tls))
+            rt_timer_start(uc->w->loop, &uc->timer, 0, on_uc_timer, uc);
     }
     rt_file_mod(uc->w->loop, uc->fd, mask);
 }
@@ -1709,7 +1723,8 @@ static void pump_req(rt_stream *s)
         }
         uint32_t on = rt_buf_len(&uc->out), sn = s->req_span;
         if (!on && !sn) break;
-        ssize_t n = writev2(uc->fd, uc->out.p ? rt_buf_data(&uc->out) : NULL, on, rt_buf_data(&dc->in), sn);
+        ssize_t n = uc->tls ? rt_utls_write2(uc->tls, uc->out.p ? rt_buf_data(&uc->out) : NULL, on, rt_buf_data(&dc->in), sn)
+                            : writev2(uc->fd, uc->out.p ? rt_buf_data(&uc->out) : NULL, on, rt_buf_data(&dc->in), sn);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 uc->wblocked = true;
@@ -1762,7 +1777,8 @@ static void uc_read(rt_uconn *uc)
         if (!rt_buf_room(&uc->in)) return;
     }
     ssize_t n;
-    do n = recv(uc->fd, uc->in.p + uc->in.w, rt_buf_room(&uc->in), MSG_DONTWAIT); while (n < 0 && errno == EINTR);
+    if (uc->tls) n = rt_utls_read(uc->tls, uc->in.p + uc->in.w, rt_buf_room(&uc->in));
+    else do n = recv(uc->fd, uc->in.p + uc->in.w, rt_buf_room(&uc->in), MSG_DONTWAIT); while (n < 0 && errno == EINTR);
     if (n > 0) {
         uc->in.w += (uint32_t)n;
         if (uc->ucl) rt_ctr_add(&uc->ucl->cx_rx_bytes, (uint64_t)n);
@@ -2238,6 +2254,24 @@ static void on_dconn(rt_loop *l, int fd, void *ud, int mask)
     dc_kick(dc);
 }
 
+/* Start or continue the TLS handshake of a connected socket: 1 done, 0
+** waiting, -1 failed (err: Envoy's transport failure reason). */
+static int uc_handshake(rt_uconn *uc, char *err, size_t errlen)
+{
+    rt_ucluster *ucl = uc->ucl;
+    if (!uc->tls) {
+        if (!ucl->tls_ctx) {
+            snprintf(err, errlen, "TLS_error:|%s:TLS_error_end", ucl->tls_err ? ucl->tls_err : "no TLS context");
+            return -1;
+        }
+        if (!(uc->tls = rt_utls_new(ucl->tls_ctx, uc->fd, ucl->sni, ucl->sni_len))) {
+            snprintf(err, errlen, "TLS_error:|cannot start a TLS session:TLS_error_end");
+            return -1;
+        }
+    }
+    return rt_utls_handshake(uc->tls, err, errlen);
+}
+
 static void on_uconn(rt_loop *l, int fd, void *ud, int mask)
 {
     (void)l;
@@ -2247,7 +2281,27 @@ static void on_uconn(rt_loop *l, int fd, void *ud, int mask)
     if (uc->state == U_CONNECTING) {
         char err[RT_ERR_LEN];
         rt_stream *s = uc->s;
-        if (rt_net_connect_result(fd, err) < 0) {
+        if (uc->tls || (uc->ucl && uc->ucl->tls && rt_net_connect_result(fd, err) == 0)) {
+            /* TLS origination: connected once the handshake is done, as Envoy */
+            int rc = uc_handshake(uc, err, sizeof err);
+            if (rc == 0) {
+                uc_interest(uc);
+                return;
+            }
+            if (rc < 0) {
+                if (uc->host) rt_ctr_inc(&uc->host->cx_connect_fail);
+                if (uc->ucl) rt_ctr_inc(&uc->ucl->cx_connect_fail);
+                uc_close(uc, false);
+                if (s) {
+                    size_t k = strnlen(err, sizeof s->ufail - 1);
+                    memcpy(s->ufail, err, k);
+                    s->ufail[k] = '\0';
+                    s_connect_failed(s, false);
+                    dc_kick(s->dc);
+                }
+                return;
+            }
+        } else if (rt_net_connect_result(fd, err) < 0) {
             int e = errno;
             if (uc->host) rt_ctr_inc(&uc->host->cx_connect_fail);
             if (uc->ucl) rt_ctr_inc(&uc->ucl->cx_connect_fail);
@@ -2273,9 +2327,10 @@ static void on_uconn(rt_loop *l, int fd, void *ud, int mask)
         return;
     }
     if (uc->state == U_IDLE) {
-        /* an idle connection speaks: it closed, or sent something unasked */
+        /* an idle connection speaks: it closed, or sent something unasked
+        ** (TLS: records without data, such as session tickets, are fine) */
         char b[64];
-        ssize_t n = recv(fd, b, sizeof b, MSG_DONTWAIT);
+        ssize_t n = uc->tls ? rt_utls_read(uc->tls, b, sizeof b) : recv(fd, b, sizeof b, MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         uc_close(uc, n == 0);
         return;

@@ -6,6 +6,7 @@
 
 #include "dns.h"
 #include "table.h"
+#include "utls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,8 @@ void rt_up_free(rt_worker *w)
         free(uc->hosts);
         free(uc->healthy);
         rt_ring_free(uc->ring);
+        rt_utls_ctx_free(uc->tls_ctx);
+        free(uc->tls_err);
         free(uc->dns);
         free(uc->dns_ver);
         free(uc);
@@ -311,7 +314,24 @@ rt_ucluster *rt_up_cluster(rt_worker *w, uint32_t idx)
         uc->hash_name_len = ci.hash_name.n;
         uc->ring_size = ci.ring_size ? ci.ring_size : (uc->lb == IMG_LB_MAGLEV ? RT_MAGLEV_SIZE : 1024);
     }
+    if (ci.tls == IMG_CTLS_SIMPLE || ci.tls == IMG_CTLS_MUTUAL) {
+        /* connections differ by their TLS settings: pools too */
+        uc->tls = true;
+        uc->sni = ci.sni.n ? ci.sni.p : ci.host.p;
+        uc->sni_len = ci.sni.n ? ci.sni.n : ci.host.n;
+        uc->policy ^= (uint32_t)img_hash(ci.name.p, ci.name.n, 7) | 1u;
+        const char *sans[16];
+        uint32_t ns = ci.nsans < 16 ? ci.nsans : 16;
+        for (uint32_t i = 0; i < ns; i++) sans[i] = rt_cluster_san(w->srv->img, idx, i).p;
+        char err[256];
+        uc->tls_ctx = rt_utls_ctx_new(ci.ca_certificates.p, ci.tls == IMG_CTLS_MUTUAL ? ci.client_certificate.p : NULL,
+                                      ci.tls == IMG_CTLS_MUTUAL ? ci.private_key.p : NULL, ci.insecure_skip_verify, sans, ns, err,
+                                      sizeof err);
+        if (!uc->tls_ctx) uc->tls_err = strdup(err);
+    }
     if (!rebuild(w, uc)) {
+        rt_utls_ctx_free(uc->tls_ctx);
+        free(uc->tls_err);
         free(uc->dns);
         free(uc->dns_ver);
         free(uc->healthy);

@@ -128,6 +128,12 @@ typedef struct rt_ucluster {
     uint32_t hash_name_len;
     uint32_t ring_size;                 /* RING_HASH minimum ring size */
     rt_ring *ring;                      /* NULL: to build */
+    /* TLS origination (tls.mode SIMPLE / MUTUAL) */
+    bool tls;
+    struct rt_utls_ctx *tls_ctx;        /* NULL with tls: tls_err says why */
+    const char *sni;                    /* sent (policy sni, else the service host) */
+    uint32_t sni_len;
+    char *tls_err;
     /* circuit breakers */
     uint32_t max_connections, max_pending, max_requests;
     uint32_t cx_open;                   /* connections counted against max_connections */

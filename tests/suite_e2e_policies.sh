@@ -190,4 +190,127 @@ like "$stats" $'\ncluster.outbound\\|80\\|\\|od.test.outlier_detection.ejections
     "/stats: cluster.NAME.outlier_detection.ejections_enforced_total"
 
 stop_meshrt MR
+
+# ---- tls.mode SIMPLE: plain HTTP in, HTTPS out, against openssl s_server
+# with a CA and a server certificate (SAN tls.test) made here
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/ca.key" -out "$T/ca.pem" -days 1 -subj /CN=policies-test-ca \
+    > /dev/null 2>&1 || nok "openssl req (CA)"
+openssl req -newkey rsa:2048 -nodes -keyout "$T/srv.key" -out "$T/srv.csr" -subj /CN=tls.test > /dev/null 2>&1
+printf 'subjectAltName=DNS:tls.test\n' > "$T/srv.ext"
+openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -out "$T/srv.pem" -days 1 \
+    -extfile "$T/srv.ext" > /dev/null 2>&1 || nok "openssl x509 (server certificate)"
+openssl s_server -accept 127.0.0.1:0 -cert "$T/srv.pem" -key "$T/srv.key" -www -quiet > "$T/ss.out" 2>&1 &
+SS_PID=$!
+PIDS+=("$SS_PID")
+SS_PORT=
+for _ in $(seq 1 100); do
+    SS_PORT=$(ss -Hltnp 2>/dev/null | awk -v p="pid=$SS_PID," 'index($0, p) { n = split($4, a, ":"); print a[n]; exit }')
+    [ -n "$SS_PORT" ] && break
+    sleep 0.05
+done
+[ -n "$SS_PORT" ] || { nok "openssl s_server did not start"; done_testing; exit 1; }
+# a second one serving files (-WWW) for a body larger than any buffer
+mkdir -p "$T/www"
+head -c 3000000 /dev/urandom > "$T/www/big.bin"
+(cd "$T/www" && exec openssl s_server -accept 127.0.0.1:0 -cert "$T/srv.pem" -key "$T/srv.key" -WWW -quiet > "$T/ss2.out" 2>&1) &
+SS2_PID=$!
+PIDS+=("$SS2_PID")
+SS2_PORT=
+for _ in $(seq 1 100); do
+    SS2_PORT=$(ss -Hltnp 2>/dev/null | awk -v p="pid=$SS2_PID," 'index($0, p) { n = split($4, a, ":"); print a[n]; exit }')
+    [ -n "$SS2_PORT" ] && break
+    sleep 0.05
+done
+
+# services on port 443 (HTTPS), routed from the plain HTTP gateway; the
+# DestinationRules' TLS settings are port-level (Istio's egress pattern)
+tls_service() {   # NAME TLS-SETTINGS...
+    local name=$1 l; shift
+    cat <<EOF
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: $name
+  namespace: default
+spec:
+  hosts:
+  - $name.test
+  gateways:
+  - istio-system/gw
+  http:
+  - route:
+    - destination:
+        host: $name.test
+        port:
+          number: 443
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: $name
+  namespace: default
+spec:
+  hosts:
+  - $name.test
+  ports:
+  - number: 443
+    name: https
+    protocol: HTTPS
+  resolution: DNS
+  location: MESH_EXTERNAL
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: $name
+  namespace: default
+spec:
+  host: $name.test
+  trafficPolicy:
+    portLevelSettings:
+    - port:
+        number: 443
+      tls:
+        mode: SIMPLE
+EOF
+    for l in "$@"; do echo "        $l"; done
+}
+{
+    sed -n '1,/^---$/p' testdata/e2e_policies/gateway.yaml | sed '$d'
+    tls_service tls "caCertificates: $T/ca.pem"
+    tls_service insecure "insecureSkipVerify: true"
+    tls_service noca
+    tls_service wrongsni "caCertificates: $T/ca.pem" "sni: other.test"
+    tls_service alias "caCertificates: $T/ca.pem" "sni: tls.test"
+    tls_service files "caCertificates: $T/ca.pem" "sni: tls.test"
+} > "$T/tls.yaml"
+build_img tls "$T/tls.yaml" || { nok "meshc build tls.yaml"; done_testing; exit 1; }
+resolves=()
+for svc in tls insecure noca wrongsni alias; do resolves+=(--resolve "$svc.test:443=127.0.0.1:$SS_PORT"); done
+start_meshrt MT "$T/tls.img" --workers 1 --listen 80=127.0.0.1:0 "${resolves[@]}" --resolve "files.test:443=127.0.0.1:$SS2_PORT" || exit 1
+HT=$(mr_addr MT 80)
+
+resp=$(curl -s -i --max-time 10 "$HT/" -H 'Host: tls.test' | tr -d '\r')
+like "$resp" $'^HTTP/1.1 200 OK\n' "SIMPLE with caCertificates: plain HTTP in, HTTPS out, 200"
+like "$resp" 's_server -accept' "the answer is the TLS server's page"
+resp=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$HT/again" -H 'Host: tls.test')
+is "$resp" 200 "a second request over TLS"
+resp=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$HT/" -H 'Host: insecure.test')
+is "$resp" 200 "insecureSkipVerify: an untrusted certificate is accepted"
+resp=$(curl -s -w ' %{http_code}' --max-time 10 "$HT/" -H 'Host: noca.test')
+like "$resp" '^upstream connect error or disconnect/reset before headers\. retried and the latest reset reason: remote connection failure, transport failure reason: TLS_error:\|CERTIFICATE_VERIFY_FAILED[^|]*:TLS_error_end 503$' \
+    "no caCertificates: the system roots refuse the test CA (503 UF, TLS_error)"
+line=$(log_line "$T/MT.log" '" 503 UF,URX .*noca.test')
+like "$line" '" 503 UF,URX upstream_reset_before_response_started\{remote_connection_failure\|TLS_error:' "logged UF with the TLS failure"
+resp=$(curl -s -w ' %{http_code}' --max-time 10 "$HT/" -H 'Host: wrongsni.test')
+like "$resp" 'CERTIFICATE_VERIFY_FAILED.* 503$' "sni other.test: the certificate (tls.test) does not match, 503"
+resp=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$HT/" -H 'Host: alias.test')
+is "$resp" 200 "sni tls.test on alias.test: the SNI names the certificate, 200"
+sum=$(curl -s --max-time 20 "$HT/big.bin" -H 'Host: files.test' | md5sum)
+is "$sum" "$(md5sum < "$T/www/big.bin")" "a 3 MB body over TLS arrives whole (bytes held inside OpenSSL included)"
+p=$(curl -s --max-time 5 "$MT_ADMIN/stats/prometheus")
+like "$p" $'\nenvoy_cluster_upstream_cx_connect_fail\\{cluster_name="outbound\\|443\\|\\|noca.test"\\} 3\n' \
+    "TLS handshake failures count as upstream_cx_connect_fail (3 attempts)"
+stop_meshrt MT
 done_testing
