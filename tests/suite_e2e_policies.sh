@@ -71,8 +71,35 @@ wait "$RQ1"
 is "$resp" "upstream connect error or disconnect/reset before headers. reset reason: overflow 503" \
     "http2MaxRequests 1: the second active request gets 503 UO"
 
+# ---- connectionPool: maxRequestsPerConnection 1, idleTimeout 300ms
+conn_of() { curl -s -D - -o /dev/null --max-time 10 "$H/" -H "Host: $1" | tr -d '\r' | sed -n 's/^x-origin-conn: //p'; }
+c1=$(conn_of perconn.test); c2=$(conn_of perconn.test); c3=$(conn_of perconn.test)
+check "maxRequestsPerConnection 1: a new upstream connection per request ($c1 $c2 $c3)" test "$c1" != "$c2" -a "$c2" != "$c3"
+i1=$(conn_of idle.test); i2=$(conn_of idle.test)
+is "$i2" "$i1" "idleTimeout 300ms: back-to-back requests share a connection"
+sleep 0.6
+i3=$(conn_of idle.test)
+check "idleTimeout 300ms: after 600 ms idle a new connection ($i1 -> $i3)" test "$i3" != "$i1"
+
+# ---- subsets with their own policies: lim has the limits, the service none
+burst() {   # burst HEADER: three concurrent slow requests, their codes
+    local i
+    for i in 1 2 3; do
+        curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$H/delay/600" -H 'Host: subsets.test' -H "x-subset: $1" > "$T/b$i.code" &
+        eval "B$i=\$!"
+        sleep 0.1
+    done
+    wait "$B1" "$B2" "$B3"
+    echo "$(cat "$T/b1.code") $(cat "$T/b2.code") $(cat "$T/b3.code")"
+}
+is "$(burst lim)" "200 200 503" "subset lim: its own connectionPool (one connection, one pending)"
+is "$(burst none)" "200 200 200" "the service without subset: no limits"
+seq=""
+for i in 1 2 3 4; do seq="$seq$(name_of "$(origin_of subsets.test -H 'x-subset: one')")"; done
+is "$seq" "AAAA" "subset one: only the endpoints with its labels"
+
 # ---- outlier detection: od.test = A + a dead endpoint, consecutive5xxErrors 2,
-# interval 200ms, baseEjectionTime 1s; round robin. Connect failures count as
+# interval 200ms, baseEjectionTime 3s; round robin. Connect failures count as
 # 5xx; Istio's default retries take the request to A meanwhile.
 for i in 1 2 3 4; do origin_of od.test > /dev/null; done
 clusters=$(curl -s --max-time 5 "$MR_ADMIN/clusters")
@@ -88,10 +115,14 @@ ports=""
 for i in 1 2 3 4 5 6; do ports="$ports $(name_of "$(origin_of od.test)")"; done
 is "$ports" " A A A A A A" "ejected endpoint skipped: every request goes to A"
 is "$(pcount upstream_cx_connect_fail od.test)" "$fails_before" "no connection attempt to the ejected endpoint"
-# returned after baseEjectionTime (1 s, checked every 200 ms)
-sleep 1.3
+# returned after baseEjectionTime (3 s, checked every 200 ms)
+returned() { curl -s --max-time 5 "$MR_ADMIN/clusters" | grep -q "od.test::127.0.0.1:$DEAD_PORT_CLOSED::health_flags::healthy"; }
+t0=$(date +%s%N)
+wait_for 10 returned
+t1=$(date +%s%N)
 clusters=$(curl -s --max-time 5 "$MR_ADMIN/clusters")
 like "$clusters" $'od.test::127.0.0.1:'"$DEAD_PORT_CLOSED"$'::health_flags::healthy' "after baseEjectionTime the endpoint is back"
+check "... and not much before ($(( (t1 - t0) / 1000000 )) ms after the checks above)" test $(( (t1 - t0) / 1000000 )) -ge 1000
 is "$(pcount outlier_detection_ejections_active od.test)" 0 "ejections_active back to 0"
 for i in 1 2 3 4; do origin_of od.test > /dev/null; done
 is "$(pcount upstream_cx_connect_fail od.test)" "$((fails_before + 2))" "the returned endpoint is tried again (and ejected again)"
