@@ -179,6 +179,7 @@ struct rt_uconn {
     rt_timer timer;
     uint64_t idle_since;
     uint32_t idle_timeout_ms;
+    uint64_t expires_ms;        /* maxConnectionDuration: not reused after this (0 never) */
     uint32_t nreq;
     uint32_t max_req;
     char local_str[RT_ADDR_STRLEN];
@@ -675,8 +676,10 @@ static void uc_close(rt_uconn *uc, bool remote)
 
 static uint64_t uc_deadline(rt_uconn *uc)
 {
-    if (uc->state != U_IDLE || !uc->idle_timeout_ms) return 0;
-    return uc->idle_since + uc->idle_timeout_ms;
+    if (uc->state != U_IDLE) return 0;
+    uint64_t d = uc->idle_timeout_ms ? uc->idle_since + uc->idle_timeout_ms : 0;
+    if (uc->expires_ms && (!d || uc->expires_ms < d)) d = uc->expires_ms;
+    return d;
 }
 
 static void on_uc_timer(rt_loop *l, rt_timer *t, void *ud)
@@ -738,7 +741,7 @@ static void uc_release(rt_uconn *uc)
     uc->in.r = uc->in.w = 0;
     rt_buf_put(&w->pool, &uc->in);
     rt_buf_put(&w->pool, &uc->out);
-    if (w->stopping || !uc->pool) {
+    if (w->stopping || !uc->pool || (uc->expires_ms && now_ms(w) >= uc->expires_ms)) {
         uc_close(uc, false);
         return;
     }
@@ -1310,6 +1313,7 @@ static void s_connect(rt_stream *s)
     uc->s = s;
     uc->max_req = ucl->max_requests_per_connection;
     uc->idle_timeout_ms = ucl->idle_timeout_ms;
+    uc->expires_ms = ucl->max_duration_ms ? now_ms(w) + ucl->max_duration_ms : 0;
     rt_timer_init(&uc->timer, on_uc_timer, uc);
     uc_set_host(uc, h, ucl);
     rt_ctr_inc(&w->conns_live);

@@ -291,6 +291,8 @@ rt_ucluster *rt_up_cluster(rt_worker *w, uint32_t idx)
     uc->policy = (uc->max_requests_per_connection * 2654435761u) ^ (uc->idle_timeout_ms * 40503u) ^ (ci.h2 ? 1u : 0u);
     uc->equal_weights = true;
     for (int i = 0; i < RT_UP_CODES; i++) atomic_init(&uc->codes[i].code, 0);
+    uc->max_duration_ms = ci.max_connection_duration_set ? ci.max_connection_duration_ms : 0;
+    uc->policy ^= uc->max_duration_ms * 2246822519u;
     uc->max_connections = ci.max_connections ? ci.max_connections : UINT32_MAX;
     uc->max_pending = ci.max_pending_requests ? ci.max_pending_requests : UINT32_MAX;
     uc->max_requests = ci.max_requests ? ci.max_requests : UINT32_MAX;

@@ -113,6 +113,7 @@ typedef struct rt_ucluster {
     uint32_t connect_timeout_ms;
     uint32_t max_requests_per_connection;   /* 0 unlimited */
     uint32_t idle_timeout_ms;           /* upstream idle connections */
+    uint32_t max_duration_ms;           /* maxConnectionDuration: connections close once this old (0 none) */
     uint32_t policy;                    /* connection settings signature (pool key) */
     rt_host **hosts;
     uint32_t nhosts, hosts_cap;

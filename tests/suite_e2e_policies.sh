@@ -71,7 +71,7 @@ wait "$RQ1"
 is "$resp" "upstream connect error or disconnect/reset before headers. reset reason: overflow 503" \
     "http2MaxRequests 1: the second active request gets 503 UO"
 
-# ---- connectionPool: maxRequestsPerConnection 1, idleTimeout 300ms
+# ---- connectionPool: maxRequestsPerConnection 1, idleTimeout 300ms, maxConnectionDuration 500ms
 conn_of() { curl -s -D - -o /dev/null --max-time 10 "$H/" -H "Host: $1" | tr -d '\r' | sed -n 's/^x-origin-conn: //p'; }
 c1=$(conn_of perconn.test); c2=$(conn_of perconn.test); c3=$(conn_of perconn.test)
 check "maxRequestsPerConnection 1: a new upstream connection per request ($c1 $c2 $c3)" test "$c1" != "$c2" -a "$c2" != "$c3"
@@ -80,6 +80,11 @@ is "$i2" "$i1" "idleTimeout 300ms: back-to-back requests share a connection"
 sleep 0.6
 i3=$(conn_of idle.test)
 check "idleTimeout 300ms: after 600 ms idle a new connection ($i1 -> $i3)" test "$i3" != "$i1"
+g1=$(conn_of age.test); g2=$(conn_of age.test)
+is "$g2" "$g1" "maxConnectionDuration 500ms: back-to-back requests share a connection"
+sleep 0.7
+g3=$(conn_of age.test)
+check "maxConnectionDuration 500ms: a connection older than that is not reused ($g1 -> $g3)" test "$g3" != "$g1"
 
 # ---- subsets with their own policies: lim has the limits, the service none
 burst() {   # burst HEADER: three concurrent slow requests, their codes
