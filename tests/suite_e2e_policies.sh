@@ -235,28 +235,27 @@ openssl req -newkey rsa:2048 -nodes -keyout "$T/srv.key" -out "$T/srv.csr" -subj
 printf 'subjectAltName=DNS:tls.test\n' > "$T/srv.ext"
 openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -out "$T/srv.pem" -days 1 \
     -extfile "$T/srv.ext" > /dev/null 2>&1 || nok "openssl x509 (server certificate)"
-openssl s_server -accept 127.0.0.1:0 -cert "$T/srv.pem" -key "$T/srv.key" -www -quiet > "$T/ss.out" 2>&1 &
-SS_PID=$!
-PIDS+=("$SS_PID")
-SS_PORT=
-for _ in $(seq 1 100); do
-    SS_PORT=$(ss -Hltnp 2>/dev/null | awk -v p="pid=$SS_PID," 'index($0, p) { n = split($4, a, ":"); print a[n]; exit }')
-    [ -n "$SS_PORT" ] && break
-    sleep 0.05
-done
-[ -n "$SS_PORT" ] || { nok "openssl s_server did not start"; done_testing; exit 1; }
-# a second one serving files (-WWW) for a body larger than any buffer
+# start_s_server VAR DIR MODE: openssl s_server in DIR (-www: a status
+# page, -WWW: files), its port read from ss(8); sets VAR_PORT
+start_s_server() {
+    local var=$1 dir=$2 mode=$3 pid port= i
+    (cd "$dir" && exec openssl s_server -accept 127.0.0.1:0 -cert "$T/srv.pem" -key "$T/srv.key" "$mode" -quiet \
+        > "$T/$var.out" 2>&1) &
+    pid=$!
+    PIDS+=("$pid")
+    for i in $(seq 1 100); do
+        port=$(ss -Hltnp 2>/dev/null | awk -v p="pid=$pid," 'index($0, p) { n = split($4, a, ":"); print a[n]; exit }')
+        [ -n "$port" ] && break
+        sleep 0.05
+    done
+    printf -v "${var}_PORT" %s "$port"
+    [ -n "$port" ]
+}
+start_s_server SS "$T" -www || { nok "openssl s_server did not start"; done_testing; exit 1; }
+# a second one serving files for a body larger than any buffer
 mkdir -p "$T/www"
 head -c 3000000 /dev/urandom > "$T/www/big.bin"
-(cd "$T/www" && exec openssl s_server -accept 127.0.0.1:0 -cert "$T/srv.pem" -key "$T/srv.key" -WWW -quiet > "$T/ss2.out" 2>&1) &
-SS2_PID=$!
-PIDS+=("$SS2_PID")
-SS2_PORT=
-for _ in $(seq 1 100); do
-    SS2_PORT=$(ss -Hltnp 2>/dev/null | awk -v p="pid=$SS2_PID," 'index($0, p) { n = split($4, a, ":"); print a[n]; exit }')
-    [ -n "$SS2_PORT" ] && break
-    sleep 0.05
-done
+start_s_server SS2 "$T/www" -WWW || nok "openssl s_server -WWW did not start"
 
 # services on port 443 (HTTPS), routed from the plain HTTP gateway; the
 # DestinationRules' TLS settings are port-level (Istio's egress pattern)
