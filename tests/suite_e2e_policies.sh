@@ -225,6 +225,12 @@ stats=$(curl -s --max-time 5 "$MR_ADMIN/stats")
 like "$stats" $'\ncluster.outbound\\|80\\|\\|od.test.outlier_detection.ejections_enforced_total: [1-9]' \
     "/stats: cluster.NAME.outlier_detection.ejections_enforced_total"
 
+dump=$(curl -s --max-time 5 "$MR_ADMIN/config_dump" | tr -d ' \n')
+like "$dump" '"name":"outbound\|80\|\|limit.test"[^}]*"circuit_breakers":\{"max_connections":1,"max_pending_requests":1,' \
+    "/config_dump: a cluster's circuit breakers"
+like "$dump" '"hash_policy":\{"kind":"query","name":"u","minimum_ring_size":2048\}' "/config_dump: a consistent-hash policy"
+like "$dump" '"outlier_detection":\{"consecutive_5xx":2,' "/config_dump: outlier detection"
+
 stop_meshrt MR
 
 # ---- tls.mode SIMPLE: plain HTTP in, HTTPS out, against openssl s_server
