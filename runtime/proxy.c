@@ -175,6 +175,7 @@ struct rt_uconn {
     rt_ucluster *ucl;
     rt_ucluster *cb;            /* the cluster whose max_connections counts this connection */
     rt_utls *tls;               /* TLS origination (DestinationRule tls), NULL: plain text */
+    char sni[256];              /* its SNI when taken from the request (auto SNI), else "" */
     rt_stream *s;
     rt_timer timer;
     uint64_t idle_since;
@@ -1247,17 +1248,35 @@ static void s_connect(rt_stream *s)
         local_reply(s, 503, RT_FL(UH), "no_healthy_upstream", "no healthy upstream", 19, false, NULL, 0);
         return;
     }
+    /* TLS without a configured sni: Envoy's auto SNI, the authority sent
+    ** without its port; connections are pooled per SNI */
+    char sni[256];
+    uint32_t sni_pol = 0;
+    sni[0] = '\0';
+    if (ucl->tls && ucl->sni_auto) {
+        const char *a = s->rewrote_auth ? aux_str(s, s->auth_off) : s->req.authority;
+        size_t an = s->rewrote_auth ? s->auth_len : (s->req.authority ? s->req.authority_len : 0);
+        const char *colon = a ? memrchr(a, ':', an) : NULL;
+        if (colon && a[0] != '[') an = (size_t)(colon - a);
+        if (an && an < sizeof sni && a[0] != '[') {
+            memcpy(sni, a, an);
+            sni[an] = '\0';
+            sni_pol = (uint32_t)img_hash(sni, an, 9) | 1u;
+        }
+    }
     rt_addr ha;
+    rt_pool *pool = NULL;
     for (int turn = 0;; turn++) {
         if (s->host) rt_host_unref(s->host);
         s->host = h;
         rt_host_ref(h);
         rt_host_addr(h, &ha);
-        if (!h->pool) h->pool = rt_pool_of(w, &ha, ucl->policy);
+        if (sni_pol) pool = rt_pool_of(w, &ha, ucl->policy ^ sni_pol);
+        else pool = h->pool ? h->pool : (h->pool = rt_pool_of(w, &ha, ucl->policy));
         /* a pooled connection, if one is still alive */
-        if (h->pool) {
+        if (pool) {
             rt_pooled *pl;
-            while ((pl = rt_pool_take(h->pool))) {
+            while ((pl = rt_pool_take(pool))) {
                 rt_uconn *uc = RT_CONTAINER(pl, rt_uconn, pl);
                 uc->in_pool = false;
                 if (uc->dead || uc->eof) {
@@ -1307,7 +1326,8 @@ static void s_connect(rt_stream *s)
     }
     uc->fd = fd;
     uc->state = U_CONNECTING;
-    uc->pool = h->pool;
+    uc->pool = pool;
+    memcpy(uc->sni, sni, sizeof sni);
     uc->cb = ucl;
     ucl->cx_open++;
     uc->s = s;
@@ -2268,7 +2288,8 @@ static int uc_handshake(rt_uconn *uc, char *err, size_t errlen)
             snprintf(err, errlen, "TLS_error:|%s:TLS_error_end", ucl->tls_err ? ucl->tls_err : "no TLS context");
             return -1;
         }
-        if (!(uc->tls = rt_utls_new(ucl->tls_ctx, uc->fd, ucl->sni, ucl->sni_len))) {
+        const char *sni = uc->sni[0] ? uc->sni : ucl->sni;
+        if (!(uc->tls = rt_utls_new(ucl->tls_ctx, uc->fd, sni, uc->sni[0] ? strlen(uc->sni) : ucl->sni_len))) {
             snprintf(err, errlen, "TLS_error:|cannot start a TLS session:TLS_error_end");
             return -1;
         }

@@ -321,6 +321,7 @@ rt_ucluster *rt_up_cluster(rt_worker *w, uint32_t idx)
         uc->tls = true;
         uc->sni = ci.sni.n ? ci.sni.p : ci.host.p;
         uc->sni_len = ci.sni.n ? ci.sni.n : ci.host.n;
+        uc->sni_auto = ci.sni.n == 0;
         uc->policy ^= (uint32_t)img_hash(ci.name.p, ci.name.n, 7) | 1u;
         const char *sans[16];
         uint32_t ns = ci.nsans < 16 ? ci.nsans : 16;

@@ -132,7 +132,9 @@ typedef struct rt_ucluster {
     /* TLS origination (tls.mode SIMPLE / MUTUAL) */
     bool tls;
     struct rt_utls_ctx *tls_ctx;        /* NULL with tls: tls_err says why */
-    const char *sni;                    /* sent (policy sni, else the service host) */
+    const char *sni;                    /* policy sni, else the service host (used when the
+                                           request gives no usable authority) */
+    bool sni_auto;                      /* no policy sni: the request's authority (proxy.c) */
     uint32_t sni_len;
     char *tls_err;
     /* circuit breakers */

@@ -265,8 +265,9 @@ start_s_server SS2 "$T/www" -WWW || nok "openssl s_server -WWW did not start"
 
 # services on port 443 (HTTPS), routed from the plain HTTP gateway; the
 # DestinationRules' TLS settings are port-level (Istio's egress pattern)
-tls_service() {   # NAME TLS-SETTINGS...
-    local name=$1 l; shift
+tls_service() {   # NAME TLS-SETTINGS... (REWRITE=HOST: the route rewrites the authority)
+    local name=$1 l rw=""; shift
+    [ -n "${REWRITE:-}" ] && rw=$'\n    rewrite:\n      authority: '"$REWRITE"
     cat <<EOF
 ---
 apiVersion: networking.istio.io/v1
@@ -284,7 +285,7 @@ spec:
     - destination:
         host: $name.test
         port:
-          number: 443
+          number: 443$rw
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -325,10 +326,12 @@ EOF
     tls_service wrongsni "caCertificates: $T/ca.pem" "sni: other.test"
     tls_service alias "caCertificates: $T/ca.pem" "sni: tls.test"
     tls_service files "caCertificates: $T/ca.pem" "sni: tls.test"
+    REWRITE=tls.test tls_service rw "caCertificates: $T/ca.pem"
+    REWRITE=other.test tls_service rwbad "caCertificates: $T/ca.pem"
 } > "$T/tls.yaml"
 build_img tls "$T/tls.yaml" || { nok "meshc build tls.yaml"; done_testing; exit 1; }
 resolves=()
-for svc in tls insecure noca wrongsni alias; do resolves+=(--resolve "$svc.test:443=127.0.0.1:$SS_PORT"); done
+for svc in tls insecure noca wrongsni alias rw rwbad; do resolves+=(--resolve "$svc.test:443=127.0.0.1:$SS_PORT"); done
 start_meshrt MT "$T/tls.img" --workers 1 --listen 80=127.0.0.1:0 "${resolves[@]}" --resolve "files.test:443=127.0.0.1:$SS2_PORT" || exit 1
 HT=$(mr_addr MT 80)
 
@@ -350,6 +353,12 @@ resp=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$HT/" -H 'Host: ali
 is "$resp" 200 "sni tls.test on alias.test: the SNI names the certificate, 200"
 sum=$(curl -s --max-time 20 "$HT/big.bin" -H 'Host: files.test' | md5sum)
 is "$sum" "$(md5sum < "$T/www/big.bin")" "a 3 MB body over TLS arrives whole (bytes held inside OpenSSL included)"
+resp=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$HT/" -H 'Host: rw.test')
+is "$resp" 200 "no sni: auto SNI from the rewritten authority (tls.test) matches the certificate"
+resp=$(curl -s -w ' %{http_code}' --max-time 10 "$HT/" -H 'Host: rwbad.test')
+like "$resp" 'CERTIFICATE_VERIFY_FAILED.* 503$' "no sni: auto SNI other.test (the rewritten authority) does not match, 503"
+resp=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$HT/" -H 'Host: tls.test:80')
+is "$resp" 200 "auto SNI drops the authority's port"
 p=$(curl -s --max-time 5 "$MT_ADMIN/stats/prometheus")
 like "$p" $'\nenvoy_cluster_upstream_cx_connect_fail\\{cluster_name="outbound\\|443\\|\\|noca.test"\\} 3\n' \
     "TLS handshake failures count as upstream_cx_connect_fail (3 attempts)"
