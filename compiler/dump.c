@@ -474,7 +474,7 @@ static void dump_clusters(D *d)
             fprintf(d->o, "  hash %s", img_enum_name(IMG_E_HASH, h->kind));
             if (h->name.len) fprintf(d->o, " %s", S(d, h->name));
             if (h->cookie_path.len) fprintf(d->o, " path %s", S(d, h->cookie_path));
-            if (h->cookie_ttl_ms) fprintf(d->o, " ttl %ums", h->cookie_ttl_ms);
+            if (h->flags & IMG_CHASH_TTL) fprintf(d->o, " ttl %ums", h->cookie_ttl_ms);
             fprintf(d->o, " %s %u\n", p->lb == IMG_LB_MAGLEV ? "table-size" : "min-ring-size", h->ring_size);
         }
         if (p->tls != IMG_CTLS_NONE) {

@@ -234,6 +234,7 @@ static uint32_t cpolicy_rec(E *e, const mc_ir_cpolicy *p)
         ch.name = str(e, p->hash_name);
         ch.cookie_path = str(e, p->cookie_path);
         ch.cookie_ttl_ms = p->cookie_ttl_ms;
+        ch.flags = p->cookie_ttl_set ? IMG_CHASH_TTL : 0;
         cp.hash = sec_rec(e, IMG_S_CHASHES, &ch);
     }
     return sec_rec(e, IMG_S_CPOLICIES, &cp);

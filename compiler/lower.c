@@ -1241,7 +1241,10 @@ static void fill_hash(L *l, const mc_node *ch, mc_ir_cpolicy *p)
         p->hash_name = v;
         if ((v = Gstr(ck, "path"))) p->cookie_path = v;
         uint32_t ttl;
-        if (Gdur(ck, "ttl", &ttl)) p->cookie_ttl_ms = ttl;
+        if (Gdur(ck, "ttl", &ttl)) {
+            p->cookie_ttl_ms = ttl;
+            p->cookie_ttl_set = true;
+        }
     } else if (Gbool(ch, "useSourceIp", false)) {
         p->hash_kind = IMG_HASH_SOURCE_IP;
     } else if ((v = Gstr(ch, "httpQueryParameterName")) && *v) {

@@ -571,9 +571,13 @@ typedef struct img_chash {
     uint32_t ring_size;         /* RING_HASH: minimumRingSize (1024); MAGLEV: table size (65537) */
     img_str name;               /* header (lowercase), cookie or query parameter name */
     img_str cookie_path;        /* httpCookie.path ("" none) */
-    uint32_t cookie_ttl_ms;     /* httpCookie.ttl (0 none) */
-    uint32_t pad;
+    uint32_t cookie_ttl_ms;     /* httpCookie.ttl, with IMG_CHASH_TTL (0: a session cookie) */
+    uint32_t flags;             /* IMG_CHASH_* */
 } img_chash;
+enum {
+    IMG_CHASH_TTL = 1u << 0,    /* httpCookie.ttl set: a missing cookie is generated and set */
+    IMG_CHASH_FLAGS_MASK = 0x1u
+};
 
 /* ------------------------------------------------------------ sections
 ** X(NAME, id, record type). The id is stable; sections appear in the
@@ -773,7 +777,7 @@ enum { IMG_F_STR, IMG_F_SZ, IMG_F_SOFF, IMG_F_RANGE, IMG_F_IDX, IMG_F_IDXN, IMG_
 #define IMG_FIELDS_CHASHES(F) \
     F(img_chash, kind, ENUM, IMG_E_HASH) F(img_chash, ring_size, U32, 8388609) \
     F(img_chash, name, STR, 0) F(img_chash, cookie_path, STR, 0) \
-    F(img_chash, cookie_ttl_ms, U32, 0) F(img_chash, pad, ZERO, 0)
+    F(img_chash, cookie_ttl_ms, U32, 0) F(img_chash, flags, FLAGS, IMG_CHASH_FLAGS_MASK)
 #define IMG_FIELDS_REGEXES(F) F(img_str, off, STR, 0)
 #define IMG_FIELDS_STRINGS(F)
 

@@ -108,6 +108,7 @@ struct rt_stream {
     uint32_t upath_off, upath_len;      /* what goes upstream */
     uint32_t auth_off, auth_len;        /* :authority sent (and logged) */
     uint32_t xff_off, xff_len;
+    uint32_t cookie_off, cookie_len;    /* a generated hash cookie's Set-Cookie value (0: none) */
     char reqid[RT_UUID_LEN + 1];
     char peer_ip[48];
     bool path_set, rewrote_path, rewrote_auth;
@@ -1240,6 +1241,14 @@ static void s_connect(rt_stream *s)
     if (ucl->hash_kind) {
         hdr_ctx ctx = { s, 0 };
         has_key = rt_up_hash_key(ucl, hdr_lookup, &ctx, aux_str(s, s->path_off), s->path_len, dc->peer_ip, &key);
+        if (!has_key && ucl->cookie_gen) {
+            /* httpCookie with a ttl: the missing cookie is made and set (retries make the same) */
+            char sc[512];
+            dc_local_addr(dc);
+            size_t n = rt_up_cookie_make(ucl, dc->peer_str, dc->local_str, &key, sc, sizeof sc);
+            has_key = n > 0;
+            if (n && !s->cookie_len && (s->cookie_off = aux_put(s, sc, n)) != UINT32_MAX) s->cookie_len = (uint32_t)n;
+        }
     }
     rt_host *h = rt_up_pick_key(w, ucl, s->host, has_key, key);
     if (!h) {
@@ -1864,6 +1873,7 @@ static bool compose_response(rt_stream *s, rt_buf *b)
         if (h->id == RT_H1_HDR_DATE) date = true;
         ok = ok && put_hdr(w, b, h);
     }
+    if (s->cookie_len) ok = ok && put_field(w, b, "set-cookie", 10, aux_str(s, s->cookie_off), s->cookie_len);
     ok = ok && put_ops(w, b, &ops);
     if (!svc) ok = ok && put_field(w, b, "x-envoy-upstream-service-time", 29, s->svc_time, sl);
     if (!date) {

@@ -1154,6 +1154,7 @@ void rt_cluster_get(const rt_image *img, uint32_t cluster, rt_cluster_info *out)
         out->hash_name = rt_string(img, h->name);
         out->cookie_path = rt_string(img, h->cookie_path);
         out->cookie_ttl_ms = h->cookie_ttl_ms;
+        out->cookie_ttl_set = h->flags & IMG_CHASH_TTL;
         out->ring_size = h->ring_size;
     }
 }

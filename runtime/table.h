@@ -293,6 +293,7 @@ typedef struct rt_cluster_info {
     uint32_t hash_kind;
     rt_str hash_name, cookie_path;
     uint32_t cookie_ttl_ms, ring_size;
+    bool cookie_ttl_set;        /* generate a missing cookie (Set-Cookie) */
 } rt_cluster_info;
 
 typedef struct rt_endpoint_info {

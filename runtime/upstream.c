@@ -315,6 +315,9 @@ rt_ucluster *rt_up_cluster(rt_worker *w, uint32_t idx)
         uc->hash_name = ci.hash_name.p;
         uc->hash_name_len = ci.hash_name.n;
         uc->ring_size = ci.ring_size ? ci.ring_size : (uc->lb == IMG_LB_MAGLEV ? RT_MAGLEV_SIZE : 1024);
+        uc->cookie_gen = ci.hash_kind == IMG_HASH_COOKIE && ci.cookie_ttl_set;
+        uc->cookie_path = ci.cookie_path.p;
+        uc->cookie_ttl_s = ci.cookie_ttl_ms / 1000;
     }
     if (ci.tls == IMG_CTLS_SIMPLE || ci.tls == IMG_CTLS_MUTUAL) {
         /* connections differ by their TLS settings: pools too */
@@ -603,6 +606,19 @@ bool rt_up_hash_key(const rt_ucluster *uc, rt_up_hdr_fn hdr, void *ud, const cha
     }
     *key = img_hash(v, vn, 0);
     return true;
+}
+
+size_t rt_up_cookie_make(const rt_ucluster *uc, const char *peer, const char *local, uint64_t *key, char *out, size_t cap)
+{
+    char both[2 * RT_ADDR_STRLEN + 2], v[17];
+    int k = snprintf(both, sizeof both, "%s%s", peer ? peer : "", local ? local : "");
+    snprintf(v, sizeof v, "%016llx", (unsigned long long)img_hash(both, (size_t)(k < 0 ? 0 : k), 0));
+    *key = img_hash(v, 16, 0);
+    int n = snprintf(out, cap, "%.*s=\"%s\"", (int)uc->hash_name_len, uc->hash_name, v);
+    if (n > 0 && uc->cookie_ttl_s && (size_t)n < cap) n += snprintf(out + n, cap - (size_t)n, "; Max-Age=%u", uc->cookie_ttl_s);
+    if (n > 0 && uc->cookie_path && *uc->cookie_path && (size_t)n < cap) n += snprintf(out + n, cap - (size_t)n, "; Path=%s", uc->cookie_path);
+    if (n > 0 && (size_t)n < cap) n += snprintf(out + n, cap - (size_t)n, "; HttpOnly");
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
 /* ------------------------------------------------------------ outlier detection */

@@ -128,6 +128,9 @@ typedef struct rt_ucluster {
     const char *hash_name;              /* header, cookie or query parameter name */
     uint32_t hash_name_len;
     uint32_t ring_size;                 /* RING_HASH minimum ring size */
+    bool cookie_gen;                    /* httpCookie with a ttl: make a missing cookie */
+    const char *cookie_path;
+    uint32_t cookie_ttl_s;
     rt_ring *ring;                      /* NULL: to build */
     /* TLS origination (tls.mode SIMPLE / MUTUAL) */
     bool tls;
@@ -199,6 +202,13 @@ rt_host *rt_up_pick_key(rt_worker *w, rt_ucluster *uc, const rt_host *avoid, boo
 typedef const char *(*rt_up_hdr_fn)(void *ud, const char *name, size_t name_len, size_t *value_len);
 bool rt_up_hash_key(const rt_ucluster *uc, rt_up_hdr_fn hdr, void *ud, const char *path, size_t path_len,
                     const char *peer_ip, uint64_t *key);
+
+/* httpCookie with a ttl and no cookie in the request: Envoy's generated
+** cookie, 16 hex digits of a hash of the client's and our address (so a
+** client's connection keeps one value). Writes the Set-Cookie value
+** (name="value"; Max-Age=ttl; Path=path; HttpOnly) to out, the value's
+** hash key to key; returns the length, 0 when it does not fit. */
+size_t rt_up_cookie_make(const rt_ucluster *uc, const char *peer, const char *local, uint64_t *key, char *out, size_t cap);
 
 /* Report an upstream result of host h for outlier detection: an HTTP
 ** status, or 503 for a connect failure or reset, 504 for a timeout. */

@@ -185,6 +185,20 @@ check "consistentHash httpHeaderName: ten keys use several hosts (${r#* })" test
 r=$(sticky cookie.test "-H 'Cookie: a=1; session=@KEY@; b=2'")
 is "${r% *}" same "consistentHash httpCookie: a cookie value sticks to one host"
 check "consistentHash httpCookie: ten values use several hosts (${r#* })" test "${r#* }" -ge 2
+# a missing cookie is made and set when the policy has a ttl (0s: a session cookie)
+resp=$(curl -s -D - -o /dev/null --max-time 10 "$H/" -H 'Host: cookie.test' | tr -d '\r')
+like "$resp" $'\nset-cookie: session="[0-9a-f]{16}"; HttpOnly\n' "httpCookie ttl 0s: a missing cookie is set, a session cookie"
+cv=$(sed -n 's/^set-cookie: session="\([0-9a-f]*\)".*/\1/p' <<<"$resp")
+port=$(sed -n 's/^x-origin-port: //p' <<<"$resp")
+seq=""
+for i in 1 2 3 4 5; do seq="$seq $(origin_of cookie.test -H "Cookie: session=\"$cv\"")"; done
+is "$seq" " $port $port $port $port $port" "the generated cookie keeps the client on the host that answered"
+resp=$(curl -s -D - -o /dev/null --max-time 10 "$H/" -H 'Host: cookie.test' -H "Cookie: session=\"$cv\"" | tr -d '\r')
+check "a request that has the cookie gets no new one" eval '! grep -qi "^set-cookie" <<<"$resp"'
+resp=$(curl -s -D - -o /dev/null --max-time 10 "$H/" -H 'Host: cookiettl.test' | tr -d '\r')
+like "$resp" $'\nset-cookie: sticky="[0-9a-f]{16}"; Max-Age=60; Path=/app; HttpOnly\n' "httpCookie ttl 60s, path /app: Max-Age and Path"
+resp=$(curl -s -D - -o /dev/null --max-time 10 "$H/" -H 'Host: cookienottl.test' | tr -d '\r')
+check "httpCookie without ttl: no cookie is made" eval '! grep -qi "^set-cookie" <<<"$resp"'
 r=$(sticky maglev.test "-H 'x-user: @KEY@'")
 is "${r% *}" same "consistentHash maglev: a key sticks to one host"
 check "consistentHash maglev: ten keys use several hosts (${r#* })" test "${r#* }" -ge 2

@@ -207,6 +207,19 @@ static void test_keys(void)
     ok(!rt_up_hash_key(uc, hdr, NULL, "/", 1, NULL, &k1), "cookie key: similar names do not match");
     hdrs_cookie = "session=\"q\"";
     ok(rt_up_hash_key(uc, hdr, NULL, "/", 1, NULL, &k1) && k1 == img_hash("q", 1, 0), "cookie key: a quoted value");
+    char sc[256], sc2[256];
+    uint64_t k3 = 0;
+    uc->cookie_ttl_s = 60;
+    uc->cookie_path = "/app";
+    size_t n = rt_up_cookie_make(uc, "10.0.0.9:4321", "10.0.0.1:80", &k1, sc, sizeof sc);
+    size_t n2 = rt_up_cookie_make(uc, "10.0.0.9:4321", "10.0.0.1:80", &k2, sc2, sizeof sc2);
+    rt_up_cookie_make(uc, "10.0.0.9:4322", "10.0.0.1:80", &k3, sc2, sizeof sc2);
+    ok(n == 59 && !memcmp(sc, "session=\"", 9) && !strcmp(sc + 25, "\"; Max-Age=60; Path=/app; HttpOnly"),
+       "generated cookie: name=\"16 hex\"; Max-Age; Path; HttpOnly (%s)", sc);
+    hdrs_cookie = sc;
+    ok(n2 == n && k1 == k2 && k1 != k3 && rt_up_hash_key(uc, hdr, NULL, "/", 1, NULL, &k2) && k2 == k1,
+       "the generated cookie, sent back, hashes as it did; another client connection gets another");
+    ok(rt_up_cookie_make(uc, "a", "b", &k1, sc, 20) == 0, "a cookie that does not fit is not made");
     uc->hash_kind = IMG_HASH_QUERY;
     uc->hash_name = "u";
     uc->hash_name_len = 1;
