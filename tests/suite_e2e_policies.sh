@@ -16,11 +16,13 @@ start_origin C || exit 1
 start_origin DEAD || exit 1
 DEAD_PORT_CLOSED=$DEAD_PORT
 kill "$DEAD_PID"; wait "$DEAD_PID" 2>/dev/null
+start_origin ECHO --echo || exit 1
 start_origin DEAD2 || exit 1
 DEAD2_PORT_CLOSED=$DEAD2_PORT
 kill "$DEAD2_PID"; wait "$DEAD2_PID" 2>/dev/null
 
-start_meshrt MR "$T/pol.img" --workers 1 --listen 80=127.0.0.1:0 \
+start_meshrt MR "$T/pol.img" --workers 1 --listen 80=127.0.0.1:0 --listen 9000=127.0.0.1:0 \
+    --resolve "127.0.3.1:9000=127.0.0.1:$ECHO_PORT" --resolve "127.0.3.2:9000=127.0.0.1:$DEAD_PORT_CLOSED" \
     --resolve "127.0.1.1:80=127.0.0.1:$A_PORT" --resolve "127.0.1.2:80=127.0.0.1:$B_PORT" \
     --resolve "127.0.1.3:80=127.0.0.1:$C_PORT" --resolve "127.0.2.9:80=127.0.0.1:$DEAD_PORT_CLOSED" \
     --resolve "127.0.2.8:80=127.0.0.1:$DEAD2_PORT_CLOSED" || exit 1
@@ -44,7 +46,7 @@ pcount() {
 
 # ---- connectionPool: maxConnections 1, http1MaxPendingRequests 1
 for i in 1 2 3; do
-    curl -s -o "$T/lim$i.body" -w '%{http_code}' --max-time 10 "$H/delay/800" -H 'Host: limit.test' > "$T/lim$i.code" &
+    curl -s -o "$T/lim$i.body" -w '%{http_code}' --max-time 10 "$H/delay/2500" -H 'Host: limit.test' > "$T/lim$i.code" &
     eval "LIM$i=\$!"
     sleep 0.15
 done
@@ -63,7 +65,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$H/" -H 'Host: limi
 is "$code" 200 "after the burst the cluster serves again"
 
 # http2MaxRequests 1: a second concurrent request overflows at once
-curl -s -o /dev/null --max-time 10 "$H/delay/600" -H 'Host: reqlimit.test' &
+curl -s -o /dev/null --max-time 10 "$H/delay/2000" -H 'Host: reqlimit.test' &
 RQ1=$!
 sleep 0.2
 resp=$(curl -s -w ' %{http_code}' --max-time 10 "$H/" -H 'Host: reqlimit.test')
@@ -90,7 +92,7 @@ check "maxConnectionDuration 500ms: a connection older than that is not reused (
 burst() {   # burst HEADER: three concurrent slow requests, their codes
     local i
     for i in 1 2 3; do
-        curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$H/delay/600" -H 'Host: subsets.test' -H "x-subset: $1" > "$T/b$i.code" &
+        curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$H/delay/2000" -H 'Host: subsets.test' -H "x-subset: $1" > "$T/b$i.code" &
         eval "B$i=\$!"
         sleep 0.1
     done
@@ -139,6 +141,15 @@ for i in 1 2 3 4 5 6; do origin_of odmax.test > /dev/null; done
 is "$(pcount outlier_detection_ejections_active odmax.test)" 1 "maxEjectionPercent 30: one host of three ejected"
 check "maxEjectionPercent: the next ejection is refused (ejections_overflow)" test "$(pcount outlier_detection_ejections_overflow odmax.test)" -ge 1
 
+# TCP: a connect failure ejects (consecutive5xxErrors 1), then every
+# connection reaches the echo server
+HTCP=$(mr_addr MR 9000)
+got=""
+for i in 1 2 3 4 5 6; do got="$got$(printf 'x' | "$TOOLS/rawc" -w -t 5 "$HTCP" 2>/dev/null)"; done
+check "TCP: the dead endpoint is tried once at most, then skipped ($got)" test "$got" = xxxxxx -o "$got" = xxxxx
+like "$(curl -s --max-time 5 "$MR_ADMIN/clusters")" $'odtcp.test::127.0.0.1:'"$DEAD_PORT_CLOSED"$'::health_flags::/failed_outlier_check' \
+    "TCP: connect failures eject the endpoint"
+
 # ---- load balancers
 seq=""
 for i in 1 2 3 4 5 6; do seq="$seq$(name_of "$(origin_of rr.test)")"; done
@@ -147,7 +158,7 @@ check "ROUND_ROBIN: the three endpoints in turn ($seq)" test "${seq:0:3}" = "${s
 
 # LEAST_REQUEST: with A busy on a slow request, two choices out of two
 # always pick B
-curl -s -o /dev/null --max-time 10 "$H/delay/1500" -H 'Host: lr.test' > /dev/null &
+curl -s -o /dev/null --max-time 10 "$H/delay/3000" -H 'Host: lr.test' > /dev/null &
 LR1=$!
 sleep 0.2
 busy=$(curl -s --max-time 5 "$MR_ADMIN/clusters" | sed -n 's/^outbound|80||lr.test::\(.*\)::rq_active::1$/\1/p')
