@@ -266,11 +266,12 @@ openssl req -newkey rsa:2048 -nodes -keyout "$T/srv.key" -out "$T/srv.csr" -subj
 printf 'subjectAltName=DNS:tls.test\n' > "$T/srv.ext"
 openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -out "$T/srv.pem" -days 1 \
     -extfile "$T/srv.ext" > /dev/null 2>&1 || nok "openssl x509 (server certificate)"
-# start_s_server VAR DIR MODE: openssl s_server in DIR (-www: a status
-# page, -WWW: files), its port read from ss(8); sets VAR_PORT
+# start_s_server VAR DIR MODE [ARGS...]: openssl s_server in DIR (-www: a
+# status page, -WWW: files), its port read from ss(8); sets VAR_PORT
 start_s_server() {
     local var=$1 dir=$2 mode=$3 pid port= i
-    (cd "$dir" && exec openssl s_server -accept 127.0.0.1:0 -cert "$T/srv.pem" -key "$T/srv.key" "$mode" -quiet \
+    shift 3
+    (cd "$dir" && exec openssl s_server -accept 127.0.0.1:0 -cert "$T/srv.pem" -key "$T/srv.key" "$mode" -quiet "$@" \
         > "$T/$var.out" 2>&1) &
     pid=$!
     PIDS+=("$pid")
@@ -287,6 +288,11 @@ start_s_server SS "$T" -www || { nok "openssl s_server did not start"; done_test
 mkdir -p "$T/www"
 head -c 3000000 /dev/urandom > "$T/www/big.bin"
 start_s_server SS2 "$T/www" -WWW || nok "openssl s_server -WWW did not start"
+# a third one that demands a client certificate from the CA (MUTUAL)
+openssl req -newkey rsa:2048 -nodes -keyout "$T/cli.key" -out "$T/cli.csr" -subj /CN=meshrt-client > /dev/null 2>&1
+openssl x509 -req -in "$T/cli.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -out "$T/cli.pem" -days 1 \
+    > /dev/null 2>&1 || nok "openssl x509 (client certificate)"
+start_s_server SS3 "$T" -www -Verify 1 -CAfile "$T/ca.pem" || nok "openssl s_server -Verify did not start"
 
 # services on port 443 (HTTPS), routed from the plain HTTP gateway; the
 # DestinationRules' TLS settings are port-level (Istio's egress pattern)
@@ -339,7 +345,7 @@ spec:
     - port:
         number: 443
       tls:
-        mode: SIMPLE
+        mode: ${MODE:-SIMPLE}
 EOF
     for l in "$@"; do echo "        $l"; done
 }
@@ -353,11 +359,14 @@ EOF
     tls_service files "caCertificates: $T/ca.pem" "sni: tls.test"
     REWRITE=tls.test tls_service rw "caCertificates: $T/ca.pem"
     REWRITE=other.test tls_service rwbad "caCertificates: $T/ca.pem"
+    MODE=MUTUAL tls_service mtls "caCertificates: $T/ca.pem" "clientCertificate: $T/cli.pem" "privateKey: $T/cli.key" "sni: tls.test"
+    tls_service nocert "caCertificates: $T/ca.pem" "sni: tls.test"
 } > "$T/tls.yaml"
 build_img tls "$T/tls.yaml" || { nok "meshc build tls.yaml"; done_testing; exit 1; }
 resolves=()
 for svc in tls insecure noca wrongsni alias rw rwbad; do resolves+=(--resolve "$svc.test:443=127.0.0.1:$SS_PORT"); done
-start_meshrt MT "$T/tls.img" --workers 1 --listen 80=127.0.0.1:0 "${resolves[@]}" --resolve "files.test:443=127.0.0.1:$SS2_PORT" || exit 1
+start_meshrt MT "$T/tls.img" --workers 1 --listen 80=127.0.0.1:0 "${resolves[@]}" --resolve "files.test:443=127.0.0.1:$SS2_PORT" \
+    --resolve "mtls.test:443=127.0.0.1:$SS3_PORT" --resolve "nocert.test:443=127.0.0.1:$SS3_PORT" || exit 1
 HT=$(mr_addr MT 80)
 
 resp=$(curl -s -i --max-time 10 "$HT/" -H 'Host: tls.test' | tr -d '\r')
@@ -382,6 +391,10 @@ resp=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$HT/" -H 'Host: rw.
 is "$resp" 200 "no sni: auto SNI from the rewritten authority (tls.test) matches the certificate"
 resp=$(curl -s -w ' %{http_code}' --max-time 10 "$HT/" -H 'Host: rwbad.test')
 like "$resp" 'CERTIFICATE_VERIFY_FAILED.* 503$' "no sni: auto SNI other.test (the rewritten authority) does not match, 503"
+resp=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$HT/" -H 'Host: mtls.test')
+is "$resp" 200 "MUTUAL: the client certificate is presented, 200"
+resp=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$HT/" -H 'Host: nocert.test')
+is "$resp" 503 "SIMPLE to a server that wants a client certificate: 503"
 resp=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$HT/" -H 'Host: tls.test:80')
 is "$resp" 200 "auto SNI drops the authority's port"
 p=$(curl -s --max-time 5 "$MT_ADMIN/stats/prometheus")
