@@ -28,6 +28,7 @@
 #include "stats.h"
 #include "table.h"
 #include "upstream.h"
+#include "utls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,7 +46,7 @@
 #define RETRY_BASE_MS 25
 
 enum { D_HEAD, D_STREAM, D_LINGER };
-enum { S_ROUTE, S_WAIT_DNS, S_CONNECTING, S_BACKOFF, S_UPSTREAM, S_LOCAL };
+enum { S_ROUTE, S_WAIT_DNS, S_CONNECTING, S_BACKOFF, S_UPSTREAM, S_LOCAL, S_PENDING };
 enum { U_CONNECTING, U_IDLE, U_ACTIVE };
 
 /* retry_on bits */
@@ -63,7 +64,8 @@ struct rt_stream {
     rt_dconn *dc;
     rt_uconn *uc;
     rt_stream *next_free;
-    rt_link wait;                  /* in pstate.dns_wait while S_WAIT_DNS */
+    rt_link wait;                  /* in pstate.dns_wait while S_WAIT_DNS, in the cluster's
+                                      pending list while S_PENDING */
     uint8_t state;
     bool local;                 /* the response is a local reply */
     bool done;
@@ -106,6 +108,7 @@ struct rt_stream {
     uint32_t upath_off, upath_len;      /* what goes upstream */
     uint32_t auth_off, auth_len;        /* :authority sent (and logged) */
     uint32_t xff_off, xff_len;
+    uint32_t cookie_off, cookie_len;    /* a generated hash cookie's Set-Cookie value (0: none) */
     char reqid[RT_UUID_LEN + 1];
     char peer_ip[48];
     bool path_set, rewrote_path, rewrote_auth;
@@ -180,10 +183,14 @@ struct rt_uconn {
     rt_pool *pool;
     rt_host *host;
     rt_ucluster *ucl;
+    rt_ucluster *cb;            /* the cluster whose max_connections counts this connection */
+    rt_utls *tls;               /* TLS origination (DestinationRule tls), NULL: plain text */
+    char sni[256];              /* its SNI when taken from the request (auto SNI), else "" */
     rt_stream *s;
     rt_timer timer;
     uint64_t idle_since;
     uint32_t idle_timeout_ms;
+    uint64_t expires_ms;        /* maxConnectionDuration: not reused after this (0 never) */
     uint32_t nreq;
     uint32_t max_req;
     char local_str[RT_ADDR_STRLEN];
@@ -193,6 +200,7 @@ struct rt_uconn {
 typedef struct rt_pstate {
     rt_link dconns, uconns;
     rt_link dns_wait;
+    rt_link kicks;              /* clusters whose pending requests may go on (upstream.h) */
     rt_dconn *free_dconns, *reap_dconns;
     rt_uconn *free_uconns, *reap_uconns;
     rt_stream *free_streams, *reap_streams;
@@ -642,6 +650,14 @@ static void uc_set_host(rt_uconn *uc, rt_host *h, rt_ucluster *ucl)
     rt_ctr_inc(&h->cx_active);
 }
 
+/* A connection of a cluster with waiting requests became free: serve
+** them before the loop sleeps (rt_proxy_reap), never from inside the
+** caller's stack. */
+static void cb_kick(rt_worker *w, rt_ucluster *ucl)
+{
+    if (!rt_link_empty(&ucl->pending) && rt_link_empty(&ucl->kick)) rt_link_add(&PS(w)->kicks, &ucl->kick);
+}
+
 static void uc_close(rt_uconn *uc, bool remote)
 {
     if (uc->dead) return;
@@ -652,6 +668,10 @@ static void uc_close(rt_uconn *uc, bool remote)
         uc->in_pool = false;
     }
     rt_timer_stop(w->loop, &uc->timer);
+    if (uc->tls) {
+        rt_utls_free(uc->tls);
+        uc->tls = NULL;
+    }
     if (uc->fd >= 0) {
         rt_file_del(w->loop, uc->fd);
         close(uc->fd);
@@ -666,6 +686,11 @@ static void uc_close(rt_uconn *uc, bool remote)
         rt_host_unref(uc->host);
         uc->host = NULL;
     }
+    if (uc->cb) {
+        uc->cb->cx_open--;
+        cb_kick(w, uc->cb);
+        uc->cb = NULL;
+    }
     if (uc->s && uc->s->uc == uc) uc->s->uc = NULL;
     uc->s = NULL;
     rt_link_del(&uc->all);
@@ -678,15 +703,22 @@ static void uc_close(rt_uconn *uc, bool remote)
 
 static uint64_t uc_deadline(rt_uconn *uc)
 {
-    if (uc->state != U_IDLE || !uc->idle_timeout_ms) return 0;
-    return uc->idle_since + uc->idle_timeout_ms;
+    if (uc->state != U_IDLE) return 0;
+    uint64_t d = uc->idle_timeout_ms ? uc->idle_since + uc->idle_timeout_ms : 0;
+    if (uc->expires_ms && (!d || uc->expires_ms < d)) d = uc->expires_ms;
+    return d;
 }
 
 static void on_uc_timer(rt_loop *l, rt_timer *t, void *ud)
 {
-    (void)l; (void)t;
+    (void)t;
     rt_uconn *uc = ud;
     if (uc->dead) return;
+    if (uc->state == U_ACTIVE && uc->tls) {
+        /* decrypted bytes wait inside OpenSSL (uc_interest) */
+        on_uconn(l, uc->fd, uc, RT_READABLE);
+        return;
+    }
     if (uc->state == U_CONNECTING) {
         /* connect timeout */
         rt_stream *s = uc->s;
@@ -713,11 +745,14 @@ static void uc_interest(rt_uconn *uc)
 {
     if (uc->dead) return;
     int mask = 0;
-    if (uc->state == U_CONNECTING) mask = RT_WRITABLE;
+    if (uc->state == U_CONNECTING) mask = uc->tls ? rt_utls_want(uc->tls) : RT_WRITABLE;
     else {
         bool room = !uc->in.p || rt_buf_room(&uc->in) || uc->in.r > uc->in.base;
         if (!uc->eof && (room || uc->state == U_IDLE)) mask |= RT_READABLE;
-        if (uc->wblocked) mask |= RT_WRITABLE;
+        if (uc->wblocked) mask |= uc->tls ? rt_utls_want(uc->tls) : RT_WRITABLE;
+        /* bytes OpenSSL decrypted already never make the socket readable */
+        if (uc->tls && uc->state == U_ACTIVE && room && !uc->eof && rt_utls_pending(uc->tls))
+            rt_timer_start(uc->w->loop, &uc->timer, 0, on_uc_timer, uc);
     }
     rt_file_mod(uc->w->loop, uc->fd, mask);
 }
@@ -733,13 +768,14 @@ static void uc_release(rt_uconn *uc)
     uc->in.r = uc->in.w = 0;
     rt_buf_put(&w->pool, &uc->in);
     rt_buf_put(&w->pool, &uc->out);
-    if (w->stopping || !uc->pool) {
+    if (w->stopping || !uc->pool || (uc->expires_ms && now_ms(w) >= uc->expires_ms)) {
         uc_close(uc, false);
         return;
     }
     uc->idle_since = now_ms(w);
     rt_pool_put(uc->pool, &uc->pl);
     uc->in_pool = true;
+    if (uc->cb) cb_kick(w, uc->cb);
     uc_interest(uc);
     uint64_t d = uc_deadline(uc);
     if (d && (!rt_timer_active(&uc->timer) || uc->timer.deadline > d))
@@ -1238,29 +1274,94 @@ static void s_connect(rt_stream *s)
         s->try_deadline_ms = 0;
         s_arm_timeouts(s);
     }
-    rt_host *h = rt_up_pick(w, ucl, s->host);
-    if (s->host) rt_host_unref(s->host);
-    s->host = h;
-    rt_host_ref(h);
-    s->attempts++;
-    rt_addr ha;
-    rt_host_addr(h, &ha);
-    if (!h->pool) h->pool = rt_pool_of(w, &ha, ucl->policy);
-    /* a pooled connection, if one is still alive */
-    if (h->pool) {
-        rt_pooled *pl;
-        while ((pl = rt_pool_take(h->pool))) {
-            rt_uconn *uc = RT_CONTAINER(pl, rt_uconn, pl);
-            uc->in_pool = false;
-            if (uc->dead || uc->eof) {
-                uc_close(uc, true);
-                continue;
-            }
-            uc_set_host(uc, h, ucl);
-            s_attach(s, uc);
-            return;
+    if (!s->attempts && !rt_up_rq_room(ucl)) {
+        /* circuit breaker: max_requests */
+        rt_ctr_inc(&ucl->rq_pending_overflow);
+        upstream_reset_reply(s, RT_FL(UO), "overflow", NULL);
+        return;
+    }
+    uint64_t key = 0;
+    bool has_key = false;
+    if (ucl->hash_kind) {
+        hdr_ctx ctx = { s, 0 };
+        has_key = rt_up_hash_key(ucl, hdr_lookup, &ctx, aux_str(s, s->path_off), s->path_len, dc->peer_ip, &key);
+        if (!has_key && ucl->cookie_gen) {
+            /* httpCookie with a ttl: the missing cookie is made and set (retries make the same) */
+            char sc[512];
+            dc_local_addr(dc);
+            size_t n = rt_up_cookie_make(ucl, dc->peer_str, dc->local_str, &key, sc, sizeof sc);
+            has_key = n > 0;
+            if (n && !s->cookie_len && (s->cookie_off = aux_put(s, sc, n)) != UINT32_MAX) s->cookie_len = (uint32_t)n;
         }
     }
+    rt_host *h = rt_up_pick_key(w, ucl, s->host, has_key, key);
+    if (!h) {
+        /* every host ejected, panic mode off */
+        rt_ctr_inc(&ucl->cx_none_healthy);
+        local_reply(s, 503, RT_FL(UH), "no_healthy_upstream", "no healthy upstream", 19, false, NULL, 0);
+        return;
+    }
+    /* TLS without a configured sni: Envoy's auto SNI, the authority sent
+    ** without its port; connections are pooled per SNI */
+    char sni[256];
+    uint32_t sni_pol = 0;
+    sni[0] = '\0';
+    if (ucl->tls && ucl->sni_auto) {
+        const char *a = s->rewrote_auth ? aux_str(s, s->auth_off) : s->req.authority;
+        size_t an = s->rewrote_auth ? s->auth_len : (s->req.authority ? s->req.authority_len : 0);
+        const char *colon = a ? memrchr(a, ':', an) : NULL;
+        if (colon && a[0] != '[') an = (size_t)(colon - a);
+        if (an && an < sizeof sni && a[0] != '[') {
+            memcpy(sni, a, an);
+            sni[an] = '\0';
+            sni_pol = (uint32_t)img_hash(sni, an, 9) | 1u;
+        }
+    }
+    rt_addr ha;
+    rt_pool *pool = NULL;
+    for (int turn = 0;; turn++) {
+        if (s->host) rt_host_unref(s->host);
+        s->host = h;
+        rt_host_ref(h);
+        rt_host_addr(h, &ha);
+        if (sni_pol) pool = rt_pool_of(w, &ha, ucl->policy ^ sni_pol);
+        else pool = h->pool ? h->pool : (h->pool = rt_pool_of(w, &ha, ucl->policy));
+        /* a pooled connection, if one is still alive */
+        if (pool) {
+            rt_pooled *pl;
+            while ((pl = rt_pool_take(pool))) {
+                rt_uconn *uc = RT_CONTAINER(pl, rt_uconn, pl);
+                uc->in_pool = false;
+                if (uc->dead || uc->eof) {
+                    uc_close(uc, true);
+                    continue;
+                }
+                s->attempts++;
+                uc_set_host(uc, h, ucl);
+                s_attach(s, uc);
+                return;
+            }
+        }
+        if (ucl->cx_open < ucl->max_connections) break;
+        /* circuit breaker: max_connections. An idle connection to another
+        ** host, else wait for one (max_pending_requests), else overflow. */
+        if (!turn) rt_ctr_inc(&ucl->cx_overflow);
+        rt_host *ih = turn < 8 ? rt_up_idle_host(ucl, NULL) : NULL;
+        if (ih) {
+            h = ih;
+            continue;
+        }
+        if (!rt_up_pending_room(ucl)) {
+            rt_ctr_inc(&ucl->rq_pending_overflow);
+            upstream_reset_reply(s, RT_FL(UO), "overflow", NULL);
+            return;
+        }
+        rt_ctr_inc(&ucl->rq_pending_total);
+        s->state = S_PENDING;
+        rt_link_add(&ucl->pending, &s->wait);
+        return;
+    }
+    s->attempts++;
     rt_uconn *uc = uc_new(w);
     char err[RT_ERR_LEN];
     int fd = uc ? rt_net_connect(&ha, NULL, err) : -1;
@@ -1278,10 +1379,14 @@ static void s_connect(rt_stream *s)
     }
     uc->fd = fd;
     uc->state = U_CONNECTING;
-    uc->pool = h->pool;
+    uc->pool = pool;
+    memcpy(uc->sni, sni, sizeof sni);
+    uc->cb = ucl;
+    ucl->cx_open++;
     uc->s = s;
     uc->max_req = ucl->max_requests_per_connection;
     uc->idle_timeout_ms = ucl->idle_timeout_ms;
+    uc->expires_ms = ucl->max_duration_ms ? now_ms(w) + ucl->max_duration_ms : 0;
     rt_timer_init(&uc->timer, on_uc_timer, uc);
     uc_set_host(uc, h, ucl);
     rt_ctr_inc(&w->conns_live);
@@ -1321,6 +1426,7 @@ static void s_retry(rt_stream *s)
 static void s_connect_failed(rt_stream *s, bool timeout)
 {
     s->uc = NULL;
+    rt_up_outlier(s->dc->w, s->ucl, s->host, 503);
     char rr[64], tfr[128];
     snprintf(rr, sizeof rr, "%s", timeout ? "connection timeout" : "remote connection failure");
     snprintf(tfr, sizeof tfr, "%s", timeout ? "" : s->ufail);
@@ -1369,6 +1475,7 @@ static void on_s_timer(rt_loop *l, rt_timer *t, void *ud)
     if (s->deadline_ms && now >= s->deadline_ms) {
         /* the route's timeout: Envoy's upstream_response_timeout */
         rt_ctr_inc(&s->ucl->rq_timeout);
+        if (!s->resp_started && s->state == S_UPSTREAM) rt_up_outlier(w, s->ucl, s->host, 504);
         if (s->host) rt_ctr_inc(&s->host->rq_timeout);
         rt_link_del(&s->wait);
         if (s->resp_started) s_abort(s, RT_FL(UT), "upstream_response_timeout");
@@ -1393,6 +1500,7 @@ static void on_s_timer(rt_loop *l, rt_timer *t, void *ud)
     if (s->state == S_UPSTREAM && s->try_deadline_ms && now >= s->try_deadline_ms && !s->resp_started) {
         /* per-try timeout: retried as a 504 by 5xx and gateway-error */
         rt_ctr_inc(&s->ucl->rq_timeout);
+        rt_up_outlier(w, s->ucl, s->host, 504);
         if (s->host) rt_ctr_inc(&s->host->rq_timeout);
         s->try_deadline_ms = 0;
         bool can = (s->retry_on & (RO_5XX | RO_GATEWAY | RO_RESET)) && retry_body_ok(s);
@@ -1693,7 +1801,8 @@ static void pump_req(rt_stream *s)
         }
         uint32_t on = rt_buf_len(&uc->out), sn = s->req_span;
         if (!on && !sn) break;
-        ssize_t n = writev2(uc->fd, uc->out.p ? rt_buf_data(&uc->out) : NULL, on, rt_buf_data(&dc->in), sn);
+        ssize_t n = uc->tls ? rt_utls_write2(uc->tls, uc->out.p ? rt_buf_data(&uc->out) : NULL, on, rt_buf_data(&dc->in), sn)
+                            : writev2(uc->fd, uc->out.p ? rt_buf_data(&uc->out) : NULL, on, rt_buf_data(&dc->in), sn);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 uc->wblocked = true;
@@ -1747,7 +1856,8 @@ static void uc_read(rt_uconn *uc)
         if (!rt_buf_room(&uc->in)) return;
     }
     ssize_t n;
-    do n = recv(uc->fd, uc->in.p + uc->in.w, rt_buf_room(&uc->in), MSG_DONTWAIT); while (n < 0 && errno == EINTR);
+    if (uc->tls) n = rt_utls_read(uc->tls, uc->in.p + uc->in.w, rt_buf_room(&uc->in));
+    else do n = recv(uc->fd, uc->in.p + uc->in.w, rt_buf_room(&uc->in), MSG_DONTWAIT); while (n < 0 && errno == EINTR);
     if (n > 0) {
         uc->in.w += (uint32_t)n;
         if (uc->ucl) rt_ctr_add(&uc->ucl->cx_rx_bytes, (uint64_t)n);
@@ -1810,6 +1920,7 @@ static bool compose_response(rt_stream *s, rt_buf *b)
         if (h->id == RT_H1_HDR_DATE) date = true;
         ok = ok && put_hdr(w, b, h);
     }
+    if (s->cookie_len) ok = ok && put_field(w, b, "set-cookie", 10, aux_str(s, s->cookie_off), s->cookie_len);
     ok = ok && put_ops(w, b, &ops);
     ok = ok && put_action_fields(s, b);
     if (!svc) ok = ok && put_field(w, b, "x-envoy-upstream-service-time", 29, s->svc_time, sl);
@@ -1880,6 +1991,7 @@ static void s_resp_run(rt_stream *s)
                 }
                 if (retry_on_code(s, (uint32_t)st)) {
                     rt_up_count_code(s->ucl, (uint32_t)st);
+                    rt_up_outlier(w, s->ucl, s->host, (uint32_t)st);
                     s_close_upstream(s);
                     s_retry(s);
                     return;
@@ -1908,6 +2020,7 @@ static void s_resp_run(rt_stream *s)
         }
         if (uc->eof || uc->write_dead) {
             /* the upstream closed before a response */
+            rt_up_outlier(w, s->ucl, s->host, 503);
             bool can = (s->retry_on & (RO_RESET | RO_5XX | RO_GATEWAY)) && retry_body_ok(s);
             s_close_upstream(s);
             if (can && s->retries_left > 0) {
@@ -2559,7 +2672,10 @@ static void s_finish(rt_stream *s)
     rt_ctr_inc(&dc->wl->rq_xx[cls < 6 ? cls : 0]);
     rt_ctr_dec(&dc->wl->rq_active);
     if (s->ucl_counted) {
-        if (!s->local && s->resp_started) rt_up_count_code(s->ucl, code);
+        if (!s->local && s->resp_started) {
+            rt_up_count_code(s->ucl, code);
+            rt_up_outlier(w, s->ucl, s->host, code);
+        }
         rt_ctr_inc(&s->ucl->rq_completed);
         rt_ctr_dec(&s->ucl->rq_active);
     }
@@ -2693,6 +2809,25 @@ static void on_dconn(rt_loop *l, int fd, void *ud, int mask)
     dc_kick(dc);
 }
 
+/* Start or continue the TLS handshake of a connected socket: 1 done, 0
+** waiting, -1 failed (err: Envoy's transport failure reason). */
+static int uc_handshake(rt_uconn *uc, char *err, size_t errlen)
+{
+    rt_ucluster *ucl = uc->ucl;
+    if (!uc->tls) {
+        if (!ucl->tls_ctx) {
+            snprintf(err, errlen, "TLS_error:|%s:TLS_error_end", ucl->tls_err ? ucl->tls_err : "no TLS context");
+            return -1;
+        }
+        const char *sni = uc->sni[0] ? uc->sni : ucl->sni;
+        if (!(uc->tls = rt_utls_new(ucl->tls_ctx, uc->fd, sni, uc->sni[0] ? strlen(uc->sni) : ucl->sni_len))) {
+            snprintf(err, errlen, "TLS_error:|cannot start a TLS session:TLS_error_end");
+            return -1;
+        }
+    }
+    return rt_utls_handshake(uc->tls, err, errlen);
+}
+
 static void on_uconn(rt_loop *l, int fd, void *ud, int mask)
 {
     (void)l;
@@ -2702,7 +2837,27 @@ static void on_uconn(rt_loop *l, int fd, void *ud, int mask)
     if (uc->state == U_CONNECTING) {
         char err[RT_ERR_LEN];
         rt_stream *s = uc->s;
-        if (rt_net_connect_result(fd, err) < 0) {
+        if (uc->tls || (uc->ucl && uc->ucl->tls && rt_net_connect_result(fd, err) == 0)) {
+            /* TLS origination: connected once the handshake is done, as Envoy */
+            int rc = uc_handshake(uc, err, sizeof err);
+            if (rc == 0) {
+                uc_interest(uc);
+                return;
+            }
+            if (rc < 0) {
+                if (uc->host) rt_ctr_inc(&uc->host->cx_connect_fail);
+                if (uc->ucl) rt_ctr_inc(&uc->ucl->cx_connect_fail);
+                uc_close(uc, false);
+                if (s) {
+                    size_t k = strnlen(err, sizeof s->ufail - 1);
+                    memcpy(s->ufail, err, k);
+                    s->ufail[k] = '\0';
+                    s_connect_failed(s, false);
+                    dc_kick(s->dc);
+                }
+                return;
+            }
+        } else if (rt_net_connect_result(fd, err) < 0) {
             int e = errno;
             if (uc->host) rt_ctr_inc(&uc->host->cx_connect_fail);
             if (uc->ucl) rt_ctr_inc(&uc->ucl->cx_connect_fail);
@@ -2728,9 +2883,10 @@ static void on_uconn(rt_loop *l, int fd, void *ud, int mask)
         return;
     }
     if (uc->state == U_IDLE) {
-        /* an idle connection speaks: it closed, or sent something unasked */
+        /* an idle connection speaks: it closed, or sent something unasked
+        ** (TLS: records without data, such as session tickets, are fine) */
         char b[64];
-        ssize_t n = recv(fd, b, sizeof b, MSG_DONTWAIT);
+        ssize_t n = uc->tls ? rt_utls_read(uc->tls, b, sizeof b) : recv(fd, b, sizeof b, MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         uc_close(uc, n == 0);
         return;
@@ -2763,6 +2919,7 @@ bool rt_proxy_init(rt_worker *w)
     rt_link_init(&ps->uconns);
     rt_link_init(&ps->dns_wait);
     rt_link_init(&ps->shadows);
+    rt_link_init(&ps->kicks);
     w->proxy = ps;
     return true;
 }
@@ -2785,10 +2942,33 @@ void rt_proxy_dns_ready(rt_worker *w)
     }
 }
 
+/* Requests waiting for a connection (S_PENDING), oldest first, while their
+** cluster has an idle connection or room for a new one. */
+static void serve_pending(rt_worker *w)
+{
+    rt_pstate *ps = PS(w);
+    rt_link l;
+    rt_link_take(&ps->kicks, &l);
+    while (!rt_link_empty(&l)) {
+        rt_ucluster *ucl = RT_CONTAINER(l.next, rt_ucluster, kick);
+        rt_link_del(&ucl->kick);
+        while (!rt_link_empty(&ucl->pending) && !w->stopping) {
+            if (ucl->cx_open >= ucl->max_connections && !rt_up_idle_host(ucl, NULL)) break;
+            rt_stream *s = RT_CONTAINER(ucl->pending.prev, rt_stream, wait);
+            rt_link_del(&s->wait);
+            s->state = S_ROUTE;
+            s_connect(s);
+            dc_kick(s->dc);
+            if (s->state == S_PENDING) break;
+        }
+    }
+}
+
 void rt_proxy_reap(rt_worker *w)
 {
     rt_pstate *ps = PS(w);
     if (!ps) return;
+    if (!rt_link_empty(&ps->kicks)) serve_pending(w);
     while (ps->reap_dconns) {
         rt_dconn *dc = ps->reap_dconns;
         ps->reap_dconns = dc->next_free;
