@@ -6,6 +6,7 @@
 #include "source.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,14 @@ static mc_arena A;
 static bool A_init;
 static mc_vec F = { NULL, 0, 0, sizeof(finding) };
 static uint32_t seqno;
+/* Stages may report from two threads at once (check.c checks resources
+** on a second thread while the loader reads on): every entry point that
+** touches the findings holds `lock`. Output does not depend on the
+** interleaving: findings are sorted by position, code and text, and two
+** threads never report the same finding. `tl_last` is the thread's last
+** kept finding, the one mc_diag_note attaches to. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local size_t tl_last = SIZE_MAX;
 static bool had_fatal;
 static const bool *only;
 
@@ -190,13 +199,18 @@ static void errpos_add(uint32_t pos)
 
 bool mc_diag_error_at(uint32_t pos)
 {
-    if (!errcap || pos == 0) return false;
-    size_t i = (pos * 2654435761u) & (errcap - 1);
-    while (errpos[i]) {
-        if (errpos[i] == pos) return true;
-        i = (i + 1) & (errcap - 1);
+    if (pos == 0) return false;
+    bool found = false;
+    pthread_mutex_lock(&lock);
+    if (errcap) {
+        size_t i = (pos * 2654435761u) & (errcap - 1);
+        while (errpos[i]) {
+            if (errpos[i] == pos) { found = true; break; }
+            i = (i + 1) & (errcap - 1);
+        }
     }
-    return false;
+    pthread_mutex_unlock(&lock);
+    return found;
 }
 
 static void add(mc_code c, mc_level l, const mc_origin *o, uint16_t file, uint32_t line,
@@ -204,8 +218,10 @@ static void add(mc_code c, mc_level l, const mc_origin *o, uint16_t file, uint32
 {
     ensure_arena();
     if (mc_code_fatal(c)) had_fatal = true;
+    tl_last = SIZE_MAX;
     if (suppressed(c, o)) return;
     finding *f = mc_vec_push(&F);
+    tl_last = F.n - 1;
     f->code = c;
     f->level = l;
     f->file = file;
@@ -229,11 +245,21 @@ static void add(mc_code c, mc_level l, const mc_origin *o, uint16_t file, uint32
 
 static void add_at(mc_code c, mc_level l, const mc_origin *o, const mc_node *at, const char *fmt, va_list ap)
 {
-    if (l == MC_ERROR && at) errpos_add(at->pos);
     uint16_t file = 0;
     uint32_t line = 0, col = 0;
     bool has = at && mc_src_locate(at->pos, &file, &line, &col);
+    pthread_mutex_lock(&lock);
+    if (l == MC_ERROR && at) errpos_add(at->pos);
     add(c, l, o, file, line, col, has, fmt, ap);
+    pthread_mutex_unlock(&lock);
+}
+
+static void add_locked(mc_code c, mc_level l, const mc_origin *o, uint16_t file, uint32_t line,
+                       uint32_t col, bool has_pos, const char *fmt, va_list ap)
+{
+    pthread_mutex_lock(&lock);
+    add(c, l, o, file, line, col, has_pos, fmt, ap);
+    pthread_mutex_unlock(&lock);
 }
 
 void mc_diag(mc_code c, const mc_origin *o, const mc_node *at, const char *fmt, ...)
@@ -257,7 +283,7 @@ void mc_diag_pos(mc_code c, mc_level l, const mc_origin *o, uint16_t file, uint3
 {
     va_list ap;
     va_start(ap, fmt);
-    add(c, l, o, file, line, col, true, fmt, ap);
+    add_locked(c, l, o, file, line, col, true, fmt, ap);
     va_end(ap);
 }
 
@@ -265,27 +291,35 @@ void mc_diag_global(mc_code c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    add(c, mc_code_level(c), NULL, 0, 0, 0, false, fmt, ap);
+    add_locked(c, mc_code_level(c), NULL, 0, 0, 0, false, fmt, ap);
     va_end(ap);
 }
 
 void mc_diag_note(const mc_node *at, const char *fmt, ...)
 {
-    if (F.n == 0 || !at) return;
-    /* only when the last report was kept */
-    finding *f = &MC_VEC_AT(&F, finding, F.n - 1);
-    if (f->seq != seqno - 1) return;
-    note *n = mc_arena_zalloc(&A, sizeof *n);
-    if (!mc_src_locate(at->pos, &n->file, &n->line, &n->col)) return;
+    /* only when this thread's last report was kept */
+    if (!at || tl_last == SIZE_MAX) return;
+    uint16_t file;
+    uint32_t line, col;
+    if (!mc_src_locate(at->pos, &file, &line, &col)) return;
     va_list ap;
     va_start(ap, fmt);
     char tmp[1024];
     vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    n->msg = mc_arena_strdup(&A, tmp);
-    note **pp = &f->notes;
-    while (*pp) pp = &(*pp)->next;
-    *pp = n;
+    pthread_mutex_lock(&lock);
+    if (tl_last < F.n) {
+        finding *f = &MC_VEC_AT(&F, finding, tl_last);
+        note *n = mc_arena_zalloc(&A, sizeof *n);
+        n->file = file;
+        n->line = line;
+        n->col = col;
+        n->msg = mc_arena_strdup(&A, tmp);
+        note **pp = &f->notes;
+        while (*pp) pp = &(*pp)->next;
+        *pp = n;
+    }
+    pthread_mutex_unlock(&lock);
 }
 
 static int cmp_finding(const void *pa, const void *pb)
@@ -674,6 +708,7 @@ void mc_diag_reset(void)
     A_init = false;
     had_fatal = false;
     seqno = 0;
+    tl_last = SIZE_MAX;
     free(errpos);
     errpos = NULL;
     errcap = errn = 0;

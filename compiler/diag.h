@@ -59,7 +59,9 @@ void mc_diag_pos(mc_code c, mc_level l, const mc_origin *o, uint16_t file,
     __attribute__((format(printf, 7, 8)));
 /* Report without a position (I/O problems, whole-run problems). */
 void mc_diag_global(mc_code c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Attach a note (a related position) to the finding reported last. */
+/* Attach a note (a related position) to the finding this thread reported
+** last, when that one was kept. Every mc_diag* call is safe from any
+** thread; output order does not depend on how threads interleave. */
 void mc_diag_note(const mc_node *at, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

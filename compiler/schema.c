@@ -107,6 +107,10 @@ typedef struct compiler {
 } compiler;
 
 static mc_arena SA;         /* the compiled form; lives until exit */
+/* JSON names that replace proto field names in the trees; lives until
+** exit, like the trees. Not the input's arena: objects are checked on a
+** second thread while the loader still allocates there (check.c). */
+static mc_arena RENAMED;
 static bool compiled;
 static const mc_snode *roots[4][4];   /* [kind][version] */
 
@@ -923,7 +927,7 @@ static void check_map(vctx *c, mc_node *m, const mc_snode *s, const mc_node *anc
                     report(c, MSH0109, k, "protobuf field name; Istio reads it, but current API servers prune it as "
                            "unknown; write %s", cam);
                 pop(c);
-                k->u.s = mc_arena_strndup(&c->in->arena, cam, cl);
+                k->u.s = mc_arena_strndup(&RENAMED, cam, cl);
                 k->n = (uint32_t)cl;
                 pi = ci;
             }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <iconv.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -44,7 +45,24 @@ static bool utf16_to_utf8(char **data, size_t *len)
     return true;
 }
 
+/* Positions are located from any thread (diagnostics of resources checked
+** on a second thread while the loader adds sources): `srcs_lock` covers
+** growing the table and locating in it; line tables are built on first
+** use under `lines_lock` and published last, with release order, so a
+** reader that sees `lines` sees `lbytes` and `nlines` too. */
+static pthread_mutex_t srcs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lines_lock = PTHREAD_MUTEX_INITIALIZER;
+static int src_push_locked(const char *name, const char *data, size_t len, bool mapped);
+
 static int src_push(const char *name, const char *data, size_t len, bool mapped)
+{
+    pthread_mutex_lock(&srcs_lock);
+    int id = src_push_locked(name, data, len, mapped);
+    pthread_mutex_unlock(&srcs_lock);
+    return id;
+}
+
+static int src_push_locked(const char *name, const char *data, size_t len, bool mapped)
 {
     if (nsrcs >= MC_SRC_MAX || next_base + len + 1 > UINT32_MAX) { errno = EFBIG; return -1; }
     if (nsrcs == capsrcs) {
@@ -155,9 +173,18 @@ static size_t line_break(const unsigned char *d, size_t n, size_t i, uint32_t *c
 
 static size_t text_start(const mc_source *s) { return has_bom8(s->data, s->len) ? 3 : 0; }
 
+static void build_lines_locked(mc_source *s);
+
 static void build_lines(mc_source *s)
 {
-    if (s->lines) return;
+    if (__atomic_load_n(&s->lines, __ATOMIC_ACQUIRE)) return;
+    pthread_mutex_lock(&lines_lock);
+    if (!s->lines) build_lines_locked(s);
+    pthread_mutex_unlock(&lines_lock);
+}
+
+static void build_lines_locked(mc_source *s)
+{
     uint32_t cap = 1024, n = 0;
     uint32_t *l = mc_xmalloc(cap * sizeof *l), *lb = mc_xmalloc(cap * sizeof *lb);
     const unsigned char *d = (const unsigned char *)s->data;
@@ -183,9 +210,9 @@ static void build_lines(mc_source *s)
         if ((d[i] & 0xC0) != 0x80) ch++;
         i++;
     }
-    s->lines = l;
     s->lbytes = lb;
     s->nlines = n;
+    __atomic_store_n(&s->lines, l, __ATOMIC_RELEASE);
 }
 
 bool mc_src_line(uint16_t id, uint32_t line, const char **p, size_t *n)
@@ -218,7 +245,17 @@ void mc_src_position(uint16_t id, size_t off, uint32_t *line, uint32_t *col)
     mc_src_locate(s->base + ci, &f, line, col);
 }
 
+static bool locate_locked(uint32_t pos, uint16_t *file, uint32_t *line, uint32_t *col);
+
 bool mc_src_locate(uint32_t pos, uint16_t *file, uint32_t *line, uint32_t *col)
+{
+    pthread_mutex_lock(&srcs_lock);
+    bool ok = locate_locked(pos, file, line, col);
+    pthread_mutex_unlock(&srcs_lock);
+    return ok;
+}
+
+static bool locate_locked(uint32_t pos, uint16_t *file, uint32_t *line, uint32_t *col)
 {
     *file = 0;
     *line = 0;
