@@ -528,6 +528,7 @@ void rt_proxy_accept(rt_loop *l, int lfd, void *ud, int mask)
             dc->peer_loopback = strcmp(dc->peer_ip, "::1") == 0;
         }
         rt_link_add(&ps->dconns, &dc->all);
+        rt_wgen_hold(wl->wg);
         rt_ctr_inc(&wl->cx_total);
         rt_ctr_inc(&wl->cx_active);
         rt_ctr_inc(&w->conns_live);
@@ -858,7 +859,7 @@ static void set_details(rt_stream *s, const char *d)
 static void put_resp_ops(rt_stream *s, rt_buf *b)
 {
     if (s->action_rec == IMG_NONE) return;
-    const rt_image *img = s->dc->w->srv->img;
+    const rt_image *img = rt_wl_image(s->dc->wl);
     rt_decision d;
     memset(&d, 0, sizeof d);
     d.action_rec = s->action_rec;
@@ -1047,11 +1048,22 @@ static void stream_begin(rt_dconn *dc, rt_stream *s, int rc)
     route_stream(s);
 }
 
+static void route_stream_in(rt_stream *s);
+
+/* Route with the image of the connection's generation (fwd.h). */
 static void route_stream(rt_stream *s)
+{
+    rt_worker *w = s->dc->w;
+    rt_wgen *prev = rt_worker_use(w, s->dc->wl->wg);
+    route_stream_in(s);
+    rt_worker_use(w, prev);
+}
+
+static void route_stream_in(rt_stream *s)
 {
     rt_dconn *dc = s->dc;
     rt_worker *w = dc->w;
-    const rt_image *img = w->srv->img;
+    const rt_image *img = rt_wl_image(dc->wl);
     const rt_chain *chain = dc->wl->ls->chain;
     if (!chain) {
         local_reply(s, 404, RT_FL(NR), "route_not_found", NULL, 0, false, NULL, 0);
@@ -1168,7 +1180,17 @@ static void s_arm_timeouts(rt_stream *s)
 /* Attach a ready connection and start sending. */
 static void s_attach(rt_stream *s, rt_uconn *uc);
 
+static void s_connect_in(rt_stream *s);
+
 static void s_connect(rt_stream *s)
+{
+    rt_worker *w = s->dc->w;
+    rt_wgen *prev = rt_worker_use(w, s->dc->wl->wg);
+    s_connect_in(s);
+    rt_worker_use(w, prev);
+}
+
+static void s_connect_in(rt_stream *s)
 {
     rt_dconn *dc = s->dc;
     rt_worker *w = dc->w;
@@ -1396,7 +1418,7 @@ static void gather_ops(rt_stream *s, bool response, hops *o)
     o->n = 0;
     uint32_t n = response ? s->nresp_ops : s->nreq_ops;
     if (s->action_rec == IMG_NONE || (!n && s->wcluster == IMG_NONE)) return;
-    const rt_image *img = s->dc->w->srv->img;
+    const rt_image *img = rt_wl_image(s->dc->wl);
     rt_decision d;
     memset(&d, 0, sizeof d);
     d.action_rec = s->action_rec;
@@ -1770,7 +1792,7 @@ static bool compose_response(rt_stream *s, rt_buf *b)
         ok = ok && put_field(w, b, "date", 4, d, strlen(d));
     }
     if (!server) ok = ok && put_field(w, b, "server", 6, "istio-envoy", 11);
-    if (dc->close_after || s->want_close || dc->eof) {
+    if (dc->close_after || s->want_close || dc->eof || rt_wgen_draining(w, dc->wl->wg)) {
         dc->close_after = true;
         ok = ok && put_field(w, b, "connection", 10, "close", 5);
     }
@@ -2007,7 +2029,7 @@ static void s_log(rt_stream *s, uint64_t now)
     if (s->cluster != IMG_NONE && s->ucl) d.upstream_cluster = RT_LF(s->ucl->name, s->ucl->name_len);
     else if (s->cluster != IMG_NONE) {
         rt_cluster_info ci;
-        rt_cluster_get(w->srv->img, s->cluster, &ci);
+        rt_cluster_get(rt_wl_image(dc->wl), s->cluster, &ci);
         d.upstream_cluster = RT_LF(ci.name.p, ci.name.n);
     }
     if (s->uc && !s->uc->local_len && s->uc->state == U_ACTIVE) {
@@ -2046,7 +2068,9 @@ static void s_finish(rt_stream *s)
         if (code >= 500) rt_ctr_inc(&s->host->rq_error);
         else rt_ctr_inc(&s->host->rq_success);
     }
+    rt_wgen *prev = rt_worker_use(w, dc->wl->wg);
     rt_metrics_http(w, s->cluster, code, s->flags, (now - s->start_ms) * 1000);
+    rt_worker_use(w, prev);
     if (w->logw) s_log(s, now);
     if (s->uc) {
         rt_uconn *uc = s->uc;
@@ -2270,6 +2294,7 @@ void rt_proxy_reap(rt_worker *w)
     while (ps->reap_dconns) {
         rt_dconn *dc = ps->reap_dconns;
         ps->reap_dconns = dc->next_free;
+        rt_wgen_drop(w, dc->wl->wg);
         if (dc->hs) {
             rt_stream *s = dc->hs;
             dc->hs = NULL;
@@ -2304,6 +2329,35 @@ void rt_proxy_reap(rt_worker *w)
         } else {
             free(s);
         }
+    }
+}
+
+uint32_t rt_proxy_drain(rt_worker *w, const rt_wgen *wg)
+{
+    rt_pstate *ps = PS(w);
+    if (!ps) return 0;
+    uint32_t left = 0;
+    for (rt_link *l = ps->dconns.next, *next; l != &ps->dconns; l = next) {
+        next = l->next;
+        rt_dconn *dc = RT_CONTAINER(l, rt_dconn, all);
+        if (dc->dead || (wg && dc->wl->wg != wg)) continue;
+        if (!dc->s && !dc->hs && dc->state == D_HEAD && rt_buf_len(&dc->in) == 0) {
+            dc_close(dc);
+            continue;
+        }
+        left++;
+    }
+    return left;
+}
+
+void rt_proxy_forget(rt_worker *w, const rt_wgen *wg)
+{
+    rt_pstate *ps = PS(w);
+    if (!ps) return;
+    for (rt_link *l = ps->uconns.next; l != &ps->uconns; l = l->next) {
+        rt_uconn *uc = RT_CONTAINER(l, rt_uconn, all);
+        rt_ucluster *u = uc->ucl;
+        if (u && u->idx < wg->nclusters && wg->clusters[u->idx] == u) uc->ucl = NULL;
     }
 }
 

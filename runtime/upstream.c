@@ -15,11 +15,9 @@
 
 bool rt_up_init(rt_worker *w)
 {
-    w->nclusters = rt_cluster_count(w->srv->img);
-    w->clusters = calloc(w->nclusters ? w->nclusters : 1, sizeof *w->clusters);
     w->npools_slots = 256;
     w->pools = calloc(w->npools_slots, sizeof *w->pools);
-    return w->clusters && w->pools;
+    return w->pools != NULL;
 }
 
 static void host_free(rt_host *h) { free(h); }
@@ -29,19 +27,22 @@ void rt_host_unref(rt_host *h)
     if (--h->refs == 0) host_free(h);
 }
 
-void rt_up_free(rt_worker *w)
+void rt_up_clusters_free(struct rt_ucluster **t, uint32_t n)
 {
-    for (uint32_t i = 0; i < w->nclusters && w->clusters; i++) {
-        rt_ucluster *uc = w->clusters[i];
+    for (uint32_t i = 0; i < n && t; i++) {
+        rt_ucluster *uc = t[i];
         if (!uc) continue;
+        t[i] = NULL;
         for (uint32_t j = 0; j < uc->nhosts; j++) rt_host_unref(uc->hosts[j]);
         free(uc->hosts);
         free(uc->dns);
         free(uc->dns_ver);
         free(uc);
     }
-    free(w->clusters);
-    w->clusters = NULL;
+}
+
+void rt_up_free(rt_worker *w)
+{
     for (uint32_t i = 0; i < w->npools_slots && w->pools; i++) {
         rt_pool *p = w->pools[i];
         while (p) {
@@ -134,7 +135,7 @@ static bool track_dns(rt_ucluster *uc, rt_dnsname *e, uint32_t ver)
 /* Compute the cluster's addresses and merge them into its host list. */
 static bool rebuild(rt_worker *w, rt_ucluster *uc)
 {
-    const rt_image *img = w->srv->img;
+    const rt_image *img = w->gen->img;
     rt_cluster_info ci;
     rt_cluster_get(img, uc->idx, &ci);
     cand *v = NULL;
@@ -226,8 +227,9 @@ static bool rebuild(rt_worker *w, rt_ucluster *uc)
 
 rt_ucluster *rt_up_cluster_peek(rt_worker *w, uint32_t idx)
 {
-    if (idx >= w->nclusters) return NULL;
-    return __atomic_load_n(&w->clusters[idx], __ATOMIC_ACQUIRE);
+    const rt_wgen *g = &w->srv->gen->wg[w->id];     /* the admin's generation */
+    if (idx >= g->nclusters) return NULL;
+    return __atomic_load_n(&g->clusters[idx], __ATOMIC_ACQUIRE);
 }
 
 rt_ucluster *rt_up_cluster(rt_worker *w, uint32_t idx)
@@ -245,7 +247,7 @@ rt_ucluster *rt_up_cluster(rt_worker *w, uint32_t idx)
     uc = calloc(1, sizeof *uc);
     if (!uc) return NULL;
     rt_cluster_info ci;
-    rt_cluster_get(w->srv->img, idx, &ci);
+    rt_cluster_get(w->gen->img, idx, &ci);
     uc->idx = idx;
     uc->kind = ci.kind;
     uc->lb = ci.lb;
