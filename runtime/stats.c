@@ -380,7 +380,13 @@ static void collect(rt_server *srv, lines *L)
     uint64_t live = 0;
     for (uint32_t i = 0; i < srv->nworkers; i++) live += rt_ctr_get(&srv->workers[i].conns_live);
     add_line(L, live, "server.total_connections");
-    add_line(L, 0, "server.state");
+    add_line(L, atomic_load(&srv->draining) ? 1 : 0, "server.state");     /* Envoy's: 0 LIVE, 1 DRAINING */
+    /* hot reload (run.c): the image generation served, and how many are
+    ** still loaded (the current one plus old ones with connections left) */
+    uint64_t ngen = 1;
+    for (const rt_gen *g = srv->retired; g; g = g->next) ngen++;
+    add_line(L, srv->gen->id, "server.image_generation");
+    add_line(L, ngen, "server.image_generations_loaded");
     qsort(L->v, L->n, sizeof *L->v, line_cmp);
 }
 
