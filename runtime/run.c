@@ -53,6 +53,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
@@ -934,6 +935,11 @@ static bool user_drop(const struct passwd *pw, char err[RT_ERR_LEN])
         snprintf(err, RT_ERR_LEN, "--user %s: root privileges could be regained; refusing to run", pw->pw_name);
         return false;
     }
+#if defined(__SANITIZE_ADDRESS__)
+    /* LeakSanitizer inspects the process with ptrace at exit, which a
+    ** process that changed user may not allow (sanitizer builds only) */
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+#endif
     return true;
 }
 
