@@ -757,7 +757,7 @@ typedef struct mainctx {
     rt_label labels[MAX_LABELS];
     uint32_t nlabels;
     rt_timer drain_tmo, watch_tmo;
-    char watch_name[256];
+    char watch_name[4096];
 } mainctx;
 
 static bool write_ready_file(const char *path, const rt_server *srv, const char *admin)
