@@ -255,6 +255,7 @@ typedef struct rt_gen {
     rt_wgen *wg;                        /* [nworkers] */
     _Atomic uint32_t refs;              /* workers not done with it, + 1 while current */
     struct rt_gen *next;                /* main thread: retired generations */
+    struct rt_gen *succ;                /* the one loaded after it (set before that is published) */
 } rt_gen;
 
 /* ------------------------------------------------------------ server */

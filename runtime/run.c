@@ -564,12 +564,10 @@ static void arm_drain_timer(rt_worker *w, uint64_t ms)
         rt_timer_start(w->loop, &w->drain_timer, ms, on_drain_timer, w);
 }
 
-/* Switch to the published generation: listen on its sockets, close the
-** ones it did not take over, keep the old one for its connections. */
-static void worker_switch(rt_worker *w)
+/* Switch to the next generation: listen on its sockets, close the ones
+** it did not take over, keep the old one for its connections. */
+static void worker_step(rt_worker *w, rt_gen *g)
 {
-    rt_gen *g = atomic_load(&w->srv->gen_pub);
-    if (!g || g == w->cur->gen || w->stopping) return;
     rt_wgen *old = w->cur, *wg = &g->wg[w->id];
     if (!atomic_load(&w->srv->draining)) listen_on(w, wg);
     close_listeners(w, old);
@@ -585,6 +583,15 @@ static void worker_switch(rt_worker *w)
         ** (rt_wgen_draining); idle ones are closed after the drain time */
         arm_drain_timer(w, w->srv->o.drain_timeout_ms);
     }
+}
+
+/* Catch up with the published generation, one generation at a time (a
+** worker that was busy while several reloads happened still takes over
+** and closes each one's sockets, and releases each one). */
+static void worker_switch(rt_worker *w)
+{
+    rt_gen *g = atomic_load(&w->srv->gen_pub);
+    while (g && w->cur->gen != g && w->cur->gen->succ && !w->stopping) worker_step(w, w->cur->gen->succ);
 }
 
 /* Connections left on old generations past the drain time, or all of
@@ -797,6 +804,7 @@ static void reload(mainctx *m, const char *why)
     identity(srv);
     old->next = srv->retired;
     srv->retired = old;
+    old->succ = g;
     atomic_fetch_sub(&old->refs, 1);
     atomic_store(&srv->gen_pub, g);
     for (uint32_t i = 0; i < srv->nworkers; i++) rt_loop_notify(srv->workers[i].loop, RT_WBIT_RELOAD);
