@@ -101,12 +101,10 @@ end
 EOF
 }
 
-write_haproxy() {
-    local n=$1 hp=$2 tp=$3
-    : > "$T/hosts.map"
-    for ((i = 0; i < n; i++)); do printf 'svc%05d.example.com up\n' "$i"; done > "$T/hosts.map"
-    sed 's/ up$/ tlsup/' "$T/hosts.map" > "$T/sni.map"
-    cat > "$T/haproxy.cfg" <<EOF
+# HAProxy's global and defaults sections: one thread pinned to CPU0,
+# keep-alive both sides
+haproxy_head() {
+    cat <<EOF
 global
     nbthread 1
     cpu-map 1/1 $CPU0
@@ -118,6 +116,15 @@ defaults
     timeout server 60s
     option http-keep-alive
     http-reuse always
+EOF
+}
+
+write_haproxy() {
+    local n=$1 hp=$2 tp=$3
+    : > "$T/hosts.map"
+    for ((i = 0; i < n; i++)); do printf 'svc%05d.example.com up\n' "$i"; done > "$T/hosts.map"
+    sed 's/ up$/ tlsup/' "$T/hosts.map" > "$T/sni.map"
+    { haproxy_head; cat; } > "$T/haproxy.cfg" <<EOF
 frontend http
     bind 127.0.0.1:$hp
     use_backend %[req.hdr(host),lower,map($T/hosts.map,notfound)]
@@ -305,18 +312,9 @@ spec:
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: { name: up-a, namespace: default }
+metadata: { name: up, namespace: default }
 spec:
-  hosts: [up-a.bench]
-  ports: [{ number: 80, name: http, protocol: HTTP }]
-  resolution: DNS
-  location: MESH_EXTERNAL
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: up-b, namespace: default }
-spec:
-  hosts: [up-b.bench]
+  hosts: [up-a.bench, up-b.bench]
   ports: [{ number: 80, name: http, protocol: HTTP }]
   resolution: DNS
   location: MESH_EXTERNAL
@@ -339,18 +337,7 @@ spec:
 EOF
 "$MESHC" build -o "$T/act.img" "$T/act.yaml" > "$T/act.build" 2>&1 || { echo "bench_proxy: meshc build of the actions case failed"; cat "$T/act.build"; exit 0; }
 AP=$(freeport)
-cat > "$T/haproxy-act.cfg" <<EOF
-global
-    nbthread 1
-    cpu-map 1/1 $CPU0
-    maxconn 8000
-defaults
-    mode http
-    timeout connect 10s
-    timeout client 60s
-    timeout server 60s
-    option http-keep-alive
-    http-reuse always
+{ haproxy_head; cat; } > "$T/haproxy-act.cfg" <<EOF
 frontend act
     bind 127.0.0.1:$AP
     acl h hdr(host) -i act.example.com

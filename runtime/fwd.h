@@ -249,7 +249,6 @@ typedef struct rt_wgen {
 typedef struct rt_gen {
     uint32_t id;                        /* 1, 2, ... in load order */
     struct rt_image *img;
-    void *mem; size_t memlen;           /* the image's bytes: a private copy of the file */
     const struct img_view *view;
     rt_lspec *ls; uint32_t nls;
     rt_wgen *wg;                        /* [nworkers] */

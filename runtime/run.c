@@ -40,7 +40,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <ifaddrs.h>
@@ -57,7 +56,6 @@
 #include <sys/resource.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -334,66 +332,6 @@ static bool bind_gen(rt_server *srv, rt_gen *g, rt_gen *old, char err[RT_ERR_LEN
 
 /* ------------------------------------------------------------ generations */
 
-/* Read the image file into private memory and verify that copy. The
-** file is not mapped: a file rewritten in place (cp over it, a partial
-** write) would change or truncate a live mapping under the workers
-** (SIGBUS, or bytes that were never verified); a copy cannot change. */
-static rt_image *image_load(const char *path, void **mem, size_t *len, char *err, size_t errlen)
-{
-    *mem = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "not a regular file");
-        close(fd);
-        return NULL;
-    }
-    if (st.st_size == 0 || (uint64_t)st.st_size > ((uint64_t)1 << 32)) {
-        close(fd);
-        return rt_image_open(path, err, errlen);        /* its message for these */
-    }
-    size_t n = (size_t)st.st_size;
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-        snprintf(err, errlen, "cannot allocate %zu bytes: %s", n, strerror(errno));
-        close(fd);
-        return NULL;
-    }
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = read(fd, (char *)p + got, n - got);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) break;
-        got += (size_t)k;
-    }
-    close(fd);
-    if (got < n) {
-        snprintf(err, errlen, "read %zu of %zu bytes: %s", got, n, got ? "the file shrank while read" : strerror(errno));
-        munmap(p, n);
-        return NULL;
-    }
-    mprotect(p, n, PROT_READ);
-    rt_image *img = rt_image_open_mem(p, n, err, errlen);
-    if (!img) {
-        munmap(p, n);
-        return NULL;
-    }
-    *mem = p;
-    *len = n;
-    return img;
-}
-
-static void image_unload(rt_gen *g)
-{
-    rt_image_close(g->img);
-    if (g->mem) munmap(g->mem, g->memlen);
-}
-
 /* Open and verify an image, pick the view, lay out its listeners and the
 ** per-worker tables. NULL with err on any problem (nothing is bound). */
 static rt_gen *gen_open(rt_server *srv, const rt_label *labels, uint32_t nl, char err[RT_ERR_LEN])
@@ -405,7 +343,7 @@ static rt_gen *gen_open(rt_server *srv, const rt_label *labels, uint32_t nl, cha
         return NULL;
     }
     char e2[RT_ERR_LEN];
-    g->img = image_load(o->image_path, &g->mem, &g->memlen, e2, sizeof e2);
+    g->img = rt_image_read(o->image_path, e2, sizeof e2);    /* a private copy (table.h) */
     if (!g->img) {
         snprintf(err, RT_ERR_LEN, "%.100s: %.150s", o->image_path, e2);
         free(g);
@@ -459,7 +397,7 @@ fail:
         }
     free(g->wg);
     free(g->ls);
-    image_unload(g);
+    rt_image_close(g->img);
     free(g);
     return NULL;
 }
@@ -478,7 +416,7 @@ static void gen_free(rt_server *srv, rt_gen *g)
     }
     free(g->wg);
     free(g->ls);
-    image_unload(g);
+    rt_image_close(g->img);
     free(g);
 }
 
