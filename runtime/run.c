@@ -272,11 +272,13 @@ static bool build_listeners(const rt_server *srv, rt_gen *g, char err[RT_ERR_LEN
     return true;
 }
 
-/* The listener of the previous generation bound where sp wants to be. */
+/* The listener of the previous generation for the same server port,
+** bound where sp wants to be (with --listen P=ADDR:0 several ports want
+** the same address: the port tells them apart). */
 static const rt_lspec *same_socket(const rt_gen *old, const rt_lspec *sp, uint32_t *at)
 {
     for (uint32_t j = 0; old && j < old->nls; j++)
-        if (rt_addr_equal(&old->ls[j].want, &sp->want)) {
+        if (old->ls[j].port == sp->port && rt_addr_equal(&old->ls[j].want, &sp->want)) {
             *at = j;
             return &old->ls[j];
         }

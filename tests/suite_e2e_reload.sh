@@ -47,6 +47,10 @@ if command -v wrk > /dev/null; then
         sleep 0.2
     done
     is "$g" 21 "20 reloads done (generation 21)"
+    # the last one installed v1 again: port 81 is back, on a socket of its own
+    H81=$(mr_addr MR 81)
+    is "$(origin_port "http://$H81/")" "$A_PORT" "v1 again: port 81 serves (at $H81)"
+    check "port 81 has its own socket" test "$H81" != "$H"
     wait "$WRK_PID"
     reqs=$(awk '/requests in/ { print $1 }' "$T/wrk.out")
     check "wrk ran requests through the reloads (${reqs:-0})" test "${reqs:-0}" -gt 1000
