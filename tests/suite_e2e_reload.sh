@@ -3,7 +3,9 @@
 # wrk runs with zero failed requests, the new routes taking effect
 # (another upstream, a directResponse), listeners added and removed with
 # the port set, a long request in flight across reloads completing, and
-# bad images refused while the old routes keep serving.
+# bad images refused while the old routes keep serving; a keep-alive
+# connection answered by its own image then closed; an idle one closed
+# after --drain-timeout; --watch.
 . "$(dirname "$0")/e2e_lib.sh"
 
 for v in 1 2 3; do
@@ -117,6 +119,42 @@ gens() { curl -s --max-time 5 "$MR_ADMIN/stats" | awk -F': ' -v k="server.image_
 is "$(gens)" $((G + 2)) "/stats: server.image_generation $((G + 2))"
 loaded_one() { [ "$(gens s_loaded)" = 1 ]; }
 check "/stats: one generation loaded once the old ones are unused" wait_for 5 loaded_one
+
+# ---- a keep-alive connection across a reload: its next request is still
+# answered with the image it was accepted under, with connection: close
+install_img "$T/v1.img"
+kill -HUP "$MR_PID"
+wait_for 5 gen_is MR $((G + 3))
+req=$'GET / HTTP/1.1\r\nHost: app.test\r\n\r\n'
+printf '%s%s' "$req" "$req" | "$TOOLS/rawc" -t 8 -s "${#req}" -d 1000 "$H" > "$T/ka.out" &      # the second 1 s later
+KA_PID=$!
+PIDS+=("$KA_PID")
+sleep 0.3
+install_img "$T/v2.img"
+kill -HUP "$MR_PID"
+wait_for 5 gen_is MR $((G + 4))
+rc=0
+wait "$KA_PID" || rc=$?
+ka=$(tr -d '\r' < "$T/ka.out")
+is "$(grep -c '^HTTP/1.1 200' <<<"$ka")" 2 "keep-alive across a reload: both requests answered"
+is "$(awk -F': ' '$1 == "x-origin-port" { print $2 }' <<<"$ka" | sort -u)" "$A_PORT" "... both by the image the connection started with (upstream A)"
+is "$(grep -c '^connection: close' <<<"$ka")" 1 "... the second with connection: close"
+is "$rc" 0 "... then meshrt closes the connection"
+is "$(origin_port "http://$H/")" "$B_PORT" "a new connection gets the new image (upstream B)"
+
+# ---- an idle connection left on an old image is closed after --drain-timeout (2s)
+: | "$TOOLS/rawc" -t 8 "$H" > /dev/null &
+IDLE_PID=$!
+PIDS+=("$IDLE_PID")
+sleep 0.3
+start=$(date +%s%N)
+kill -HUP "$MR_PID"
+wait_for 5 gen_is MR $((G + 5))
+rc=0
+wait "$IDLE_PID" || rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+is "$rc" 0 "an idle keep-alive connection on the old image is closed by meshrt"
+check "... after the 2 s drain timeout (${ms} ms)" test "$ms" -ge 1700 -a "$ms" -lt 6000
 stop_meshrt MR
 
 # ---- --watch: a new file written by meshc build -o is picked up without a signal
