@@ -1160,8 +1160,6 @@ out:
     if (threads_started) {
         for (uint32_t i = 0; i < srv->nworkers; i++) rt_loop_notify(srv->workers[i].loop, RT_WBIT_STOP);
         for (uint32_t i = 0; i < srv->nworkers; i++) pthread_join(srv->workers[i].thread, NULL);
-    } else if (srv->gen) {
-        /* workers that never ran: nothing of theirs was built */
     }
     if (o->ready_file && threads_started) unlink(o->ready_file);
     rt_admin_free(admin);
