@@ -56,6 +56,10 @@ static int dial(const struct sockaddr_in *a)
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* a proxy or upstream that stops answering fails the run instead of
+    ** hanging it: no read waits more than 10 s */
+    struct timeval tv = { .tv_sec = 10 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (connect(fd, (const struct sockaddr *)a, sizeof *a) < 0) {
         close(fd);
         return -1;

@@ -469,6 +469,14 @@ static void dump_clusters(D *d)
             fprintf(d->o, "  outlier consecutive-5xx %u (%u%%) consecutive-gateway %u (%u%%) interval %ums base-ejection %ums max-ejection %u%% min-health %u%%\n",
                     p->consecutive_5xx, p->enforcing_5xx, p->consecutive_gateway, p->enforcing_gateway, p->interval_ms,
                     p->base_ejection_ms, p->max_ejection_percent, p->min_health_percent);
+        if (p->hash != IMG_NONE) {
+            const img_chash *h = SEC(d, CHASHES, img_chash) + p->hash;
+            fprintf(d->o, "  hash %s", img_enum_name(IMG_E_HASH, h->kind));
+            if (h->name.len) fprintf(d->o, " %s", S(d, h->name));
+            if (h->cookie_path.len) fprintf(d->o, " path %s", S(d, h->cookie_path));
+            if (h->flags & IMG_CHASH_TTL) fprintf(d->o, " ttl %ums", h->cookie_ttl_ms);
+            fprintf(d->o, " %s %u\n", p->lb == IMG_LB_MAGLEV ? "table-size" : "min-ring-size", h->ring_size);
+        }
         if (p->tls != IMG_CTLS_NONE) {
             fprintf(d->o, "  tls %s", img_enum_name(IMG_E_CTLS, p->tls));
             if (p->sni.len) fprintf(d->o, " sni %s", S(d, p->sni));

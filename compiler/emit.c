@@ -225,6 +225,18 @@ static uint32_t cpolicy_rec(E *e, const mc_ir_cpolicy *p)
     cp.private_key = str(e, p->key);
     cp.credential = str(e, p->credential);
     cp.sans = strlist(e, p->sans, p->nsans);
+    cp.hash = IMG_NONE;
+    if (p->consistent_hash && p->hash_kind != IMG_HASH_NONE) {
+        img_chash ch;
+        memset(&ch, 0, sizeof ch);
+        ch.kind = (uint32_t)p->hash_kind;
+        ch.ring_size = p->ring_size;
+        ch.name = str(e, p->hash_name);
+        ch.cookie_path = str(e, p->cookie_path);
+        ch.cookie_ttl_ms = p->cookie_ttl_ms;
+        ch.flags = p->cookie_ttl_set ? IMG_CHASH_TTL : 0;
+        cp.hash = sec_rec(e, IMG_S_CHASHES, &ch);
+    }
     return sec_rec(e, IMG_S_CPOLICIES, &cp);
 }
 

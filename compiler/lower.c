@@ -1225,6 +1225,43 @@ static tp4 port_level(const mc_node *tp, uint32_t port, bool *has_port)
     return r;
 }
 
+/* consistentHash: the hash key (first of httpHeaderName, httpCookie,
+** useSourceIp, httpQueryParameterName, as Istio's oneof) and the ring or
+** table size with Envoy's defaults. */
+static void fill_hash(L *l, const mc_node *ch, mc_ir_cpolicy *p)
+{
+    const mc_node *ck = Gm(ch, "httpCookie");
+    const char *v;
+    p->ring_size = p->lb == IMG_LB_MAGLEV ? 65537 : 1024;
+    if ((v = Gstr(ch, "httpHeaderName")) && *v) {
+        p->hash_kind = IMG_HASH_HEADER;
+        p->hash_name = lower_dup(l->a, v);
+    } else if (ck && (v = Gstr(ck, "name")) && *v) {
+        p->hash_kind = IMG_HASH_COOKIE;
+        p->hash_name = v;
+        if ((v = Gstr(ck, "path"))) p->cookie_path = v;
+        uint32_t ttl;
+        if (Gdur(ck, "ttl", &ttl)) {
+            p->cookie_ttl_ms = ttl;
+            p->cookie_ttl_set = true;
+        }
+    } else if (Gbool(ch, "useSourceIp", false)) {
+        p->hash_kind = IMG_HASH_SOURCE_IP;
+    } else if ((v = Gstr(ch, "httpQueryParameterName")) && *v) {
+        p->hash_kind = IMG_HASH_QUERY;
+        p->hash_name = v;
+    }
+    const mc_node *rh = Gm(ch, "ringHash"), *mg = Gm(ch, "maglev");
+    int64_t x;
+    if (p->lb == IMG_LB_MAGLEV) {
+        if (mg && Gint(mg, "tableSize", &x) && x > 0 && x <= 5000011) p->ring_size = (uint32_t)x;
+    } else if (rh && Gint(rh, "minimumRingSize", &x) && x > 0) {
+        p->ring_size = x > 8388608 ? 8388608 : (uint32_t)x;
+    } else if (Gint(ch, "minimumRingSize", &x) && x > 0) {
+        p->ring_size = x > 8388608 ? 8388608 : (uint32_t)x;
+    }
+}
+
 static void fill_policy(L *l, const tp4 *tp, int proto, mc_ir_cpolicy *p)
 {
     memset(p, 0, sizeof *p);
@@ -1233,6 +1270,7 @@ static void fill_policy(L *l, const tp4 *tp, int proto, mc_ir_cpolicy *p)
     p->max_connections = p->max_pending_requests = p->max_requests = p->max_retries = UINT32_MAX;
     p->tls = IMG_CTLS_NONE;
     p->sni = p->ca = p->cert = p->key = p->credential = "";
+    p->hash_name = p->cookie_path = "";
     p->h2 = proto == IMG_PROTO_HTTP2 || proto == IMG_PROTO_GRPC;
     if (tp->lb) {
         const char *simple = Gstr(tp->lb, "simple");
@@ -1240,6 +1278,7 @@ static void fill_policy(L *l, const tp4 *tp, int proto, mc_ir_cpolicy *p)
         if (ch) {
             p->consistent_hash = true;
             p->lb = Gm(ch, "maglev") ? IMG_LB_MAGLEV : IMG_LB_RING_HASH;
+            fill_hash(l, ch, p);
         } else if (simple) {
             if (strcmp(simple, "ROUND_ROBIN") == 0) p->lb = IMG_LB_ROUND_ROBIN;
             else if (strcmp(simple, "RANDOM") == 0) p->lb = IMG_LB_RANDOM;

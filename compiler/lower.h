@@ -173,6 +173,12 @@ typedef struct mc_ir_endpoint {
 typedef struct mc_ir_cpolicy {
     int lb;                     /* IMG_LB_* */
     bool consistent_hash;
+    int hash_kind;              /* IMG_HASH_*: what consistentHash hashes */
+    const char *hash_name;      /* header (lowercased), cookie or query parameter; "" none */
+    const char *cookie_path;    /* httpCookie.path, "" none */
+    uint32_t cookie_ttl_ms;     /* httpCookie.ttl */
+    bool cookie_ttl_set;        /* ttl given (0s: a session cookie) */
+    uint32_t ring_size;         /* ringHash.minimumRingSize (1024) or maglev.tableSize (65537) */
     uint32_t connect_timeout_ms;
     uint32_t max_connections, max_pending_requests, max_requests, max_retries;
     uint32_t max_requests_per_connection;

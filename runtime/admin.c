@@ -197,7 +197,8 @@ static void clusters_text(rt_server *srv, rt_sbuf *out, bool json)
         bool used = false;
         /* hosts as the workers see them, summed by address */
         typedef struct hrow { char addr[RT_ADDR_STRLEN]; const char *hostname; uint32_t weight;
-                              uint64_t cx_active, cx_fail, cx_total, rq_active, rq_error, rq_success, rq_timeout, rq_total; } hrow;
+                              uint64_t cx_active, cx_fail, cx_total, rq_active, rq_error, rq_success, rq_timeout, rq_total;
+                              bool ejected; } hrow;
         hrow *rows = NULL;
         size_t nrows = 0;
         for (uint32_t i = 0; i < srv->nworkers; i++) {
@@ -228,6 +229,8 @@ static void clusters_text(rt_server *srv, rt_sbuf *out, bool json)
                 rows[j].rq_success += rt_ctr_get(&h->rq_success);
                 rows[j].rq_timeout += rt_ctr_get(&h->rq_timeout);
                 rows[j].rq_total += rt_ctr_get(&h->rq_total);
+                /* ejected by outlier detection (in any worker: each detects on its own) */
+                if (atomic_load_explicit(&h->ejected, memory_order_relaxed)) rows[j].ejected = true;
             }
             pthread_mutex_unlock(&w->lock);
         }
@@ -243,7 +246,8 @@ static void clusters_text(rt_server *srv, rt_sbuf *out, bool json)
                 json_object_set_new(h, "address", json_string(rows[j].addr));
                 if (rows[j].hostname) json_object_set_new(h, "hostname", json_string(rows[j].hostname));
                 json_object_set_new(h, "weight", json_integer(rows[j].weight));
-                json_object_set_new(h, "health_status", json_string("HEALTHY"));
+                json_object_set_new(h, "health_status", json_string(rows[j].ejected ? "UNHEALTHY" : "HEALTHY"));
+                if (rows[j].ejected) json_object_set_new(h, "failed_outlier_check", json_true());
                 json_object_set_new(h, "cx_active", json_integer((json_int_t)rows[j].cx_active));
                 json_object_set_new(h, "cx_connect_fail", json_integer((json_int_t)rows[j].cx_fail));
                 json_object_set_new(h, "cx_total", json_integer((json_int_t)rows[j].cx_total));
@@ -273,7 +277,7 @@ static void clusters_text(rt_server *srv, rt_sbuf *out, bool json)
                 rt_sbuf_printf(out, "%s::%s::rq_timeout::%llu\n", n, a, (unsigned long long)rows[j].rq_timeout);
                 rt_sbuf_printf(out, "%s::%s::rq_total::%llu\n", n, a, (unsigned long long)rows[j].rq_total);
                 rt_sbuf_printf(out, "%s::%s::hostname::%s\n", n, a, rows[j].hostname ? rows[j].hostname : "");
-                rt_sbuf_printf(out, "%s::%s::health_flags::healthy\n", n, a);
+                rt_sbuf_printf(out, "%s::%s::health_flags::%s\n", n, a, rows[j].ejected ? "/failed_outlier_check" : "healthy");
                 rt_sbuf_printf(out, "%s::%s::weight::%u\n", n, a, rows[j].weight);
             }
         }
@@ -289,6 +293,51 @@ static void clusters_text(rt_server *srv, rt_sbuf *out, bool json)
 /* ------------------------------------------------------------ /config_dump */
 
 static json_t *jstr(rt_str s) { return json_stringn(s.p, s.n); }
+
+/* A cluster's DestinationRule settings, with Envoy's field names. */
+static void policy_json(const rt_image *img, uint32_t c, const rt_cluster_info *ci, json_t *o)
+{
+    json_t *cb = json_object();
+    json_object_set_new(cb, "max_connections", json_integer(ci->max_connections));
+    json_object_set_new(cb, "max_pending_requests", json_integer(ci->max_pending_requests));
+    json_object_set_new(cb, "max_requests", json_integer(ci->max_requests));
+    json_object_set_new(cb, "max_retries", json_integer(ci->max_retries));
+    json_object_set_new(o, "circuit_breakers", cb);
+    if (ci->max_requests_per_connection) json_object_set_new(o, "max_requests_per_connection", json_integer(ci->max_requests_per_connection));
+    if (ci->idle_timeout_set) json_object_set_new(o, "idle_timeout_ms", json_integer(ci->idle_timeout_ms));
+    if (ci->max_connection_duration_set) json_object_set_new(o, "max_connection_duration_ms", json_integer(ci->max_connection_duration_ms));
+    if (ci->outlier) {
+        json_t *od = json_object();
+        json_object_set_new(od, "consecutive_5xx", json_integer(ci->consecutive_5xx));
+        json_object_set_new(od, "enforcing_consecutive_5xx", json_integer(ci->enforcing_5xx));
+        json_object_set_new(od, "consecutive_gateway_failure", json_integer(ci->consecutive_gateway));
+        json_object_set_new(od, "enforcing_consecutive_gateway_failure", json_integer(ci->enforcing_gateway));
+        json_object_set_new(od, "interval_ms", json_integer(ci->interval_ms));
+        json_object_set_new(od, "base_ejection_time_ms", json_integer(ci->base_ejection_ms));
+        json_object_set_new(od, "max_ejection_percent", json_integer(ci->max_ejection_percent));
+        json_object_set_new(od, "healthy_panic_threshold", json_integer(ci->min_health_percent));
+        json_object_set_new(o, "outlier_detection", od);
+    }
+    if (ci->hash_kind != IMG_HASH_NONE) {
+        json_t *h = json_object();
+        json_object_set_new(h, "kind", json_string(img_enum_name(IMG_E_HASH, ci->hash_kind)));
+        if (ci->hash_name.n) json_object_set_new(h, "name", jstr(ci->hash_name));
+        json_object_set_new(h, ci->lb == IMG_LB_MAGLEV ? "table_size" : "minimum_ring_size", json_integer(ci->ring_size));
+        json_object_set_new(o, "hash_policy", h);
+    }
+    if (ci->tls != IMG_CTLS_NONE) {
+        json_t *t = json_object();
+        json_object_set_new(t, "mode", json_string(img_enum_name(IMG_E_CTLS, ci->tls)));
+        if (ci->sni.n) json_object_set_new(t, "sni", jstr(ci->sni));
+        if (ci->ca_certificates.n) json_object_set_new(t, "ca_certificates", jstr(ci->ca_certificates));
+        if (ci->insecure_skip_verify) json_object_set_new(t, "insecure_skip_verify", json_true());
+        json_t *sans = json_array();
+        for (uint32_t i = 0; i < ci->nsans; i++) json_array_append_new(sans, jstr(rt_cluster_san(img, c, i)));
+        json_object_set_new(t, "subject_alt_names", sans);
+        json_object_set_new(o, "transport_socket", t);
+    }
+}
+
 
 /* A route's or chain's destinations: one cluster, or a weighted split. */
 static json_t *clusters_json(const rt_image *img, uint32_t cluster, uint32_t target)
@@ -505,6 +554,7 @@ static void config_dump(rt_server *srv, rt_sbuf *out)
             json_object_set_new(o, "lb_policy", json_string(img_enum_name(IMG_E_LB, ci.lb)));
             json_object_set_new(o, "connect_timeout_ms", json_integer(ci.connect_timeout_ms));
             json_object_set_new(o, "protocol", json_string(img_enum_name(IMG_E_PROTO, ci.protocol)));
+            policy_json(img, c, &ci, o);
             json_t *eps = json_array();
             for (uint32_t i = 0; i < ci.nendpoints; i++) {
                 rt_endpoint_info e;

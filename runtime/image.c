@@ -95,6 +95,7 @@ _Static_assert(sizeof(img_cluster) == 8, "cluster");
 _Static_assert(sizeof(img_cluster_shape) == 24, "cluster shape");
 _Static_assert(sizeof(img_endpoint) == 12, "endpoint");
 _Static_assert(sizeof(img_cpolicy) == 128, "cluster policy");
+_Static_assert(sizeof(img_chash) == 32, "consistent hash");
 #define SEC_ALIGN(n, id, t) _Static_assert(sizeof(t) % 4 == 0 || sizeof(t) == 1, "record size of " #n);
 IMG_SECTIONS(SEC_ALIGN)
 #undef SEC_ALIGN

@@ -53,7 +53,7 @@
 #define IMG_MAGIC        "MSHI"
 #define IMG_DATA         "\x19\x93\r\n\x1a\n"   /* catches newline and text-mode mangling */
 #define IMG_MAJOR        2
-#define IMG_MINOR        0
+#define IMG_MINOR        1
 #define IMG_ENDIAN_PROBE 0x01020304u
 #define IMG_NONE         0xffffffffu
 #define IMG_ALIGN        8u
@@ -116,6 +116,9 @@ typedef struct img_range { uint32_t first, count; } img_range;
     X(RANDOM, "RANDOM") X(PASSTHROUGH, "PASSTHROUGH") X(RING_HASH, "RING_HASH") X(MAGLEV, "MAGLEV")
 #define IMG_CLIENT_TLS(X) X(NONE, "none") X(DISABLE, "DISABLE") X(SIMPLE, "SIMPLE") \
     X(MUTUAL, "MUTUAL") X(ISTIO_MUTUAL, "ISTIO_MUTUAL")
+/* what a consistentHash policy hashes (format 2.1) */
+#define IMG_HASH_KEYS(X) X(NONE, "none") X(HEADER, "header") X(COOKIE, "cookie") \
+    X(SOURCE_IP, "source_ip") X(QUERY, "query")
 
 #define IMG_ENUM_DECL(prefix, list) \
     enum { list(IMG_ENUM_ROW_##prefix) prefix##_COUNT_ };
@@ -135,6 +138,7 @@ typedef struct img_range { uint32_t first, count; } img_range;
 #define IMG_ENUM_ROW_IMG_EP(n, s) IMG_EP_##n,
 #define IMG_ENUM_ROW_IMG_LB(n, s) IMG_LB_##n,
 #define IMG_ENUM_ROW_IMG_CTLS(n, s) IMG_CTLS_##n,
+#define IMG_ENUM_ROW_IMG_HASH(n, s) IMG_HASH_##n,
 IMG_ENUM_DECL(IMG_VIEW, IMG_VIEW_KINDS)
 IMG_ENUM_DECL(IMG_LISTENER, IMG_LISTENER_KINDS)
 IMG_ENUM_DECL(IMG_CHAIN, IMG_CHAIN_KINDS)
@@ -151,6 +155,7 @@ IMG_ENUM_DECL(IMG_CLUSTER, IMG_CLUSTER_KINDS)
 IMG_ENUM_DECL(IMG_EP, IMG_ENDPOINT_KINDS)
 IMG_ENUM_DECL(IMG_LB, IMG_LB_POLICIES)
 IMG_ENUM_DECL(IMG_CTLS, IMG_CLIENT_TLS)
+IMG_ENUM_DECL(IMG_HASH, IMG_HASH_KEYS)
 
 /* Names of enum values, for dump and the CLI: img_enum_name(IMG_E_PATH, v) */
 #define IMG_ENUMS(X) X(VIEW, IMG_VIEW_KINDS) X(LISTENER, IMG_LISTENER_KINDS) \
@@ -158,7 +163,7 @@ IMG_ENUM_DECL(IMG_CTLS, IMG_CLIENT_TLS)
     X(HOST, IMG_HOST_KINDS) X(PATH, IMG_PATH_KINDS) X(OP, IMG_MATCH_OPS) \
     X(TARGET, IMG_MATCH_TARGETS) X(ENTRY, IMG_ENTRY_KINDS) X(ACTION, IMG_ACTION_KINDS) X(HOP, IMG_HEADER_OPS) \
     X(CLUSTER, IMG_CLUSTER_KINDS) X(EP, IMG_ENDPOINT_KINDS) X(LB, IMG_LB_POLICIES) \
-    X(CTLS, IMG_CLIENT_TLS)
+    X(CTLS, IMG_CLIENT_TLS) X(HASH, IMG_HASH_KEYS)
 typedef enum {
 #define IMG_E_ROW(n, list) IMG_E_##n,
     IMG_ENUMS(IMG_E_ROW)
@@ -551,7 +556,7 @@ typedef struct img_cpolicy {
     uint32_t max_ejection_percent;
     uint32_t min_health_percent;
     uint32_t tls;                       /* IMG_CTLS_* */
-    uint32_t pad;
+    uint32_t hash;                      /* CHASHES (consistentHash), or IMG_NONE (format 2.1) */
     img_str sni;
     img_str ca_certificates;
     img_str client_certificate;
@@ -559,6 +564,20 @@ typedef struct img_cpolicy {
     img_str credential;
     img_range sans;                     /* STRLIST: subjectAltNames */
 } img_cpolicy;
+
+/* A consistentHash policy (loadBalancer.consistentHash; format 2.1). */
+typedef struct img_chash {
+    uint32_t kind;              /* IMG_HASH_*, never NONE */
+    uint32_t ring_size;         /* RING_HASH: minimumRingSize (1024); MAGLEV: table size (65537) */
+    img_str name;               /* header (lowercase), cookie or query parameter name */
+    img_str cookie_path;        /* httpCookie.path ("" none) */
+    uint32_t cookie_ttl_ms;     /* httpCookie.ttl, with IMG_CHASH_TTL (0: a session cookie) */
+    uint32_t flags;             /* IMG_CHASH_* */
+} img_chash;
+enum {
+    IMG_CHASH_TTL = 1u << 0,    /* httpCookie.ttl set: a missing cookie is generated and set */
+    IMG_CHASH_FLAGS_MASK = 0x1u
+};
 
 /* ------------------------------------------------------------ sections
 ** X(NAME, id, record type). The id is stable; sections appear in the
@@ -602,6 +621,7 @@ typedef struct img_cpolicy {
     X(CSHAPES,   41, img_cluster_shape) \
     X(ENDPOINTS, 34, img_endpoint)     \
     X(CPOLICIES, 35, img_cpolicy)      \
+    X(CHASHES,   43, img_chash)        /* format 2.1 */ \
     X(REGEXES,   36, img_str)          /* distinct RE2 patterns, compiled at load */
 
 typedef enum {
@@ -750,10 +770,14 @@ enum { IMG_F_STR, IMG_F_SZ, IMG_F_SOFF, IMG_F_RANGE, IMG_F_IDX, IMG_F_IDXN, IMG_
     F(img_cpolicy, lb, ENUM, IMG_E_LB) F(img_cpolicy, flags, FLAGS, IMG_CPOLICY_FLAGS_MASK) \
     F(img_cpolicy, max_ejection_percent, U32, 101) F(img_cpolicy, min_health_percent, U32, 101) \
     F(img_cpolicy, enforcing_5xx, U32, 101) F(img_cpolicy, enforcing_gateway, U32, 101) \
-    F(img_cpolicy, tls, ENUM, IMG_E_CTLS) F(img_cpolicy, pad, ZERO, 0) \
+    F(img_cpolicy, tls, ENUM, IMG_E_CTLS) F(img_cpolicy, hash, IDXN, IMG_S_CHASHES) \
     F(img_cpolicy, sni, STR, 0) F(img_cpolicy, ca_certificates, STR, 0) \
     F(img_cpolicy, client_certificate, STR, 0) F(img_cpolicy, private_key, STR, 0) \
     F(img_cpolicy, credential, STR, 0) F(img_cpolicy, sans, RANGE, IMG_S_STRLIST)
+#define IMG_FIELDS_CHASHES(F) \
+    F(img_chash, kind, ENUM, IMG_E_HASH) F(img_chash, ring_size, U32, 8388609) \
+    F(img_chash, name, STR, 0) F(img_chash, cookie_path, STR, 0) \
+    F(img_chash, cookie_ttl_ms, U32, 0) F(img_chash, flags, FLAGS, IMG_CHASH_FLAGS_MASK)
 #define IMG_FIELDS_REGEXES(F) F(img_str, off, STR, 0)
 #define IMG_FIELDS_STRINGS(F)
 

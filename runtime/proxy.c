@@ -28,6 +28,7 @@
 #include "stats.h"
 #include "table.h"
 #include "upstream.h"
+#include "utls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,7 +46,7 @@
 #define RETRY_BASE_MS 25
 
 enum { D_HEAD, D_STREAM, D_LINGER };
-enum { S_ROUTE, S_WAIT_DNS, S_CONNECTING, S_BACKOFF, S_UPSTREAM, S_LOCAL };
+enum { S_ROUTE, S_WAIT_DNS, S_CONNECTING, S_BACKOFF, S_UPSTREAM, S_LOCAL, S_PENDING };
 enum { U_CONNECTING, U_IDLE, U_ACTIVE };
 
 /* retry_on bits */
@@ -63,7 +64,8 @@ struct rt_stream {
     rt_dconn *dc;
     rt_uconn *uc;
     rt_stream *next_free;
-    rt_link wait;                  /* in pstate.dns_wait while S_WAIT_DNS */
+    rt_link wait;                  /* in pstate.dns_wait while S_WAIT_DNS, in the cluster's
+                                      pending list while S_PENDING */
     uint8_t state;
     bool local;                 /* the response is a local reply */
     bool done;
@@ -106,6 +108,7 @@ struct rt_stream {
     uint32_t upath_off, upath_len;      /* what goes upstream */
     uint32_t auth_off, auth_len;        /* :authority sent (and logged) */
     uint32_t xff_off, xff_len;
+    uint32_t cookie_off, cookie_len;    /* a generated hash cookie's Set-Cookie value (0: none) */
     char reqid[RT_UUID_LEN + 1];
     char peer_ip[48];
     bool path_set, rewrote_path, rewrote_auth;
@@ -129,6 +132,15 @@ struct rt_stream {
     char svc_time[24];
     rt_h1_header rset[1];
     uint32_t nrset;
+    /* route actions around the router (see "route actions" below) */
+    rt_decision dec;            /* the decision, kept across a fault delay */
+    bool fault_delayed;
+    uint32_t xf_off, xf_len;    /* response fields the actions add ("name: value\r\n"...) */
+    uint8_t xf_replace;         /* XF_*: upstream fields of those names are dropped */
+    struct rt_shadow *sw[4];    /* mirror copies waiting for body bytes */
+    uint8_t nsw;
+    char *rbody;                /* the body bytes sent so far, for retries (RETRY_BODY_MAX) */
+    uint32_t rbody_n;
     /* the parsers' field arrays (not cleared between uses) */
     rt_h1_header hdrs[RT_H1_MAX_HEADERS];
     rt_h1_header rhdrs[RT_H1_MAX_HEADERS];
@@ -171,10 +183,14 @@ struct rt_uconn {
     rt_pool *pool;
     rt_host *host;
     rt_ucluster *ucl;
+    rt_ucluster *cb;            /* the cluster whose max_connections counts this connection */
+    rt_utls *tls;               /* TLS origination (DestinationRule tls), NULL: plain text */
+    char sni[256];              /* its SNI when taken from the request (auto SNI), else "" */
     rt_stream *s;
     rt_timer timer;
     uint64_t idle_since;
     uint32_t idle_timeout_ms;
+    uint64_t expires_ms;        /* maxConnectionDuration: not reused after this (0 never) */
     uint32_t nreq;
     uint32_t max_req;
     char local_str[RT_ADDR_STRLEN];
@@ -184,10 +200,13 @@ struct rt_uconn {
 typedef struct rt_pstate {
     rt_link dconns, uconns;
     rt_link dns_wait;
+    rt_link kicks;              /* clusters whose pending requests may go on (upstream.h) */
     rt_dconn *free_dconns, *reap_dconns;
     rt_uconn *free_uconns, *reap_uconns;
     rt_stream *free_streams, *reap_streams;
     uint32_t nfree_dconns, nfree_uconns, nfree_streams;
+    rt_link shadows;            /* mirrored requests in flight */
+    uint32_t nshadows;
     uint64_t next_conn_id;
 } rt_pstate;
 
@@ -208,6 +227,19 @@ static void s_finish(rt_stream *s);
 static void on_uconn(rt_loop *l, int fd, void *ud, int mask);
 static void s_connect_failed(rt_stream *s, bool timeout);
 static void s_retry(rt_stream *s);
+/* route actions (fault, CORS, mirrors) */
+static void route_decided(rt_stream *s, const rt_decision *dp);
+static bool actions_decode(rt_stream *s, const rt_decision *d);
+static void mirror_request(rt_stream *s, const rt_decision *d, uint32_t n);
+static bool put_action_fields(rt_stream *s, rt_buf *b);
+static bool action_replaces(const rt_stream *s, const rt_h1_header *h);
+static bool compose_request(rt_stream *s, rt_buf *b);
+static void shadows_close_all(rt_worker *w);
+static void body_sent(rt_stream *s, const char *p, uint32_t n);
+static void actions_stream_free(rt_stream *s);
+static void retry_body_init(rt_stream *s);
+static bool retry_body_ok(const rt_stream *s);
+static bool retry_body_resend(rt_stream *s, rt_buf *b);
 
 /* ------------------------------------------------------------ Envoy's texts */
 
@@ -347,6 +379,7 @@ static void stream_free(rt_stream *s)
     rt_pstate *ps = PS(w);
     rt_timer_stop(w->loop, &s->timer);
     rt_link_del(&s->wait);
+    if (s->nsw || s->rbody) actions_stream_free(s);
     if (s->host) {
         rt_host_unref(s->host);
         s->host = NULL;
@@ -618,6 +651,14 @@ static void uc_set_host(rt_uconn *uc, rt_host *h, rt_ucluster *ucl)
     rt_ctr_inc(&h->cx_active);
 }
 
+/* A connection of a cluster with waiting requests became free: serve
+** them before the loop sleeps (rt_proxy_reap), never from inside the
+** caller's stack. */
+static void cb_kick(rt_worker *w, rt_ucluster *ucl)
+{
+    if (!rt_link_empty(&ucl->pending) && rt_link_empty(&ucl->kick)) rt_link_add(&PS(w)->kicks, &ucl->kick);
+}
+
 static void uc_close(rt_uconn *uc, bool remote)
 {
     if (uc->dead) return;
@@ -628,6 +669,10 @@ static void uc_close(rt_uconn *uc, bool remote)
         uc->in_pool = false;
     }
     rt_timer_stop(w->loop, &uc->timer);
+    if (uc->tls) {
+        rt_utls_free(uc->tls);
+        uc->tls = NULL;
+    }
     if (uc->fd >= 0) {
         rt_file_del(w->loop, uc->fd);
         close(uc->fd);
@@ -642,6 +687,11 @@ static void uc_close(rt_uconn *uc, bool remote)
         rt_host_unref(uc->host);
         uc->host = NULL;
     }
+    if (uc->cb) {
+        uc->cb->cx_open--;
+        cb_kick(w, uc->cb);
+        uc->cb = NULL;
+    }
     if (uc->s && uc->s->uc == uc) uc->s->uc = NULL;
     uc->s = NULL;
     rt_link_del(&uc->all);
@@ -654,15 +704,22 @@ static void uc_close(rt_uconn *uc, bool remote)
 
 static uint64_t uc_deadline(rt_uconn *uc)
 {
-    if (uc->state != U_IDLE || !uc->idle_timeout_ms) return 0;
-    return uc->idle_since + uc->idle_timeout_ms;
+    if (uc->state != U_IDLE) return 0;
+    uint64_t d = uc->idle_timeout_ms ? uc->idle_since + uc->idle_timeout_ms : 0;
+    if (uc->expires_ms && (!d || uc->expires_ms < d)) d = uc->expires_ms;
+    return d;
 }
 
 static void on_uc_timer(rt_loop *l, rt_timer *t, void *ud)
 {
-    (void)l; (void)t;
+    (void)t;
     rt_uconn *uc = ud;
     if (uc->dead) return;
+    if (uc->state == U_ACTIVE && uc->tls) {
+        /* decrypted bytes wait inside OpenSSL (uc_interest) */
+        on_uconn(l, uc->fd, uc, RT_READABLE);
+        return;
+    }
     if (uc->state == U_CONNECTING) {
         /* connect timeout */
         rt_stream *s = uc->s;
@@ -689,11 +746,14 @@ static void uc_interest(rt_uconn *uc)
 {
     if (uc->dead) return;
     int mask = 0;
-    if (uc->state == U_CONNECTING) mask = RT_WRITABLE;
+    if (uc->state == U_CONNECTING) mask = uc->tls ? rt_utls_want(uc->tls) : RT_WRITABLE;
     else {
         bool room = !uc->in.p || rt_buf_room(&uc->in) || uc->in.r > uc->in.base;
         if (!uc->eof && (room || uc->state == U_IDLE)) mask |= RT_READABLE;
-        if (uc->wblocked) mask |= RT_WRITABLE;
+        if (uc->wblocked) mask |= uc->tls ? rt_utls_want(uc->tls) : RT_WRITABLE;
+        /* bytes OpenSSL decrypted already never make the socket readable */
+        if (uc->tls && uc->state == U_ACTIVE && room && !uc->eof && rt_utls_pending(uc->tls))
+            rt_timer_start(uc->w->loop, &uc->timer, 0, on_uc_timer, uc);
     }
     rt_file_mod(uc->w->loop, uc->fd, mask);
 }
@@ -709,13 +769,14 @@ static void uc_release(rt_uconn *uc)
     uc->in.r = uc->in.w = 0;
     rt_buf_put(&w->pool, &uc->in);
     rt_buf_put(&w->pool, &uc->out);
-    if (w->stopping || !uc->pool) {
+    if (w->stopping || !uc->pool || (uc->expires_ms && now_ms(w) >= uc->expires_ms)) {
         uc_close(uc, false);
         return;
     }
     uc->idle_since = now_ms(w);
     rt_pool_put(uc->pool, &uc->pl);
     uc->in_pool = true;
+    if (uc->cb) cb_kick(w, uc->cb);
     uc_interest(uc);
     uint64_t d = uc_deadline(uc);
     if (d && (!rt_timer_active(&uc->timer) || uc->timer.deadline > d))
@@ -909,6 +970,7 @@ static void local_reply(rt_stream *s, uint32_t code, uint32_t flag, const char *
         ok = ok && put_field(w, b, "content-length", 14, cl, k) && put_field(w, b, "content-type", 12, "text/plain", 10);
     }
     put_resp_ops(s, b);
+    ok = ok && put_action_fields(s, b);
     const char *date = rt_worker_date(w);
     ok = ok && put_field(w, b, "date", 4, date, strlen(date)) && put_field(w, b, "server", 6, "istio-envoy", 11);
     if (close) ok = ok && put_field(w, b, "connection", 10, "close", 5);
@@ -1082,6 +1144,33 @@ static void route_stream_in(rt_stream *s)
     s->cluster = d.cluster;
     s->route_name = d.route_name.n ? d.route_name.p : NULL;
     s->route_name_len = d.route_name.n;
+    /* the fault and CORS filters run before the router */
+    if (d.action_rec != IMG_NONE && actions_decode(s, &d)) return;
+    route_decided(s, &d);
+}
+
+/* The router's part: local replies of the decision, rewrites, policies,
+** then the upstream. */
+static void route_decided_in(rt_stream *s, const rt_decision *dp);
+
+/* After the fault filter's delay too: in the connection's generation. */
+static void route_decided(rt_stream *s, const rt_decision *dp)
+{
+    rt_worker *w = s->dc->w;
+    rt_wgen *prev = rt_worker_use(w, s->dc->wl->wg);
+    route_decided_in(s, dp);
+    rt_worker_use(w, prev);
+}
+
+static void route_decided_in(rt_stream *s, const rt_decision *dp)
+{
+    rt_dconn *dc = s->dc;
+    rt_worker *w = dc->w;
+    const rt_image *img = rt_wl_image(dc->wl);
+    rt_decision d = *dp;
+    rt_request rq;
+    hdr_ctx ctx;
+    fill_rt_request(s, &rq, &ctx, false);
     switch (d.action) {
     case RT_ACT_NO_ROUTE:
     case RT_ACT_CLOSE:
@@ -1145,8 +1234,9 @@ static void route_stream_in(rt_stream *s)
         s->per_try_ms = pol.retry.per_try_timeout_ms;
         s->backoff_ms = pol.retry.backoff_ms ? pol.retry.backoff_ms : RETRY_BASE_MS;
         for (uint32_t i = 0; i < pol.retry.ncodes && s->nretry_codes < 8; i++) s->retry_codes[s->nretry_codes++] = rt_retry_code(img, &d, i);
+        retry_body_init(s);
     }
-    if (s->timeout_ms && s->req_in_done) s->deadline_ms = s->req_end_ms + s->timeout_ms;
+    if (s->timeout_ms && s->req_in_done) s->deadline_ms = (s->fault_delayed ? now_ms(w) : s->req_end_ms) + s->timeout_ms;
     s->ucl = rt_up_cluster(w, d.cluster);
     if (!s->ucl) {
         local_reply(s, 503, RT_FL(UH), "no_healthy_upstream", "no healthy upstream", 19, false, NULL, 0);
@@ -1155,6 +1245,7 @@ static void route_stream_in(rt_stream *s)
     rt_ctr_inc(&s->ucl->rq_total);
     rt_ctr_inc(&s->ucl->rq_active);
     s->ucl_counted = true;
+    if (pol.nmirrors) mirror_request(s, &d, pol.nmirrors);
     s_connect(s);
 }
 
@@ -1216,29 +1307,94 @@ static void s_connect_in(rt_stream *s)
         s->try_deadline_ms = 0;
         s_arm_timeouts(s);
     }
-    rt_host *h = rt_up_pick(w, ucl, s->host);
-    if (s->host) rt_host_unref(s->host);
-    s->host = h;
-    rt_host_ref(h);
-    s->attempts++;
-    rt_addr ha;
-    rt_host_addr(h, &ha);
-    if (!h->pool) h->pool = rt_pool_of(w, &ha, ucl->policy);
-    /* a pooled connection, if one is still alive */
-    if (h->pool) {
-        rt_pooled *pl;
-        while ((pl = rt_pool_take(h->pool))) {
-            rt_uconn *uc = RT_CONTAINER(pl, rt_uconn, pl);
-            uc->in_pool = false;
-            if (uc->dead || uc->eof) {
-                uc_close(uc, true);
-                continue;
-            }
-            uc_set_host(uc, h, ucl);
-            s_attach(s, uc);
-            return;
+    if (!s->attempts && !rt_up_rq_room(ucl)) {
+        /* circuit breaker: max_requests */
+        rt_ctr_inc(&ucl->rq_pending_overflow);
+        upstream_reset_reply(s, RT_FL(UO), "overflow", NULL);
+        return;
+    }
+    uint64_t key = 0;
+    bool has_key = false;
+    if (ucl->hash_kind) {
+        hdr_ctx ctx = { s, 0 };
+        has_key = rt_up_hash_key(ucl, hdr_lookup, &ctx, aux_str(s, s->path_off), s->path_len, dc->peer_ip, &key);
+        if (!has_key && ucl->cookie_gen) {
+            /* httpCookie with a ttl: the missing cookie is made and set (retries make the same) */
+            char sc[512];
+            dc_local_addr(dc);
+            size_t n = rt_up_cookie_make(ucl, dc->peer_str, dc->local_str, &key, sc, sizeof sc);
+            has_key = n > 0;
+            if (n && !s->cookie_len && (s->cookie_off = aux_put(s, sc, n)) != UINT32_MAX) s->cookie_len = (uint32_t)n;
         }
     }
+    rt_host *h = rt_up_pick_key(w, ucl, s->host, has_key, key);
+    if (!h) {
+        /* every host ejected, panic mode off */
+        rt_ctr_inc(&ucl->cx_none_healthy);
+        local_reply(s, 503, RT_FL(UH), "no_healthy_upstream", "no healthy upstream", 19, false, NULL, 0);
+        return;
+    }
+    /* TLS without a configured sni: Envoy's auto SNI, the authority sent
+    ** without its port; connections are pooled per SNI */
+    char sni[256];
+    uint32_t sni_pol = 0;
+    sni[0] = '\0';
+    if (ucl->tls && ucl->sni_auto) {
+        const char *a = s->rewrote_auth ? aux_str(s, s->auth_off) : s->req.authority;
+        size_t an = s->rewrote_auth ? s->auth_len : (s->req.authority ? s->req.authority_len : 0);
+        const char *colon = a ? memrchr(a, ':', an) : NULL;
+        if (colon && a[0] != '[') an = (size_t)(colon - a);
+        if (an && an < sizeof sni && a[0] != '[') {
+            memcpy(sni, a, an);
+            sni[an] = '\0';
+            sni_pol = (uint32_t)img_hash(sni, an, 9) | 1u;
+        }
+    }
+    rt_addr ha;
+    rt_pool *pool = NULL;
+    for (int turn = 0;; turn++) {
+        if (s->host) rt_host_unref(s->host);
+        s->host = h;
+        rt_host_ref(h);
+        rt_host_addr(h, &ha);
+        if (sni_pol) pool = rt_pool_of(w, &ha, ucl->policy ^ sni_pol);
+        else pool = h->pool ? h->pool : (h->pool = rt_pool_of(w, &ha, ucl->policy));
+        /* a pooled connection, if one is still alive */
+        if (pool) {
+            rt_pooled *pl;
+            while ((pl = rt_pool_take(pool))) {
+                rt_uconn *uc = RT_CONTAINER(pl, rt_uconn, pl);
+                uc->in_pool = false;
+                if (uc->dead || uc->eof) {
+                    uc_close(uc, true);
+                    continue;
+                }
+                s->attempts++;
+                uc_set_host(uc, h, ucl);
+                s_attach(s, uc);
+                return;
+            }
+        }
+        if (ucl->cx_open < ucl->max_connections) break;
+        /* circuit breaker: max_connections. An idle connection to another
+        ** host, else wait for one (max_pending_requests), else overflow. */
+        if (!turn) rt_ctr_inc(&ucl->cx_overflow);
+        rt_host *ih = turn < 8 ? rt_up_idle_host(ucl, NULL) : NULL;
+        if (ih) {
+            h = ih;
+            continue;
+        }
+        if (!rt_up_pending_room(ucl)) {
+            rt_ctr_inc(&ucl->rq_pending_overflow);
+            upstream_reset_reply(s, RT_FL(UO), "overflow", NULL);
+            return;
+        }
+        rt_ctr_inc(&ucl->rq_pending_total);
+        s->state = S_PENDING;
+        rt_link_add(&ucl->pending, &s->wait);
+        return;
+    }
+    s->attempts++;
     rt_uconn *uc = uc_new(w);
     char err[RT_ERR_LEN];
     int fd = uc ? rt_net_connect(&ha, NULL, err) : -1;
@@ -1256,10 +1412,14 @@ static void s_connect_in(rt_stream *s)
     }
     uc->fd = fd;
     uc->state = U_CONNECTING;
-    uc->pool = h->pool;
+    uc->pool = pool;
+    memcpy(uc->sni, sni, sizeof sni);
+    uc->cb = ucl;
+    ucl->cx_open++;
     uc->s = s;
     uc->max_req = ucl->max_requests_per_connection;
     uc->idle_timeout_ms = ucl->idle_timeout_ms;
+    uc->expires_ms = ucl->max_duration_ms ? now_ms(w) + ucl->max_duration_ms : 0;
     rt_timer_init(&uc->timer, on_uc_timer, uc);
     uc_set_host(uc, h, ucl);
     rt_ctr_inc(&w->conns_live);
@@ -1299,6 +1459,7 @@ static void s_retry(rt_stream *s)
 static void s_connect_failed(rt_stream *s, bool timeout)
 {
     s->uc = NULL;
+    rt_up_outlier(s->dc->w, s->ucl, s->host, 503);
     char rr[64], tfr[128];
     snprintf(rr, sizeof rr, "%s", timeout ? "connection timeout" : "remote connection failure");
     snprintf(tfr, sizeof tfr, "%s", timeout ? "" : s->ufail);
@@ -1347,6 +1508,7 @@ static void on_s_timer(rt_loop *l, rt_timer *t, void *ud)
     if (s->deadline_ms && now >= s->deadline_ms) {
         /* the route's timeout: Envoy's upstream_response_timeout */
         rt_ctr_inc(&s->ucl->rq_timeout);
+        if (!s->resp_started && s->state == S_UPSTREAM) rt_up_outlier(w, s->ucl, s->host, 504);
         if (s->host) rt_ctr_inc(&s->host->rq_timeout);
         rt_link_del(&s->wait);
         if (s->resp_started) s_abort(s, RT_FL(UT), "upstream_response_timeout");
@@ -1371,9 +1533,10 @@ static void on_s_timer(rt_loop *l, rt_timer *t, void *ud)
     if (s->state == S_UPSTREAM && s->try_deadline_ms && now >= s->try_deadline_ms && !s->resp_started) {
         /* per-try timeout: retried as a 504 by 5xx and gateway-error */
         rt_ctr_inc(&s->ucl->rq_timeout);
+        rt_up_outlier(w, s->ucl, s->host, 504);
         if (s->host) rt_ctr_inc(&s->host->rq_timeout);
         s->try_deadline_ms = 0;
-        bool can = (s->retry_on & (RO_5XX | RO_GATEWAY)) && s->req_body == RT_H1_BODY_NONE;
+        bool can = (s->retry_on & (RO_5XX | RO_GATEWAY | RO_RESET)) && retry_body_ok(s);
         s_close_upstream(s);
         if (can && s->retries_left > 0) {
             s_retry(s);
@@ -1572,6 +1735,7 @@ static void s_attach(rt_stream *s, rt_uconn *uc)
     uc->state = U_ACTIVE;
     uc->nreq++;
     s->state = S_UPSTREAM;
+    s->req_out_done = false;    /* a retry sends the request again (its body from the copy, retry_body_resend) */
     s->resp_parsed = s->resp_started = false;
     s->resp_last_len = 0;
     rt_h1_response_init(&s->resp, s->rhdrs, RT_H1_MAX_HEADERS);
@@ -1580,7 +1744,7 @@ static void s_attach(rt_stream *s, rt_uconn *uc)
     s->host->active_rq++;
     s->host_active = true;
     uc->out.r = uc->out.w = uc->out.base = 0;
-    if (!compose_request(s, &uc->out)) {
+    if (!compose_request(s, &uc->out) || !retry_body_resend(s, &uc->out)) {
         local_reply(s, 431, RT_FL(DPE), "http1.headers_too_large", reason(431), strlen(reason(431)), true, NULL, 0);
         return;
     }
@@ -1670,7 +1834,8 @@ static void pump_req(rt_stream *s)
         }
         uint32_t on = rt_buf_len(&uc->out), sn = s->req_span;
         if (!on && !sn) break;
-        ssize_t n = writev2(uc->fd, uc->out.p ? rt_buf_data(&uc->out) : NULL, on, rt_buf_data(&dc->in), sn);
+        ssize_t n = uc->tls ? rt_utls_write2(uc->tls, uc->out.p ? rt_buf_data(&uc->out) : NULL, on, rt_buf_data(&dc->in), sn)
+                            : writev2(uc->fd, uc->out.p ? rt_buf_data(&uc->out) : NULL, on, rt_buf_data(&dc->in), sn);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 uc->wblocked = true;
@@ -1686,6 +1851,7 @@ static void pump_req(rt_stream *s)
         if (fromout) rt_buf_consume(&uc->out, fromout);
         uint32_t k = (uint32_t)n - fromout;
         if (k) {
+            if (s->nsw || s->rbody) body_sent(s, rt_buf_data(&dc->in), k);
             rt_buf_consume(&dc->in, k);
             s->req_span -= k;
             s->req_bytes += k;
@@ -1723,7 +1889,8 @@ static void uc_read(rt_uconn *uc)
         if (!rt_buf_room(&uc->in)) return;
     }
     ssize_t n;
-    do n = recv(uc->fd, uc->in.p + uc->in.w, rt_buf_room(&uc->in), MSG_DONTWAIT); while (n < 0 && errno == EINTR);
+    if (uc->tls) n = rt_utls_read(uc->tls, uc->in.p + uc->in.w, rt_buf_room(&uc->in));
+    else do n = recv(uc->fd, uc->in.p + uc->in.w, rt_buf_room(&uc->in), MSG_DONTWAIT); while (n < 0 && errno == EINTR);
     if (n > 0) {
         uc->in.w += (uint32_t)n;
         if (uc->ucl) rt_ctr_add(&uc->ucl->cx_rx_bytes, (uint64_t)n);
@@ -1741,7 +1908,7 @@ static bool retry_on_code(rt_stream *s, uint32_t code)
     if (s->retry_on & RO_CODES)
         for (uint32_t i = 0; i < s->nretry_codes; i++)
             if (s->retry_codes[i] == code) want = true;
-    if (!want || s->req_body != RT_H1_BODY_NONE) return false;
+    if (!want || !retry_body_ok(s)) return false;
     if (s->retries_left > 0) return true;
     if (s->num_retries) s->flags |= RT_FL(URX);
     return false;
@@ -1764,7 +1931,7 @@ static bool compose_response(rt_stream *s, rt_buf *b)
     uint8_t drop[RT_H1_MAX_HEADERS];
     rt_h1_hop_by_hop(s->rhdrs, r->num_headers, false, drop);
     bool server = false, date = false, svc = false;
-    uint64_t base = s->req_end_ms ? s->req_end_ms : s->up_req_ms;
+    uint64_t base = s->req_end_ms && !s->fault_delayed ? s->req_end_ms : s->up_req_ms;
     uint64_t now = now_ms(w);
     size_t sl = u64dec(s->svc_time, now > base ? now - base : 0);
     s->svc_time[sl] = '\0';
@@ -1782,10 +1949,13 @@ static bool compose_response(rt_stream *s, rt_buf *b)
             continue;
         }
         if (ops.n && op_replaces(&ops, h->name, h->name_len)) continue;
+        if (s->xf_replace && action_replaces(s, h)) continue;
         if (h->id == RT_H1_HDR_DATE) date = true;
         ok = ok && put_hdr(w, b, h);
     }
+    if (s->cookie_len) ok = ok && put_field(w, b, "set-cookie", 10, aux_str(s, s->cookie_off), s->cookie_len);
     ok = ok && put_ops(w, b, &ops);
+    ok = ok && put_action_fields(s, b);
     if (!svc) ok = ok && put_field(w, b, "x-envoy-upstream-service-time", 29, s->svc_time, sl);
     if (!date) {
         const char *d = rt_worker_date(w);
@@ -1854,6 +2024,7 @@ static void s_resp_run(rt_stream *s)
                 }
                 if (retry_on_code(s, (uint32_t)st)) {
                     rt_up_count_code(s->ucl, (uint32_t)st);
+                    rt_up_outlier(w, s->ucl, s->host, (uint32_t)st);
                     s_close_upstream(s);
                     s_retry(s);
                     return;
@@ -1882,7 +2053,8 @@ static void s_resp_run(rt_stream *s)
         }
         if (uc->eof || uc->write_dead) {
             /* the upstream closed before a response */
-            bool can = (s->retry_on & (RO_RESET | RO_5XX | RO_GATEWAY)) && s->req_body == RT_H1_BODY_NONE;
+            rt_up_outlier(w, s->ucl, s->host, 503);
+            bool can = (s->retry_on & (RO_RESET | RO_5XX | RO_GATEWAY)) && retry_body_ok(s);
             s_close_upstream(s);
             if (can && s->retries_left > 0) {
                 s_retry(s);
@@ -1988,6 +2160,485 @@ oom:
     s_abort(s, RT_FL(LR), "local_reset");
 }
 
+/* ------------------------------------------------------------ route actions
+** What Istio puts around the router (../shared/reference/istio-semantics.md
+** section 6), in Envoy's filter order: the fault filter (delay, then
+** abort), the CORS filter (preflights answered here, response fields for
+** allowed origins), then the router, which also fires the mirrors. */
+
+#define SHADOW_MAX 512              /* mirrored requests in flight per worker */
+#define SHADOW_BODY_MAX (64u * 1024) /* larger (or chunked) bodies are not mirrored */
+#define SHADOW_TIMEOUT_MS 60000     /* when the route has no timeout */
+
+/* response fields the actions write, for dropping the upstream's */
+enum { XF_ALLOW_ORIGIN = 1u << 0, XF_ALLOW_CREDENTIALS = 1u << 1, XF_EXPOSE_HEADERS = 1u << 2 };
+
+/* Envoy's runtime fraction check: random % 1000000 < numerator */
+static bool roll(rt_worker *w, uint32_t per_million)
+{
+    if (!per_million) return false;
+    return per_million >= 1000000 || rt_rng_below(&w->rng, 1000000) < per_million;
+}
+
+static bool put_action_fields(rt_stream *s, rt_buf *b)
+{
+    return !s->xf_len || put(s->dc->w, b, aux_str(s, s->xf_off), s->xf_len);
+}
+
+static bool action_replaces(const rt_stream *s, const rt_h1_header *h)
+{
+    return ((s->xf_replace & XF_ALLOW_ORIGIN) && ieq(h->name, h->name_len, "access-control-allow-origin", 27)) ||
+           ((s->xf_replace & XF_ALLOW_CREDENTIALS) && ieq(h->name, h->name_len, "access-control-allow-credentials", 32)) ||
+           ((s->xf_replace & XF_EXPOSE_HEADERS) && ieq(h->name, h->name_len, "access-control-expose-headers", 29));
+}
+
+/* "name: value\r\n" into a bounded line buffer; false when it is full */
+static bool xf_add(char *buf, size_t cap, size_t *n, const char *name, const char *v, size_t vn)
+{
+    size_t nn = strlen(name);
+    if (*n + nn + vn + 4 > cap) return false;
+    memcpy(buf + *n, name, nn);
+    memcpy(buf + *n + nn, ": ", 2);
+    memcpy(buf + *n + nn + 2, v, vn);
+    memcpy(buf + *n + nn + 2 + vn, "\r\n", 2);
+    *n += nn + vn + 4;
+    return true;
+}
+
+static void xf_keep(rt_stream *s, const char *buf, size_t n)
+{
+    if (!n) return;
+    uint32_t off = aux_put(s, buf, n);
+    if (off == UINT32_MAX) return;
+    s->xf_off = off;
+    s->xf_len = (uint32_t)n;
+}
+
+/* The fault filter's abort: Envoy's local reply "fault filter abort",
+** flag FI. A gRPC status answers 200 with grpc-status (gRPC's
+** trailers-only form; HTTP/1 clients see it as fields). */
+static void fault_abort(rt_stream *s, const rt_fault *f)
+{
+    if (f->grpc) {
+        char buf[160], num[16];
+        size_t n = 0;
+        xf_add(buf, sizeof buf, &n, "content-type", "application/grpc", 16);
+        xf_add(buf, sizeof buf, &n, "grpc-status", num, u64dec(num, f->abort_status));
+        xf_add(buf, sizeof buf, &n, "grpc-message", "fault filter abort", 18);
+        xf_keep(s, buf, n);
+        local_reply(s, 200, RT_FL(FI), "fault_filter_abort", NULL, 0, false, NULL, 0);
+        return;
+    }
+    local_reply(s, f->abort_status, RT_FL(FI), "fault_filter_abort", "fault filter abort", 18, false, NULL, 0);
+}
+
+/* The CORS filter's decodeHeaders. True when it answered (a preflight). */
+static bool cors_decode(rt_stream *s, const rt_decision *d, const rt_cors *c)
+{
+    const rt_image *img = rt_wl_image(s->dc->wl);
+    hdr_ctx ctx = { s, 0 };
+    size_t on = 0;
+    const char *o = hdr_lookup(&ctx, "origin", 6, &on);
+    if (!o || !on) return false;
+    bool allowed = rt_cors_origin_allowed(img, d, "*", 1) || rt_cors_origin_allowed(img, d, o, on);
+    char origin[1024];                  /* kept to be echoed; a longer one is not */
+    if (on > sizeof origin) {
+        allowed = false;
+        on = 0;
+    }
+    memcpy(origin, o, on);
+    char buf[4096];
+    size_t n = 0;
+    size_t mn = 0;
+    const char *m = s->req.method_id == RT_H1_M_OPTIONS ? hdr_lookup(&ctx, "access-control-request-method", 29, &mn) : NULL;
+    if (!m || !mn) {
+        /* a simple (or actual) request: fields on whatever answers it */
+        if (!allowed) return false;
+        xf_add(buf, sizeof buf, &n, "access-control-allow-origin", origin, on);
+        s->xf_replace = XF_ALLOW_ORIGIN;
+        if (c->credentials == 1 && xf_add(buf, sizeof buf, &n, "access-control-allow-credentials", "true", 4))
+            s->xf_replace |= XF_ALLOW_CREDENTIALS;
+        if (c->expose.n && xf_add(buf, sizeof buf, &n, "access-control-expose-headers", c->expose.p, c->expose.n))
+            s->xf_replace |= XF_EXPOSE_HEADERS;
+        xf_keep(s, buf, n);
+        return false;
+    }
+    /* a preflight: OPTIONS, Origin, Access-Control-Request-Method */
+    if (!allowed && c->forward_unmatched) return false;
+    char method[256];
+    size_t methn = mn < sizeof method ? mn : sizeof method;
+    memcpy(method, m, methn);
+    if (allowed) xf_add(buf, sizeof buf, &n, "access-control-allow-origin", origin, on);
+    if (c->credentials == 1) xf_add(buf, sizeof buf, &n, "access-control-allow-credentials", "true", 4);
+    if (c->methods.n == 1 && c->methods.p[0] == '*') xf_add(buf, sizeof buf, &n, "access-control-allow-methods", method, methn);
+    else if (c->methods.n) xf_add(buf, sizeof buf, &n, "access-control-allow-methods", c->methods.p, c->methods.n);
+    if (c->headers.n == 1 && c->headers.p[0] == '*') {
+        size_t hn = 0;
+        const char *h = hdr_lookup(&ctx, "access-control-request-headers", 30, &hn);
+        xf_add(buf, sizeof buf, &n, "access-control-allow-headers", h ? h : "", h ? hn : 0);
+    } else if (c->headers.n) {
+        xf_add(buf, sizeof buf, &n, "access-control-allow-headers", c->headers.p, c->headers.n);
+    }
+    if (c->max_age_set) {
+        char num[16];
+        xf_add(buf, sizeof buf, &n, "access-control-max-age", num, u64dec(num, c->max_age));
+    }
+    xf_keep(s, buf, n);
+    local_reply(s, 200, 0, "cors_response", NULL, 0, false, NULL, 0);
+    return true;
+}
+
+/* After the fault delay (or none): abort, CORS, then the router. */
+static bool actions_after_delay(rt_stream *s, const rt_decision *d, const rt_policy *p)
+{
+    if (p->fault.abort && roll(s->dc->w, p->fault.abort_per_million)) {
+        fault_abort(s, &p->fault);
+        return true;
+    }
+    /* Envoy's CORS filter needs a route entry: redirects and direct
+    ** responses have none */
+    return p->cors.present && d->action == RT_ACT_ROUTE && cors_decode(s, d, &p->cors);
+}
+
+static void on_fault_delay(rt_loop *l, rt_timer *t, void *ud)
+{
+    (void)l; (void)t;
+    rt_stream *s = ud;
+    rt_dconn *dc = s->dc;
+    if (s->done || s->local || dc->dead) return;
+    rt_policy p;
+    rt_policy_get(rt_wl_image(dc->wl), &s->dec, &p);
+    if (!actions_after_delay(s, &s->dec, &p)) route_decided(s, &s->dec);
+    dc_kick(dc);
+}
+
+/* The fault and CORS filters on a matched route. True when they took the
+** request (a delay armed, an abort or a preflight answered). */
+static bool actions_decode(rt_stream *s, const rt_decision *d)
+{
+    rt_worker *w = s->dc->w;
+    /* most routes have neither: one look at the action record */
+    const rt_image *img = rt_wl_image(s->dc->wl);
+    const img_action *a = (const img_action *)rt_section(img, IMG_S_ACTIONS, NULL) + d->action_rec;
+    if (a->fault == IMG_NONE && a->cors == IMG_NONE) return false;
+    rt_policy p;
+    rt_policy_get(img, d, &p);
+    if (p.fault.delay && roll(w, p.fault.delay_per_million)) {
+        s->flags |= RT_FL(DI);
+        s->fault_delayed = true;
+        s->dec = *d;
+        rt_timer_start(w->loop, &s->timer, p.fault.delay_ms, on_fault_delay, s);
+        return true;
+    }
+    return actions_after_delay(s, d, &p);
+}
+
+/* ---- mirrors: a copy of the request to another cluster, fire and forget.
+** Each copy has its own connection (connection: close), its bytes
+** composed up front: the request as the router sends it, host with
+** Envoy's "-shadow" suffix, and the body when it is already here and at
+** most SHADOW_BODY_MAX. The answer is read and dropped (its status
+** counted); nothing of it reaches the client or delays it. */
+
+typedef struct rt_shadow {
+    rt_worker *w;
+    rt_link all;
+    int fd;
+    bool connecting, counted;
+    char *out;
+    uint32_t n, sent;
+    uint32_t need;              /* body bytes still to come from the request */
+    rt_stream *feeder;          /* ... which has this copy in its sw[] */
+    rt_ucluster *ucl;
+    rt_wgen *wg;                /* holds the generation ucl belongs to (fwd.h) */
+    rt_host *host;
+    rt_timer timer;
+    char st[12];                /* the first bytes of the answer: its status */
+    uint32_t stn;
+} rt_shadow;
+
+static void shadow_unfeed(rt_shadow *sh)
+{
+    rt_stream *s = sh->feeder;
+    if (!s) return;
+    for (uint32_t i = 0; i < s->nsw; i++)
+        if (s->sw[i] == sh) {
+            s->sw[i] = s->sw[--s->nsw];
+            break;
+        }
+    sh->feeder = NULL;
+}
+
+static void shadow_close(rt_shadow *sh)
+{
+    rt_worker *w = sh->w;
+    shadow_unfeed(sh);
+    rt_timer_stop(w->loop, &sh->timer);
+    if (sh->fd >= 0) {
+        rt_file_del(w->loop, sh->fd);
+        close(sh->fd);
+        rt_ctr_dec(&w->conns_live);
+    }
+    if (sh->stn >= 12 && !sh->counted) {
+        uint32_t code = (uint32_t)atoi(sh->st + 9);
+        if (code >= 100 && code < 600) rt_up_count_code(sh->ucl, code);
+    }
+    if (sh->host) rt_host_unref(sh->host);
+    rt_link_del(&sh->all);
+    PS(w)->nshadows--;
+    rt_wgen *wg = sh->wg;
+    free(sh->out);
+    free(sh);
+    rt_wgen_drop(w, wg);
+}
+
+static void shadows_close_all(rt_worker *w)
+{
+    rt_pstate *ps = PS(w);
+    while (!rt_link_empty(&ps->shadows)) shadow_close(RT_CONTAINER(ps->shadows.next, rt_shadow, all));
+}
+
+static void on_shadow_timer(rt_loop *l, rt_timer *t, void *ud)
+{
+    (void)l; (void)t;
+    rt_shadow *sh = ud;
+    rt_ctr_inc(&sh->ucl->rq_timeout);
+    shadow_close(sh);
+}
+
+static void on_shadow(rt_loop *l, int fd, void *ud, int mask)
+{
+    rt_shadow *sh = ud;
+    char err[RT_ERR_LEN];
+    if (sh->connecting) {
+        if (rt_net_connect_result(fd, err) < 0) {
+            rt_ctr_inc(&sh->ucl->cx_connect_fail);
+            rt_ctr_inc(&sh->host->cx_connect_fail);
+            shadow_close(sh);
+            return;
+        }
+        sh->connecting = false;
+    }
+    if ((mask & RT_WRITABLE) && sh->sent < sh->n) {
+        ssize_t k;
+        do k = send(fd, sh->out + sh->sent, sh->n - sh->sent, MSG_NOSIGNAL | MSG_DONTWAIT); while (k < 0 && errno == EINTR);
+        if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            shadow_close(sh);
+            return;
+        }
+        if (k > 0) {
+            sh->sent += (uint32_t)k;
+            rt_ctr_add(&sh->ucl->cx_tx_bytes, (uint64_t)k);
+        }
+        /* all sent: read the answer, or wait for the rest of the body */
+        if (sh->sent == sh->n) rt_file_mod(l, fd, sh->need ? RT_NONE : RT_READABLE);
+    }
+    if (mask & RT_READABLE) {
+        char b[4096];
+        for (;;) {
+            ssize_t k;
+            do k = recv(fd, b, sizeof b, MSG_DONTWAIT); while (k < 0 && errno == EINTR);
+            if (k > 0) {
+                rt_ctr_add(&sh->ucl->cx_rx_bytes, (uint64_t)k);
+                for (ssize_t i = 0; i < k && sh->stn < sizeof sh->st; i++) sh->st[sh->stn++] = b[i];
+                continue;
+            }
+            if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+            shadow_close(sh);      /* the answer is complete (connection: close) or broken */
+            return;
+        }
+    }
+}
+
+/* Body bytes of the request on their way upstream: the waiting copies
+** take theirs (the buffer was sized for the whole body up front). */
+static void shadow_feed(rt_stream *s, const char *p, uint32_t n)
+{
+    for (uint32_t i = 0; i < s->nsw;) {
+        rt_shadow *sh = s->sw[i];
+        uint32_t k = n < sh->need ? n : sh->need;
+        memcpy(sh->out + sh->n, p, k);
+        sh->n += k;
+        sh->need -= k;
+        if (sh->fd >= 0 && !sh->connecting) rt_file_mod(sh->w->loop, sh->fd, RT_WRITABLE);
+        if (!sh->need) shadow_unfeed(sh);
+        else i++;
+    }
+}
+
+/* ---- request bodies kept for retries. Envoy buffers a request body
+** so that it can be retried; meshrt streams bodies, so it keeps a copy of
+** content-length bodies up to RETRY_BODY_MAX, on routes whose policy
+** retries after bytes went up (a connect failure needs no copy). Other
+** requests with a body are retried only before any byte left. */
+
+#define RETRY_BODY_MAX (64u * 1024)
+
+static void retry_body_init(rt_stream *s)
+{
+    if (s->req_body != RT_H1_BODY_LENGTH || !s->num_retries || !s->req_left || s->req_left > RETRY_BODY_MAX) return;
+    if (!(s->retry_on & (RO_RESET | RO_5XX | RO_GATEWAY | RO_4XX)) && !((s->retry_on & RO_CODES) && s->nretry_codes)) return;
+    s->rbody = malloc((size_t)s->req_left);
+    s->rbody_n = 0;
+}
+
+static bool retry_body_ok(const rt_stream *s)
+{
+    return s->req_body == RT_H1_BODY_NONE || s->rbody != NULL;
+}
+
+/* a retry's request: the body bytes the earlier attempt sent, after the
+** head; pump_req goes on with the rest */
+static bool retry_body_resend(rt_stream *s, rt_buf *b)
+{
+    return !s->rbody || !s->rbody_n || put(s->dc->w, b, s->rbody, s->rbody_n);
+}
+
+/* Body bytes of the request just written upstream. */
+static void body_sent(rt_stream *s, const char *p, uint32_t n)
+{
+    if (s->rbody) {
+        memcpy(s->rbody + s->rbody_n, p, n);    /* at most the content-length */
+        s->rbody_n += n;
+    }
+    if (s->nsw) shadow_feed(s, p, n);
+}
+
+/* The stream ends: a body copy goes; mirror copies still waiting for body
+** bytes cannot complete. */
+static void actions_stream_free(rt_stream *s)
+{
+    while (s->nsw) shadow_close(s->sw[0]);
+    free(s->rbody);
+    s->rbody = NULL;
+}
+
+/* The copy's head: compose_request's, host "-shadow"-suffixed (before a
+** port, as Envoy), connection: close; then the body. */
+static bool shadow_compose(rt_stream *s, rt_buf *b, const char *body, uint32_t bn)
+{
+    rt_worker *w = s->dc->w;
+    rt_buf head = { 0 };
+    uint32_t attempts = s->attempts;
+    if (!s->attempts) s->attempts = 1;
+    bool ok = compose_request(s, &head);
+    s->attempts = attempts;
+    const char *p = head.p, *end = head.p ? head.p + head.w : NULL;
+    const char *eol = ok && p ? memmem(p, (size_t)(end - p), "\r\n", 2) : NULL;
+    if (!eol || end - p < 4) {
+        rt_buf_put(&w->pool, &head);
+        return false;
+    }
+    ok = put(w, b, p, (size_t)(eol - p + 2));
+    p = eol + 2;
+    if ((size_t)(end - p) > 6 && memcmp(p, "host: ", 6) == 0) {
+        const char *he = memmem(p, (size_t)(end - p), "\r\n", 2);
+        const char *hv = p + 6;
+        const char *colon = memrchr(hv, ':', (size_t)(he - hv));
+        if (colon && memchr(colon, ']', (size_t)(he - colon))) colon = NULL;    /* [v6] without a port */
+        const char *cut = colon ? colon : he;
+        ok = ok && put(w, b, p, (size_t)(cut - p)) && put(w, b, "-shadow", 7) && put(w, b, cut, (size_t)(he - cut + 2));
+        p = he + 2;
+    }
+    /* the rest of the head minus its blank line, then connection: close */
+    ok = ok && put(w, b, p, (size_t)(end - p - 2)) && put_field(w, b, "connection", 10, "close", 5) && put(w, b, "\r\n", 2);
+    if (bn) ok = ok && put(w, b, body, bn);
+    rt_buf_put(&w->pool, &head);
+    return ok;
+}
+
+static void shadow_start(rt_stream *s, uint32_t cluster, const char *body, uint32_t bn, uint32_t need)
+{
+    rt_worker *w = s->dc->w;
+    rt_pstate *ps = PS(w);
+    rt_ucluster *ucl = rt_up_cluster(w, cluster);
+    if (!ucl || ps->nshadows >= SHADOW_MAX) return;     /* too many copies in flight: this one is dropped */
+    if (!ucl->nhosts) {
+        rt_ctr_inc(&ucl->cx_none_healthy);
+        return;
+    }
+    rt_buf b = { 0 };
+    if (!shadow_compose(s, &b, body, bn)) {
+        rt_buf_put(&w->pool, &b);
+        return;
+    }
+    if (need && s->nsw >= sizeof s->sw / sizeof s->sw[0]) {
+        rt_buf_put(&w->pool, &b);
+        return;
+    }
+    rt_shadow *sh = calloc(1, sizeof *sh);
+    char *out = malloc((size_t)b.w + need);
+    if (!sh || !out) {
+        free(sh);
+        free(out);
+        rt_buf_put(&w->pool, &b);
+        return;
+    }
+    memcpy(out, b.p, b.w);
+    sh->out = out;
+    sh->n = b.w;
+    rt_buf_put(&w->pool, &b);
+    sh->w = w;
+    sh->fd = -1;
+    sh->ucl = ucl;
+    sh->wg = s->dc->wl->wg;
+    rt_wgen_hold(sh->wg);
+    if (need) {
+        sh->need = need;
+        sh->feeder = s;
+        s->sw[s->nsw++] = sh;
+    }
+    rt_link_init(&sh->all);
+    rt_link_add(&ps->shadows, &sh->all);
+    ps->nshadows++;
+    rt_timer_init(&sh->timer, on_shadow_timer, sh);
+    sh->host = rt_up_pick(w, ucl, NULL);
+    rt_host_ref(sh->host);
+    rt_addr ha;
+    rt_host_addr(sh->host, &ha);
+    char err[RT_ERR_LEN];
+    rt_ctr_inc(&ucl->rq_total);
+    rt_ctr_inc(&ucl->cx_total);
+    rt_ctr_inc(&sh->host->cx_total);
+    int fd = rt_net_connect(&ha, NULL, err);
+    if (fd < 0) {
+        rt_ctr_inc(&ucl->cx_connect_fail);
+        shadow_close(sh);
+        return;
+    }
+    rt_ctr_inc(&w->conns_live);
+    sh->fd = fd;
+    sh->connecting = true;
+    if (rt_file_add(w->loop, fd, RT_WRITABLE, on_shadow, sh) < 0) {
+        shadow_close(sh);
+        return;
+    }
+    rt_timer_start(w->loop, &sh->timer, s->timeout_ms ? s->timeout_ms : SHADOW_TIMEOUT_MS, on_shadow_timer, sh);
+}
+
+/* The router's mirror policies, each by its own fraction. */
+static void mirror_request(rt_stream *s, const rt_decision *d, uint32_t n)
+{
+    rt_dconn *dc = s->dc;
+    rt_worker *w = dc->w;
+    const char *body = NULL;
+    uint32_t bn = 0, need = 0;
+    if (s->req_body == RT_H1_BODY_CHUNKED) return;
+    if (s->req_body == RT_H1_BODY_LENGTH) {
+        if (s->req_left > SHADOW_BODY_MAX) return;
+        if (rt_buf_len(&dc->in) >= s->req_left) {
+            body = rt_buf_data(&dc->in);
+            bn = (uint32_t)s->req_left;
+        } else {
+            need = (uint32_t)s->req_left;       /* fed as it goes upstream */
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        rt_mirror m = rt_mirror_get(rt_wl_image(s->dc->wl), d, i);
+        if (m.cluster != IMG_NONE && roll(w, m.per_million)) shadow_start(s, m.cluster, body, bn, need);
+    }
+}
+
 /* ------------------------------------------------------------ stream end */
 
 static void s_log(rt_stream *s, uint64_t now)
@@ -2060,7 +2711,10 @@ static void s_finish(rt_stream *s)
     rt_ctr_inc(&dc->wl->rq_xx[cls < 6 ? cls : 0]);
     rt_ctr_dec(&dc->wl->rq_active);
     if (s->ucl_counted) {
-        if (!s->local && s->resp_started) rt_up_count_code(s->ucl, code);
+        if (!s->local && s->resp_started) {
+            rt_up_count_code(s->ucl, code);
+            rt_up_outlier(w, s->ucl, s->host, code);
+        }
         rt_ctr_inc(&s->ucl->rq_completed);
         rt_ctr_dec(&s->ucl->rq_active);
     }
@@ -2196,6 +2850,25 @@ static void on_dconn(rt_loop *l, int fd, void *ud, int mask)
     dc_kick(dc);
 }
 
+/* Start or continue the TLS handshake of a connected socket: 1 done, 0
+** waiting, -1 failed (err: Envoy's transport failure reason). */
+static int uc_handshake(rt_uconn *uc, char *err, size_t errlen)
+{
+    rt_ucluster *ucl = uc->ucl;
+    if (!uc->tls) {
+        if (!ucl->tls_ctx) {
+            snprintf(err, errlen, "TLS_error:|%s:TLS_error_end", ucl->tls_err ? ucl->tls_err : "no TLS context");
+            return -1;
+        }
+        const char *sni = uc->sni[0] ? uc->sni : ucl->sni;
+        if (!(uc->tls = rt_utls_new(ucl->tls_ctx, uc->fd, sni, uc->sni[0] ? strlen(uc->sni) : ucl->sni_len))) {
+            snprintf(err, errlen, "TLS_error:|cannot start a TLS session:TLS_error_end");
+            return -1;
+        }
+    }
+    return rt_utls_handshake(uc->tls, err, errlen);
+}
+
 static void on_uconn(rt_loop *l, int fd, void *ud, int mask)
 {
     (void)l;
@@ -2205,7 +2878,27 @@ static void on_uconn(rt_loop *l, int fd, void *ud, int mask)
     if (uc->state == U_CONNECTING) {
         char err[RT_ERR_LEN];
         rt_stream *s = uc->s;
-        if (rt_net_connect_result(fd, err) < 0) {
+        if (uc->tls || (uc->ucl && uc->ucl->tls && rt_net_connect_result(fd, err) == 0)) {
+            /* TLS origination: connected once the handshake is done, as Envoy */
+            int rc = uc_handshake(uc, err, sizeof err);
+            if (rc == 0) {
+                uc_interest(uc);
+                return;
+            }
+            if (rc < 0) {
+                if (uc->host) rt_ctr_inc(&uc->host->cx_connect_fail);
+                if (uc->ucl) rt_ctr_inc(&uc->ucl->cx_connect_fail);
+                uc_close(uc, false);
+                if (s) {
+                    size_t k = strnlen(err, sizeof s->ufail - 1);
+                    memcpy(s->ufail, err, k);
+                    s->ufail[k] = '\0';
+                    s_connect_failed(s, false);
+                    dc_kick(s->dc);
+                }
+                return;
+            }
+        } else if (rt_net_connect_result(fd, err) < 0) {
             int e = errno;
             if (uc->host) rt_ctr_inc(&uc->host->cx_connect_fail);
             if (uc->ucl) rt_ctr_inc(&uc->ucl->cx_connect_fail);
@@ -2231,9 +2924,10 @@ static void on_uconn(rt_loop *l, int fd, void *ud, int mask)
         return;
     }
     if (uc->state == U_IDLE) {
-        /* an idle connection speaks: it closed, or sent something unasked */
+        /* an idle connection speaks: it closed, or sent something unasked
+        ** (TLS: records without data, such as session tickets, are fine) */
         char b[64];
-        ssize_t n = recv(fd, b, sizeof b, MSG_DONTWAIT);
+        ssize_t n = uc->tls ? rt_utls_read(uc->tls, b, sizeof b) : recv(fd, b, sizeof b, MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         uc_close(uc, n == 0);
         return;
@@ -2265,6 +2959,8 @@ bool rt_proxy_init(rt_worker *w)
     rt_link_init(&ps->dconns);
     rt_link_init(&ps->uconns);
     rt_link_init(&ps->dns_wait);
+    rt_link_init(&ps->shadows);
+    rt_link_init(&ps->kicks);
     w->proxy = ps;
     return true;
 }
@@ -2287,10 +2983,33 @@ void rt_proxy_dns_ready(rt_worker *w)
     }
 }
 
+/* Requests waiting for a connection (S_PENDING), oldest first, while their
+** cluster has an idle connection or room for a new one. */
+static void serve_pending(rt_worker *w)
+{
+    rt_pstate *ps = PS(w);
+    rt_link l;
+    rt_link_take(&ps->kicks, &l);
+    while (!rt_link_empty(&l)) {
+        rt_ucluster *ucl = RT_CONTAINER(l.next, rt_ucluster, kick);
+        rt_link_del(&ucl->kick);
+        while (!rt_link_empty(&ucl->pending) && !w->stopping) {
+            if (ucl->cx_open >= ucl->max_connections && !rt_up_idle_host(ucl, NULL)) break;
+            rt_stream *s = RT_CONTAINER(ucl->pending.prev, rt_stream, wait);
+            rt_link_del(&s->wait);
+            s->state = S_ROUTE;
+            s_connect(s);
+            dc_kick(s->dc);
+            if (s->state == S_PENDING) break;
+        }
+    }
+}
+
 void rt_proxy_reap(rt_worker *w)
 {
     rt_pstate *ps = PS(w);
     if (!ps) return;
+    if (!rt_link_empty(&ps->kicks)) serve_pending(w);
     while (ps->reap_dconns) {
         rt_dconn *dc = ps->reap_dconns;
         ps->reap_dconns = dc->next_free;
@@ -2356,8 +3075,9 @@ void rt_proxy_forget(rt_worker *w, const rt_wgen *wg)
     if (!ps) return;
     for (rt_link *l = ps->uconns.next; l != &ps->uconns; l = l->next) {
         rt_uconn *uc = RT_CONTAINER(l, rt_uconn, all);
-        rt_ucluster *u = uc->ucl;
+        rt_ucluster *u = uc->ucl, *cb = uc->cb;
         if (u && u->idx < wg->nclusters && wg->clusters[u->idx] == u) uc->ucl = NULL;
+        if (cb && cb->idx < wg->nclusters && wg->clusters[cb->idx] == cb) uc->cb = NULL;
     }
 }
 
@@ -2367,6 +3087,7 @@ void rt_proxy_shutdown(rt_worker *w)
     if (!ps) return;
     while (ps->dconns.next != &ps->dconns) dc_close(RT_CONTAINER(ps->dconns.next, rt_dconn, all));
     while (ps->uconns.next != &ps->uconns) uc_close(RT_CONTAINER(ps->uconns.next, rt_uconn, all), false);
+    shadows_close_all(w);
     rt_proxy_reap(w);
     while (ps->free_dconns) {
         rt_dconn *dc = ps->free_dconns;

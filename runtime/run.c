@@ -411,7 +411,7 @@ static void gen_free(rt_server *srv, rt_gen *g)
         rt_wgen *wg = &g->wg[k];
         for (uint32_t i = 0; wg->wl && i < g->nls; i++)
             if (wg->wl[i].fd >= 0) close(wg->wl[i].fd);
-        rt_up_clusters_free(wg->clusters, wg->nclusters);   /* workers that never ran */
+        rt_up_clusters_free(&srv->workers[k], wg->clusters, wg->nclusters);   /* workers that never ran */
         free(wg->clusters);
         free(wg->wl);
         rt_metrics_free(wg->metrics);
@@ -485,7 +485,7 @@ static void wgen_release(rt_worker *w, rt_wgen *wg)
             break;
         }
     rt_proxy_forget(w, wg);
-    rt_up_clusters_free(wg->clusters, wg->nclusters);
+    rt_up_clusters_free(w, wg->clusters, wg->nclusters);
     if (atomic_fetch_sub(&wg->gen->refs, 1) == 1) rt_loop_notify(w->srv->mainloop, RT_MBIT_GC);
 }
 
@@ -647,7 +647,7 @@ static void *worker_main(void *arg)
     ** reaps; the current one's cluster states go now */
     while (w->old) wgen_release(w, w->old);
     rt_proxy_forget(w, w->cur);
-    rt_up_clusters_free(w->cur->clusters, w->cur->nclusters);
+    rt_up_clusters_free(w, w->cur->clusters, w->cur->nclusters);
     rt_reqlog_close(w, 2000);
     return NULL;
 }
@@ -662,6 +662,7 @@ static void worker_free(rt_worker *w)
     rt_bufpool_free(&w->pool);
     free(w->scratch);
     if (w->loop) rt_loop_free(w->loop);
+    w->loop = NULL;
     pthread_mutex_destroy(&w->lock);
 }
 

@@ -286,6 +286,17 @@ static bool cluster_used(rt_server *srv, uint32_t c)
     return false;
 }
 
+/* Envoy has outlier_detection.* stats only for clusters that detect. */
+static bool stat_applies(rt_server *srv, uint32_t c, const char *stat)
+{
+    if (strncmp(stat, "outlier_detection_", 18) != 0) return true;
+    for (uint32_t i = 0; i < srv->nworkers; i++) {
+        rt_ucluster *uc = rt_up_cluster_peek(&srv->workers[i], c);
+        if (uc) return uc->outlier;
+    }
+    return false;
+}
+
 #define CLUSTER_COUNTERS(X) \
     X(upstream_cx_active, cx_active) X(upstream_cx_connect_fail, cx_connect_fail) \
     X(upstream_cx_connect_timeout, cx_connect_timeout) X(upstream_cx_destroy_local, cx_destroy_local) \
@@ -294,7 +305,16 @@ static bool cluster_used(rt_server *srv, uint32_t c)
     X(upstream_cx_tx_bytes_total, cx_tx_bytes) X(upstream_rq_active, rq_active) \
     X(upstream_rq_completed, rq_completed) X(upstream_rq_retry, rq_retry) \
     X(upstream_rq_retry_limit_exceeded, rq_retry_limit_exceeded) X(upstream_rq_retry_success, rq_retry_success) \
-    X(upstream_rq_timeout, rq_timeout) X(upstream_rq_total, rq_total)
+    X(upstream_rq_timeout, rq_timeout) X(upstream_rq_total, rq_total) \
+    X(upstream_cx_overflow, cx_overflow) X(upstream_rq_pending_overflow, rq_pending_overflow) \
+    X(upstream_rq_pending_total, rq_pending_total) \
+    X(outlier_detection_ejections_active, od_ejections_active) \
+    X(outlier_detection_ejections_overflow, od_ejections_overflow) \
+    X(outlier_detection_ejections_enforced_total, od_ejections_enforced_total) \
+    X(outlier_detection_ejections_enforced_consecutive_5xx, od_enforced_5xx) \
+    X(outlier_detection_ejections_enforced_consecutive_gateway_failure, od_enforced_gateway) \
+    X(outlier_detection_ejections_detected_consecutive_5xx, od_detected_5xx) \
+    X(outlier_detection_ejections_detected_consecutive_gateway_failure, od_detected_gateway)
 
 static void codes_of(rt_server *srv, uint32_t c, uint32_t *codes, uint64_t *counts, int *n)
 {
@@ -324,7 +344,10 @@ static void collect(rt_server *srv, lines *L)
     for (uint32_t c = 0; c < nc; c++) {
         if (!cluster_used(srv, c)) continue;
         const char *name = cluster_name_of(srv, c);
-#define X(stat, field) add_line(L, csum(srv, c, offsetof(rt_ucluster, field)), "cluster.%s.%s", name, #stat);
+        /* Envoy's names: outlier_detection.ejections_active, not _ejections_active */
+#define X(stat, field) if (stat_applies(srv, c, #stat)) add_line(L, csum(srv, c, offsetof(rt_ucluster, field)), "cluster.%s.%s%s", name, \
+                                strncmp(#stat, "outlier_detection_", 18) ? "" : "outlier_detection.", \
+                                strncmp(#stat, "outlier_detection_", 18) ? #stat : #stat + 18);
         CLUSTER_COUNTERS(X)
 #undef X
         for (int k = 1; k <= 5; k++) {
@@ -464,7 +487,7 @@ void rt_stats_prometheus(rt_server *srv, rt_sbuf *out)
     for (size_t k = 0; k < sizeof cc / sizeof cc[0]; k++) {
         bool header = false;
         for (uint32_t c = 0; c < nc; c++) {
-            if (!cluster_used(srv, c)) continue;
+            if (!cluster_used(srv, c) || !stat_applies(srv, c, cc[k].stat)) continue;
             if (!header) {
                 bool gauge = strstr(cc[k].stat, "_active") != NULL;
                 rt_sbuf_printf(out, "# TYPE envoy_cluster_%s %s\n", cc[k].stat, gauge ? "gauge" : "counter");
@@ -490,6 +513,22 @@ void rt_stats_prometheus(rt_server *srv, rt_sbuf *out)
             rt_sbuf_printf(out, "envoy_cluster_upstream_rq{response_code=\"%u\",cluster_name=\"", codes[k]);
             prom_escape(out, cluster_name_of(srv, c));
             rt_sbuf_printf(out, "\"} %llu\n", (unsigned long long)counts[k]);
+        }
+        /* the same by class, as Istio's tag extraction gives upstream_rq_2xx */
+        for (int k = 1; k <= 5; k++) {
+            uint64_t v = 0;
+            for (uint32_t i = 0; i < srv->nworkers; i++) {
+                rt_ucluster *uc = rt_up_cluster_peek(&srv->workers[i], c);
+                if (uc) v += rt_ctr_get(&uc->rq_xx[k]);
+            }
+            if (!v) continue;
+            if (!header) {
+                rt_sbuf_printf(out, "# TYPE envoy_cluster_upstream_rq counter\n");
+                header = true;
+            }
+            rt_sbuf_printf(out, "envoy_cluster_upstream_rq{response_code_class=\"%dxx\",cluster_name=\"", k);
+            prom_escape(out, cluster_name_of(srv, c));
+            rt_sbuf_printf(out, "\"} %llu\n", (unsigned long long)v);
         }
     }
     static const struct { const char *stat; size_t off; bool gauge; } lc[] = {

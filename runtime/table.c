@@ -1159,6 +1159,7 @@ void rt_cluster_get(const rt_image *img, uint32_t cluster, rt_cluster_info *out)
     out->nendpoints = (s->flags & IMG_CLUSTER_SELF_ENDPOINT) ? 1 : s->endpoints.count;
     rt_str empty = { "", 0 };
     out->sni = out->ca_certificates = out->client_certificate = out->private_key = out->credential = empty;
+    out->hash_name = out->cookie_path = empty;
     if (s->policy == IMG_NONE) return;
     const img_cpolicy *p = SEC(img, CPOLICIES, img_cpolicy) + s->policy;
     out->lb = p->lb;
@@ -1191,6 +1192,15 @@ void rt_cluster_get(const rt_image *img, uint32_t cluster, rt_cluster_info *out)
     out->credential = rt_string(img, p->credential);
     out->insecure_skip_verify = p->flags & IMG_TLS_INSECURE;
     out->nsans = p->sans.count;
+    if (p->hash != IMG_NONE) {
+        const img_chash *h = SEC(img, CHASHES, img_chash) + p->hash;
+        out->hash_kind = h->kind;
+        out->hash_name = rt_string(img, h->name);
+        out->cookie_path = rt_string(img, h->cookie_path);
+        out->cookie_ttl_ms = h->cookie_ttl_ms;
+        out->cookie_ttl_set = h->flags & IMG_CHASH_TTL;
+        out->ring_size = h->ring_size;
+    }
 }
 
 /* three-way order of clusters: host, port, subset (as the image sorts them) */

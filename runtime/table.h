@@ -293,6 +293,11 @@ typedef struct rt_cluster_info {
     rt_str sni, ca_certificates, client_certificate, private_key, credential;
     bool insecure_skip_verify;
     uint32_t nsans;
+    /* consistentHash (RING_HASH, MAGLEV); hash_kind IMG_HASH_NONE: no key */
+    uint32_t hash_kind;
+    rt_str hash_name, cookie_path;
+    uint32_t cookie_ttl_ms, ring_size;
+    bool cookie_ttl_set;        /* generate a missing cookie (Set-Cookie) */
 } rt_cluster_info;
 
 typedef struct rt_endpoint_info {

@@ -279,6 +279,7 @@ static void on_timer(rt_loop *l, rt_timer *tm, void *ud)
     case T_CONNECTING:
         if (t->ucl) rt_ctr_inc(&t->ucl->cx_connect_timeout);
         if (t->host) rt_ctr_inc(&t->host->cx_connect_fail);
+        rt_up_outlier(t->w, t->ucl, t->host, 504);      /* outlier detection: a timeout */
         snprintf(t->ufail, sizeof t->ufail, "connection_timeout");
         t_refuse(t, RT_FL(UF), NULL);
         return;
@@ -371,6 +372,12 @@ static void t_connect_in(rt_tconn *t)
     rt_link_del(&t->wait);
     t->state = T_CONNECTING;
     rt_host *h = rt_up_pick(w, ucl, NULL);
+    if (!h) {
+        /* every host ejected by outlier detection */
+        rt_ctr_inc(&ucl->cx_none_healthy);
+        t_refuse(t, RT_FL(UH), NULL);
+        return;
+    }
     t->host = h;
     rt_host_ref(h);
     rt_ctr_inc(&h->cx_total);
@@ -380,9 +387,11 @@ static void t_connect_in(rt_tconn *t)
     rt_host_addr(h, &ha);
     int fd = rt_net_connect(&ha, NULL, err);
     if (fd < 0) {
+        int e = errno;
         rt_ctr_inc(&h->cx_connect_fail);
         rt_ctr_inc(&ucl->cx_connect_fail);
-        snprintf(t->ufail, sizeof t->ufail, "immediate_connect_error:_%s", strerror(errno));
+        rt_up_outlier(w, ucl, h, 503);                  /* outlier detection: a connect failure */
+        snprintf(t->ufail, sizeof t->ufail, "immediate_connect_error:_%s", strerror(e));
         for (char *p = t->ufail; *p; p++)
             if (*p == ' ') *p = '_';
         t_refuse(t, RT_FL(UF), NULL);
@@ -549,6 +558,7 @@ static void on_upstream(rt_loop *l, int fd, void *ud, int mask)
         if (e) {
             if (t->host) rt_ctr_inc(&t->host->cx_connect_fail);
             if (t->ucl) rt_ctr_inc(&t->ucl->cx_connect_fail);
+            rt_up_outlier(w, t->ucl, t->host, 503);
             snprintf(t->ufail, sizeof t->ufail, "delayed_connect_error:_%s", strerror(e));
             for (char *p = t->ufail; *p; p++)
                 if (*p == ' ') *p = '_';
@@ -557,6 +567,7 @@ static void on_upstream(rt_loop *l, int fd, void *ud, int mask)
         }
         rt_net_nodelay(fd, true, NULL);
         t->connected = true;
+        rt_up_outlier(w, t->ucl, t->host, 200);         /* a connection is a TCP success */
         rt_ctr_inc(&t->ucl->cx_active);
         rt_ctr_inc(&t->host->cx_active);
         rt_wgen *prev = rt_worker_use(w, t->wl->wg);

@@ -78,7 +78,7 @@ check "atomic: a good build replaces the image" '! cmp -s "$T/out/routes.img" "$
 
 # --- meshrt verify
 out=$("$MESHRT" verify "$T/out/routes.img"); rc=$?
-check "verify: a good image exits 0 with a summary" '[ "$rc" -eq 0 ] && grep -q ": ok: route image format 2.0, [0-9]* bytes, build [0-9a-f]\{32\}" <<<"$out"'
+check "verify: a good image exits 0 with a summary" '[ "$rc" -eq 0 ] && grep -q ": ok: route image format 2.1, [0-9]* bytes, build [0-9a-f]\{32\}" <<<"$out"'
 head -c 1000 "$T/out/routes.img" > "$T/cut.img"
 out=$("$MESHRT" verify "$T/cut.img" 2>&1); rc=$?
 check "verify: a truncated image exits 1 naming the offset" '[ "$rc" -eq 1 ] && grep -q "bad route image: at offset 24: truncated image" <<<"$out"'

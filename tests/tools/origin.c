@@ -24,7 +24,12 @@
 **   /hang            never answer (until the client goes)
 **   /delay/MS        answer "ok" after MS milliseconds
 **   /close           answer with Connection: close, then close
+**   /flaky/K/CODE    status CODE while the request's x-envoy-attempt-count
+**                    is below K, then 200 "attempt N" (retry tests)
+**   /slowfirst/K/MS  as /flaky, but the early attempts answer after MS ms
 **   anything else    200 "ok\n"
+** --log PATH appends one line per request: "METHOD TARGET HOST BODYBYTES"
+** (mirror tests read it).
 ** Every response carries x-origin-port (this server's port), x-origin-conn
 ** (a connection number) and x-origin-req (the request's number on that
 ** connection).
@@ -54,6 +59,8 @@ static const char teapot[] =
 
 static atomic_uint conn_seq;
 static int my_port;
+static FILE *req_log;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct conn {
     int fd;
@@ -230,6 +237,22 @@ static void *serve(void *arg)
             if (write_all(c->fd, cont, strlen(cont)) < 0) goto next_fail;
         }
         if (!read_body(c, head, hlen, &s)) goto next_fail;
+        if (req_log) {
+            size_t hl = 0;
+            const char *hv = find_header(head, hlen, "host", &hl);
+            char target[4096];
+            sscanf(head, "%*15s %4095s", target);
+            pthread_mutex_lock(&log_lock);
+            fprintf(req_log, "%s %s %.*s %llu\n", method, target, (int)hl, hv ? hv : "-", s.n);
+            fflush(req_log);
+            pthread_mutex_unlock(&log_lock);
+        }
+        unsigned attempt = 1;
+        {
+            size_t al = 0;
+            const char *av = find_header(head, hlen, "x-envoy-attempt-count", &al);
+            if (av) attempt = (unsigned)atoi(av);
+        }
         if (!strncmp(path, "/status/", 8)) {
             int st = atoi(path + 8);
             if (st == 418)
@@ -298,6 +321,22 @@ static void *serve(void *arg)
             struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
             nanosleep(&ts, NULL);
             rc = respond(c, req, 200, NULL, "ok\n", 3, want_close);
+        } else if (!strncmp(path, "/flaky/", 7) || !strncmp(path, "/slowfirst/", 11)) {
+            int slow = path[1] == 's';
+            char *e;
+            unsigned k = (unsigned)strtoul(path + (slow ? 11 : 7), &e, 10);
+            long v = *e == '/' ? atol(e + 1) : 0;
+            char b[64];
+            int bn = snprintf(b, sizeof b, "attempt %u\n", attempt);
+            if (attempt < k && !slow) {
+                rc = respond(c, req, v < 100 || v > 599 ? 500 : (int)v, NULL, b, (size_t)bn, want_close);
+            } else {
+                if (attempt < k) {
+                    struct timespec ts = { v / 1000, (v % 1000) * 1000000L };
+                    nanosleep(&ts, NULL);
+                }
+                rc = respond(c, req, 200, NULL, b, (size_t)bn, want_close);
+            }
         } else if (!strcmp(path, "/close")) {
             respond(c, req, 200, NULL, "bye\n", 4, 1);
             free(head);
@@ -325,8 +364,14 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--listen") && i + 1 < argc) listen_s = argv[++i];
         else if (!strcmp(argv[i], "--port-file") && i + 1 < argc) port_file = argv[++i];
         else if (!strcmp(argv[i], "--echo")) echo_mode = 1;
+        else if (!strcmp(argv[i], "--log") && i + 1 < argc) {
+            if (!(req_log = fopen(argv[++i], "a"))) {
+                fprintf(stderr, "origin: cannot open %s\n", argv[i]);
+                return 2;
+            }
+        }
         else {
-            fprintf(stderr, "usage: origin [--listen ADDR:PORT] [--port-file PATH] [--echo]\n");
+            fprintf(stderr, "usage: origin [--listen ADDR:PORT] [--port-file PATH] [--echo] [--log PATH]\n");
             return 2;
         }
     }

@@ -402,11 +402,13 @@ int main(void)
         uint8_t *c = malloc(n);
         memcpy(c, seed, n);
         c[10] = 3;
+        c[12] = 0;
         fix(c, n);
         ok(!open_copy(c, n, err, sizeof err, &keep) && strstr(err, "format version 3.0, this program reads 2.x"),
            "a newer major version is refused by name: %s", err);
         memcpy(c, seed, n);
         c[10] = 1;
+        c[12] = 0;
         fix(c, n);
         ok(!open_copy(c, n, err, sizeof err, &keep) && strstr(err, "format version 1.0, this program reads 2.x: rebuild the image"),
            "a version 1 image is refused by name: %s", err);
