@@ -51,6 +51,8 @@ DEB_PKGS  := gcc g++ make pkg-config libyaml-dev libjansson-dev \
              libcurl4-openssl-dev libre2-dev libc-ares-dev libxxhash-dev \
              libssl-dev curl openssl ca-certificates
 DEB_BENCH := wrk haproxy nginx-light hyperfine
+# the hot-reload test drives load through meshrt with wrk
+DEB_PKGS  += wrk
 
 # Sources: every compiler/*.c but main.c forms libmeshc; the runtime
 # modules both tools share (the image format, lookups, regex shim) form

@@ -13,7 +13,13 @@
 # ratios to HAProxy the issue sets targets for.
 # Each measurement is repeated REPS times with the proxies interleaved and
 # the median is reported (the machine may be shared).
-# Knobs: NS="1 100 10000" DUR=10 (seconds per wrk run) CONNS=64 REPS=3.
+# Then the route-actions case (ACTIONS=1): one route with a request header
+# set, a prefix rewrite (/api/ -> /) and a 90/10 weighted split over two
+# upstreams, against HAProxy's equivalent (set-header, replace-path, one
+# backend with server weights 90 and 10): requests/s, p99, CPU us/request,
+# and the split seen over 1000 requests.
+# Knobs: NS="1 100 10000" (NS= skips the host-count runs) DUR=10 (seconds
+# per wrk run) CONNS=64 REPS=3 ACTIONS=1.
 # Benchmarks measure; they never fail because the machine is slow.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -22,7 +28,8 @@ MESHC=${MESHC:-$PWD/$BUILD/meshc}
 MESHRT=${MESHRT:-$PWD/$BUILD/meshrt}
 TOOLS=${TOOLS:-$PWD/$BUILD/tests}
 BENCH=${BENCH:-$PWD/$BUILD/bench}
-NS=${NS:-"1 100 10000"}
+NS=${NS-"1 100 10000"}
+ACTIONS=${ACTIONS:-1}
 DUR=${DUR:-10}
 CONNS=${CONNS:-64}
 TLS_CONNS=${TLS_CONNS:-20000}
@@ -73,8 +80,11 @@ taskset -c "$CPU1" "$TOOLS/origin" --port-file "$T/up.port" > /dev/null 2>&1 &
 PIDS+=($!)
 taskset -c "$CPU1" "$BENCH/tcpbench" serve --port-file "$T/tls.port" > /dev/null 2>&1 &
 PIDS+=($!)
-wait_file "$T/up.port" && wait_file "$T/tls.port" || { echo "bench_proxy: upstreams did not start"; exit 0; }
+taskset -c "$CPU1" "$TOOLS/origin" --port-file "$T/up2.port" > /dev/null 2>&1 &
+PIDS+=($!)
+wait_file "$T/up.port" && wait_file "$T/up2.port" && wait_file "$T/tls.port" || { echo "bench_proxy: upstreams did not start"; exit 0; }
 UP=$(cat "$T/up.port")
+UP2=$(cat "$T/up2.port")
 TLSUP=$(cat "$T/tls.port")
 
 # ---- configurations for N hosts
@@ -91,12 +101,10 @@ end
 EOF
 }
 
-write_haproxy() {
-    local n=$1 hp=$2 tp=$3
-    : > "$T/hosts.map"
-    for ((i = 0; i < n; i++)); do printf 'svc%05d.example.com up\n' "$i"; done > "$T/hosts.map"
-    sed 's/ up$/ tlsup/' "$T/hosts.map" > "$T/sni.map"
-    cat > "$T/haproxy.cfg" <<EOF
+# HAProxy's global and defaults sections: one thread pinned to CPU0,
+# keep-alive both sides
+haproxy_head() {
+    cat <<EOF
 global
     nbthread 1
     cpu-map 1/1 $CPU0
@@ -108,6 +116,15 @@ defaults
     timeout server 60s
     option http-keep-alive
     http-reuse always
+EOF
+}
+
+write_haproxy() {
+    local n=$1 hp=$2 tp=$3
+    : > "$T/hosts.map"
+    for ((i = 0; i < n; i++)); do printf 'svc%05d.example.com up\n' "$i"; done > "$T/hosts.map"
+    sed 's/ up$/ tlsup/' "$T/hosts.map" > "$T/sni.map"
+    { haproxy_head; cat; } > "$T/haproxy.cfg" <<EOF
 frontend http
     bind 127.0.0.1:$hp
     use_backend %[req.hdr(host),lower,map($T/hosts.map,notfound)]
@@ -223,10 +240,11 @@ run_tls() {
     BULK_CPU=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')
 }
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "-" }'; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
 to_us() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v + 0; else if (v ~ /ms$/) print v * 1000; else if (v ~ /s$/) print v * 1e6; else print v }'; }
 
-printf '%-8s %6s %9s %8s %8s %9s %8s %8s %9s %9s %8s\n' proxy hosts "req/s" p50_us p99_us "cpu_us/rq" rss_kb ready_ms "tls_cx/s" "cpu_us/cx" "bulk_MB/s"
+[ -n "$NS" ] && printf '%-8s %6s %9s %8s %8s %9s %8s %8s %9s %9s %8s\n' proxy hosts "req/s" p50_us p99_us "cpu_us/rq" rss_kb ready_ms "tls_cx/s" "cpu_us/cx" "bulk_MB/s"
 declare -A R
 for N in $NS; do
     cfg=bench/out/seed-$N.yaml
@@ -265,8 +283,7 @@ for N in $NS; do
 done
 
 # ratios to HAProxy: the issue's targets
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "-" }'; }
-if printf '%s\n' "${PEERS[@]}" | grep -qx haproxy; then
+if [ -n "$NS" ] && printf '%s\n' "${PEERS[@]}" | grep -qx haproxy; then
     echo
     echo "meshrt / haproxy (targets: cpu/req <= 0.80x, p99 <= 1.00x, rss <= 1.00x at 10000, ready < 1.00x, tls cpu/cx <= 1.00x, bulk >= 1.00x)"
     printf '%6s %9s %9s %9s %9s %10s %9s\n' hosts "cpu/req" p99 rss ready "tls cpu/cx" bulk
@@ -279,4 +296,115 @@ if printf '%s\n' "${PEERS[@]}" | grep -qx haproxy; then
             "$(ratio "${R[meshrt,$N,cx]:-}" "${R[haproxy,$N,cx]:-}")" \
             "$(ratio "${R[meshrt,$N,mbps]:-}" "${R[haproxy,$N,mbps]:-}")"
     done
+fi
+
+# ---- route actions: header set + prefix rewrite + 90/10 split
+[ "$ACTIONS" = 1 ] || exit 0
+cat > "$T/act.yaml" <<EOF
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: istio-system }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - port: { number: 80, name: http, protocol: HTTP }
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: up, namespace: default }
+spec:
+  hosts: [up-a.bench, up-b.bench]
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  resolution: DNS
+  location: MESH_EXTERNAL
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: act, namespace: default }
+spec:
+  hosts: [act.example.com]
+  gateways: [istio-system/gw]
+  http:
+  - match: [{ uri: { prefix: /api/ } }]
+    rewrite: { uri: / }
+    headers: { request: { set: { x-bench: "1" } } }
+    route:
+    - destination: { host: up-a.bench }
+      weight: 90
+    - destination: { host: up-b.bench }
+      weight: 10
+EOF
+"$MESHC" build -o "$T/act.img" "$T/act.yaml" > "$T/act.build" 2>&1 || { echo "bench_proxy: meshc build of the actions case failed"; cat "$T/act.build"; exit 0; }
+AP=$(freeport)
+{ haproxy_head; cat; } > "$T/haproxy-act.cfg" <<EOF
+frontend act
+    bind 127.0.0.1:$AP
+    acl h hdr(host) -i act.example.com
+    acl api path_beg /api/
+    # the match is decided once, before the rewrite changes the path
+    http-request set-var(txn.act) bool(true) if h api
+    http-request set-header x-bench 1 if { var(txn.act) -m bool }
+    http-request replace-path ^/api/(.*) /\1 if { var(txn.act) -m bool }
+    use_backend act if { var(txn.act) -m bool }
+    default_backend notfound
+backend notfound
+    http-request return status 404
+backend act
+    balance roundrobin
+    server a 127.0.0.1:$UP weight 90
+    server b 127.0.0.1:$UP2 weight 10
+EOF
+start_act() {
+    case $1 in
+    meshrt)
+        taskset -c "$CPU0" "$MESHRT" run "$T/act.img" --workers 1 --admin none --listen "80=127.0.0.1:$AP" \
+            --resolve "up-a.bench:80=127.0.0.1:$UP" --resolve "up-b.bench:80=127.0.0.1:$UP2" 2> "$T/meshrt-act.err" &
+        ;;
+    haproxy) haproxy -f "$T/haproxy-act.cfg" -db > "$T/haproxy-act.err" 2>&1 & ;;
+    esac
+    PID=$!
+    MEAS=$PID
+    PIDS+=("$PID")
+    taskset -c "$CPU1" "$BENCH/tcpbench" probe "127.0.0.1:$AP" act.example.com > /dev/null
+}
+# what the upstream sees, and the split over 1000 requests (by x-origin-port)
+act_check() {
+    local head a=0 b=0 port i
+    head=$(curl -s --max-time 5 "http://127.0.0.1:$AP/api/headers" -H 'Host: act.example.com' | tr -d '\r')
+    grep -q '^GET /headers ' <<<"$head" || echo "bench_proxy: $1 did not rewrite /api/ to /"
+    grep -qi '^x-bench: 1$' <<<"$head" || echo "bench_proxy: $1 did not set x-bench"
+    for i in $(seq 1 1000); do
+        printf 'url = "http://127.0.0.1:%s/api/x"\nheader = "Host: act.example.com"\noutput = /dev/null\nwrite-out = "%%header{x-origin-port}\\n"\n' "$AP"
+    done > "$T/curl.cfg"
+    while read -r port; do
+        if [ "$port" = "$UP" ]; then a=$((a + 1)); elif [ "$port" = "$UP2" ]; then b=$((b + 1)); fi
+    done < <(curl -s --max-time 60 -K "$T/curl.cfg")
+    SPLIT="$a/$b"
+}
+ACTP=()
+command -v haproxy > /dev/null && ACTP+=(haproxy)
+declare -A A
+printf 'request = function() return wrk.format("GET", "/api/item", { ["Host"] = "act.example.com" }) end\n' > "$T/rot.lua"
+for rep in $(seq 1 "$REPS"); do
+    for proxy in meshrt "${ACTP[@]}"; do
+        start_act "$proxy"
+        if [ "$rep" = 1 ]; then act_check "$proxy"; A[$proxy,split]=$SPLIT; fi
+        run_http "$AP"
+        stop_proxy
+        A[$proxy,rps]+=" $RPS"
+        A[$proxy,p99]+=" $(to_us "$P99")"
+        A[$proxy,cpu]+=" $CPU_US"
+        [ -n "${NON2XX:-}" ] && echo "bench_proxy: actions, $proxy: $NON2XX responses were not 2xx"
+    done
+done
+echo
+echo "route actions: request header set + prefix rewrite + 90/10 weighted split ($CONNS connections)"
+printf '%-8s %9s %8s %9s %12s\n' proxy "req/s" p99_us "cpu_us/rq" "split/1000"
+for proxy in meshrt "${ACTP[@]}"; do
+    for m in rps p99 cpu; do A[$proxy,$m]=$(median <<<"${A[$proxy,$m]}"); done
+    printf '%-8s %9s %8s %9s %12s\n' "$proxy" "${A[$proxy,rps]}" "${A[$proxy,p99]}" "${A[$proxy,cpu]}" "${A[$proxy,split]}"
+done
+if [ "${#ACTP[@]}" -gt 0 ]; then
+    echo "meshrt / haproxy: req/s $(ratio "${A[meshrt,rps]}" "${A[haproxy,rps]}") (target >= 1.00x), cpu/req $(ratio "${A[meshrt,cpu]}" "${A[haproxy,cpu]}"), p99 $(ratio "${A[meshrt,p99]}" "${A[haproxy,p99]}")"
 fi

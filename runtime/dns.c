@@ -36,6 +36,7 @@ struct rt_dns {
     ares_channel ch;
     bool ch_ok;
     rt_timer tmo;
+    pthread_mutex_t tab_mu;     /* slots: names are added at a reload while workers look up */
     rt_dnsname **slots;
     uint32_t nslots;
     rt_dnsname **all;
@@ -267,6 +268,7 @@ rt_dns *rt_dns_new(rt_loop *l, const char *servers, uint32_t refresh_ms, char er
         }
     }
     rt_timer_init(&d->tmo, on_timeout, d);
+    pthread_mutex_init(&d->tab_mu, NULL);
     return d;
 }
 
@@ -290,17 +292,41 @@ static void grow_slots(rt_dns *d)
     d->nslots = ns;
 }
 
-rt_dnsname *rt_dns_find(const rt_dns *d, const char *name, size_t n)
+static rt_dnsname *find_locked(const rt_dns *d, const char *name, size_t n)
 {
-    if (!d) return NULL;
     for (rt_dnsname *e = d->slots[hash_name(name, n) & (d->nslots - 1)]; e; e = e->next)
         if (e->len == n && strncasecmp(e->name, name, n) == 0) return e;
     return NULL;
 }
 
+rt_dnsname *rt_dns_find(const rt_dns *d, const char *name, size_t n)
+{
+    if (!d) return NULL;
+    pthread_mutex_t *mu = (pthread_mutex_t *)(uintptr_t)&d->tab_mu;
+    pthread_mutex_lock(mu);
+    rt_dnsname *e = find_locked(d, name, n);
+    pthread_mutex_unlock(mu);
+    return e;
+}
+
+static rt_dnsname *add_locked(rt_dns *d, const char *name, size_t n);
+
 rt_dnsname *rt_dns_add(rt_dns *d, const char *name, size_t n)
 {
-    rt_dnsname *e = rt_dns_find(d, name, n);
+    pthread_mutex_lock(&d->tab_mu);
+    rt_dnsname *e = add_locked(d, name, n);
+    pthread_mutex_unlock(&d->tab_mu);
+    if (e && d->started && !e->in_flight && !rt_timer_active(&e->refresh) && !rt_dns_version(e)) {
+        /* added by a reload: resolve it now */
+        enqueue(e);
+        pump(d);
+    }
+    return e;
+}
+
+static rt_dnsname *add_locked(rt_dns *d, const char *name, size_t n)
+{
+    rt_dnsname *e = find_locked(d, name, n);
     if (e) return e;
     if (d->n == d->cap) {
         uint32_t cap = d->cap ? d->cap * 2 : 64;
@@ -382,5 +408,6 @@ void rt_dns_free(rt_dns *d)
     }
     free(d->all);
     free(d->slots);
+    pthread_mutex_destroy(&d->tab_mu);
     free(d);
 }

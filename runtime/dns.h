@@ -2,9 +2,10 @@
 ** dns.h -- the DNS names of the image's endpoints, resolved
 ** asynchronously in the main thread's loop with c-ares and kept fresh.
 **
-** Every name is registered before the workers start (rt_dns_add) and the
-** name table is read-only from then on, so any thread may look a name up
-** (rt_dns_find). An answer replaces the addresses of a name under the
+** Names are registered before the workers start (rt_dns_add) and by a
+** reload; the table is guarded by a mutex, so any thread may look a name
+** up (rt_dns_find, when a cluster is built: off the per-request path).
+** Names are never removed (a reload that drops one keeps refreshing it). An answer replaces the addresses of a name under the
 ** name's mutex and bumps its version; workers compare versions on the hot
 ** path (one relaxed load) and copy the addresses only when it changed.
 **
@@ -33,7 +34,8 @@ typedef struct rt_dnsname rt_dnsname;
 rt_dns *rt_dns_new(rt_loop *l, const char *servers, uint32_t refresh_ms, char err[RT_ERR_LEN]);
 void rt_dns_free(rt_dns *d);
 
-/* Before rt_dns_start: the entry for name (created once, lowercase). */
+/* Main thread: the entry for name (created once, lowercase); a name
+** added after rt_dns_start (a reload) is resolved right away. */
 rt_dnsname *rt_dns_add(rt_dns *d, const char *name, size_t n);
 /* Any thread after start: the entry, or NULL if never added. */
 rt_dnsname *rt_dns_find(const rt_dns *d, const char *name, size_t n);

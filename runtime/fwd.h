@@ -16,6 +16,24 @@
 **     - rt_loop_notify() bits (RT_WBIT_*) sent by the main thread.
 **   The image is read-only and shared.
 **
+** Generations (hot reload)
+**   Everything that comes from one image is a generation (rt_gen): the
+**   image, the view, its listeners, and per worker an rt_wgen (listener
+**   sockets and counters, cluster states, Istio metrics). The main thread
+**   builds a generation, publishes it and notifies the workers; each
+**   worker switches to it in its own loop. A connection belongs for its
+**   whole life to the generation of the listener that accepted it (its
+**   wl->wg): its requests are routed with that image, to those clusters,
+**   and counted there, so in-flight work never sees a half-swapped state.
+**   A worker releases an old generation when its last connection on it is
+**   gone (the worker frees its cluster states: hosts are worker-only);
+**   the main thread unmaps the image when every worker has released it.
+**   srv->img, view, ls, nls mirror the current generation for the main
+**   thread (admin); workers read w->gen.
+**   rt_up_* and rt_metrics_* work on the worker's context (w->gen,
+**   w->clusters, w->metrics); code acting for a connection of another
+**   generation switches with rt_worker_use() around the call.
+**
 ** This header must not include table.h or accesslog.h: both define a type
 ** named rt_str (differently), so a file can include only one of them.
 ** proxy.c, tcp.c, upstream.c, admin.c and run.c use table.h; reqlog.c is
@@ -46,6 +64,8 @@ struct rt_pool;
 struct rt_mtable;
 struct rt_pstate;
 struct rt_tstate;
+struct rt_gen;
+struct rt_wgen;
 
 /* ------------------------------------------------------------ counters
 ** Single writer (the worker that owns it), any reader: relaxed atomics
@@ -175,6 +195,9 @@ typedef struct rt_opts {
     uint32_t client_hello_timeout_ms;       /* 15 s */
     uint32_t idle_timeout_ms;               /* 1 h, downstream and upstream HTTP, TCP */
     uint32_t dns_refresh_ms;                /* 60 s when the answer has no TTL */
+    uint32_t drain_timeout_ms;              /* SIGTERM and reload drain, 5 s */
+    const char *user;                       /* --user: drop to it after binding */
+    bool watch;                             /* --watch: reload when the image file changes */
 } rt_opts;
 
 /* ------------------------------------------------------------ listeners */
@@ -186,6 +209,7 @@ typedef struct rt_lspec {
     uint32_t kind;                      /* IMG_LISTENER_* */
     const struct img_listener *il;
     const struct img_chain *chain;      /* HTTP and TCP listeners: their only chain */
+    rt_addr want;                       /* where it is to be bound (port 0: any) */
     rt_addr addr;                       /* where it is bound */
     char addr_str[RT_ADDR_STRLEN];
     bool any;                           /* bound to a wildcard address: ask the socket */
@@ -197,12 +221,41 @@ typedef struct rt_worker rt_worker;
 typedef struct rt_wlisten {
     rt_worker *w;
     const rt_lspec *ls;
-    int fd;
+    struct rt_wgen *wg;                 /* the generation it belongs to */
+    int fd;                             /* -1: none, or handed on to the next generation */
     rt_ctr cx_total, cx_active;         /* downstream connections */
     rt_ctr rq_total, rq_xx[6];          /* HTTP requests, by class 1xx..5xx ([0]: none) */
     rt_ctr rq_active;
     rt_ctr no_chain;                    /* connections closed for want of a filter chain */
 } rt_wlisten;
+
+/* ------------------------------------------------------------ generations */
+
+/* One worker's state of a generation (that worker's thread only, except
+** what the admin reads of the current generation: counters, published
+** cluster states). */
+typedef struct rt_wgen {
+    struct rt_gen *gen;
+    rt_wlisten *wl;                     /* one per gen->ls */
+    struct rt_ucluster **clusters;      /* by CLUSTERS index, built on first use */
+    uint32_t nclusters;
+    struct rt_mtable *metrics;          /* Istio metrics (stats.c) */
+    uint32_t users;                     /* connections on it (worker thread) */
+    uint64_t retired_ms;                /* worker clock when it stopped being current */
+    bool retired, released;
+    struct rt_wgen *next_old;           /* the worker's retired generations */
+} rt_wgen;
+
+typedef struct rt_gen {
+    uint32_t id;                        /* 1, 2, ... in load order */
+    struct rt_image *img;
+    const struct img_view *view;
+    rt_lspec *ls; uint32_t nls;
+    rt_wgen *wg;                        /* [nworkers] */
+    _Atomic uint32_t refs;              /* workers not done with it, + 1 while current */
+    struct rt_gen *next;                /* main thread: retired generations */
+    struct rt_gen *succ;                /* the one loaded after it (set before that is published) */
+} rt_gen;
 
 /* ------------------------------------------------------------ server */
 
@@ -222,11 +275,23 @@ typedef struct rt_server {
     int64_t start_real_ns;
     uint64_t start_mono_ms;
     char cmdline[512];
+    rt_gen *gen;                        /* current generation (main thread) */
+    _Atomic(rt_gen *) gen_pub;          /* the one workers switch to */
+    rt_gen *retired;                    /* older ones still in use (main thread) */
+    uint32_t ngen;
+    atomic_bool draining;               /* SIGTERM: listeners closed, finishing */
+    _Atomic uint32_t workers_done;      /* workers whose drain is over */
+    rt_loop *mainloop;
 } rt_server;
 
 /* Bits rt_loop_notify() sends to workers. */
-#define RT_WBIT_STOP 1u
-#define RT_WBIT_DNS  2u
+#define RT_WBIT_STOP   1u
+#define RT_WBIT_DNS    2u
+#define RT_WBIT_RELOAD 4u               /* switch to srv->gen_pub */
+#define RT_WBIT_DRAIN  8u               /* close the listeners, finish, stop */
+/* Bits workers send to the main loop. */
+#define RT_MBIT_GC     1u               /* a generation may have no users left */
+#define RT_MBIT_DONE   2u               /* a worker finished draining */
 
 struct rt_worker {
     uint32_t id;
@@ -235,16 +300,21 @@ struct rt_worker {
     pthread_t thread;
     rt_rng rng;
     struct rt_logw *logw;               /* NULL: no access log */
-    rt_wlisten *wl;                     /* one per rt_lspec */
     rt_bufpool pool;
     pthread_mutex_t lock;               /* structure the admin thread reads (see top) */
     /* upstream state, created on first use (upstream.c) */
-    struct rt_ucluster **clusters;      /* by CLUSTERS index */
+    struct rt_ucluster **clusters;      /* context: w->wg's (see Generations) */
     uint32_t nclusters;
     struct rt_pool **pools;             /* idle HTTP connections by (address, policy) */
     uint32_t npools_slots, npools;
-    /* Istio metrics (stats.c) */
+    /* Istio metrics (stats.c): context, w->wg's */
     struct rt_mtable *metrics;
+    /* generations: the context in use, the current one, retired ones */
+    rt_gen *gen;
+    rt_wgen *wg, *cur;
+    rt_wgen *old;
+    rt_timer drain_timer;
+    bool drained;
     /* module state: connections, free lists, requests waiting for DNS */
     struct rt_pstate *proxy;            /* proxy.c */
     struct rt_tstate *tcp;              /* tcp.c */
@@ -257,6 +327,31 @@ struct rt_worker {
     int64_t date_sec;
     bool stopping;
 };
+
+/* Make wg the worker's context (w->gen, w->clusters, w->metrics, which
+** rt_up_* and rt_metrics_* use) and return the previous one, to restore. */
+static inline rt_wgen *rt_worker_use(rt_worker *w, rt_wgen *wg)
+{
+    rt_wgen *prev = w->wg;
+    w->wg = wg;
+    w->gen = wg->gen;
+    w->clusters = wg->clusters;
+    w->nclusters = wg->nclusters;
+    w->metrics = wg->metrics;
+    return prev;
+}
+/* The image a connection of listener wl routes with. */
+static inline const struct rt_image *rt_wl_image(const rt_wlisten *wl) { return wl->wg->gen->img; }
+/* A connection starts and ends on its listener's generation (run.c):
+** the generation stays mapped while it has users. */
+void rt_wgen_hold(rt_wgen *wg);
+void rt_wgen_drop(rt_worker *w, rt_wgen *wg);
+/* Whether a connection of that generation should close after the
+** current response (an older generation, or the server is draining). */
+static inline bool rt_wgen_draining(const rt_worker *w, const rt_wgen *wg)
+{
+    return wg != w->cur || atomic_load_explicit(&w->srv->draining, memory_order_relaxed);
+}
 
 /* The current "date:" value (IMF-fixdate), refreshed once a second. */
 const char *rt_worker_date(rt_worker *w);
@@ -279,5 +374,13 @@ void rt_tcp_accept(rt_loop *l, int fd, void *ud, int mask);    /* TLS (SNI) and 
 void rt_tcp_dns_ready(rt_worker *w);
 void rt_tcp_reap(rt_worker *w);
 void rt_tcp_shutdown(rt_worker *w);
+/* Drain: connections of generation wg (NULL: every one) that are idle
+** (no request in progress) are closed now; the others close after their
+** current response. Returns how many connections are left on it. */
+uint32_t rt_proxy_drain(rt_worker *w, const rt_wgen *wg);
+uint32_t rt_tcp_count(rt_worker *w, const rt_wgen *wg);
+/* Before the worker frees wg's cluster states: idle upstream connections
+** forget a cluster of wg they were last used for. */
+void rt_proxy_forget(rt_worker *w, const rt_wgen *wg);
 
 #endif

@@ -561,6 +561,7 @@ void rt_proxy_accept(rt_loop *l, int lfd, void *ud, int mask)
             dc->peer_loopback = strcmp(dc->peer_ip, "::1") == 0;
         }
         rt_link_add(&ps->dconns, &dc->all);
+        rt_wgen_hold(wl->wg);
         rt_ctr_inc(&wl->cx_total);
         rt_ctr_inc(&wl->cx_active);
         rt_ctr_inc(&w->conns_live);
@@ -919,7 +920,7 @@ static void set_details(rt_stream *s, const char *d)
 static void put_resp_ops(rt_stream *s, rt_buf *b)
 {
     if (s->action_rec == IMG_NONE) return;
-    const rt_image *img = s->dc->w->srv->img;
+    const rt_image *img = rt_wl_image(s->dc->wl);
     rt_decision d;
     memset(&d, 0, sizeof d);
     d.action_rec = s->action_rec;
@@ -1109,11 +1110,22 @@ static void stream_begin(rt_dconn *dc, rt_stream *s, int rc)
     route_stream(s);
 }
 
+static void route_stream_in(rt_stream *s);
+
+/* Route with the image of the connection's generation (fwd.h). */
 static void route_stream(rt_stream *s)
+{
+    rt_worker *w = s->dc->w;
+    rt_wgen *prev = rt_worker_use(w, s->dc->wl->wg);
+    route_stream_in(s);
+    rt_worker_use(w, prev);
+}
+
+static void route_stream_in(rt_stream *s)
 {
     rt_dconn *dc = s->dc;
     rt_worker *w = dc->w;
-    const rt_image *img = w->srv->img;
+    const rt_image *img = rt_wl_image(dc->wl);
     const rt_chain *chain = dc->wl->ls->chain;
     if (!chain) {
         local_reply(s, 404, RT_FL(NR), "route_not_found", NULL, 0, false, NULL, 0);
@@ -1139,11 +1151,22 @@ static void route_stream(rt_stream *s)
 
 /* The router's part: local replies of the decision, rewrites, policies,
 ** then the upstream. */
+static void route_decided_in(rt_stream *s, const rt_decision *dp);
+
+/* After the fault filter's delay too: in the connection's generation. */
 static void route_decided(rt_stream *s, const rt_decision *dp)
+{
+    rt_worker *w = s->dc->w;
+    rt_wgen *prev = rt_worker_use(w, s->dc->wl->wg);
+    route_decided_in(s, dp);
+    rt_worker_use(w, prev);
+}
+
+static void route_decided_in(rt_stream *s, const rt_decision *dp)
 {
     rt_dconn *dc = s->dc;
     rt_worker *w = dc->w;
-    const rt_image *img = w->srv->img;
+    const rt_image *img = rt_wl_image(dc->wl);
     rt_decision d = *dp;
     rt_request rq;
     hdr_ctx ctx;
@@ -1248,7 +1271,17 @@ static void s_arm_timeouts(rt_stream *s)
 /* Attach a ready connection and start sending. */
 static void s_attach(rt_stream *s, rt_uconn *uc);
 
+static void s_connect_in(rt_stream *s);
+
 static void s_connect(rt_stream *s)
+{
+    rt_worker *w = s->dc->w;
+    rt_wgen *prev = rt_worker_use(w, s->dc->wl->wg);
+    s_connect_in(s);
+    rt_worker_use(w, prev);
+}
+
+static void s_connect_in(rt_stream *s)
 {
     rt_dconn *dc = s->dc;
     rt_worker *w = dc->w;
@@ -1548,7 +1581,7 @@ static void gather_ops(rt_stream *s, bool response, hops *o)
     o->n = 0;
     uint32_t n = response ? s->nresp_ops : s->nreq_ops;
     if (s->action_rec == IMG_NONE || (!n && s->wcluster == IMG_NONE)) return;
-    const rt_image *img = s->dc->w->srv->img;
+    const rt_image *img = rt_wl_image(s->dc->wl);
     rt_decision d;
     memset(&d, 0, sizeof d);
     d.action_rec = s->action_rec;
@@ -1929,7 +1962,7 @@ static bool compose_response(rt_stream *s, rt_buf *b)
         ok = ok && put_field(w, b, "date", 4, d, strlen(d));
     }
     if (!server) ok = ok && put_field(w, b, "server", 6, "istio-envoy", 11);
-    if (dc->close_after || s->want_close || dc->eof) {
+    if (dc->close_after || s->want_close || dc->eof || rt_wgen_draining(w, dc->wl->wg)) {
         dc->close_after = true;
         ok = ok && put_field(w, b, "connection", 10, "close", 5);
     }
@@ -2202,7 +2235,7 @@ static void fault_abort(rt_stream *s, const rt_fault *f)
 /* The CORS filter's decodeHeaders. True when it answered (a preflight). */
 static bool cors_decode(rt_stream *s, const rt_decision *d, const rt_cors *c)
 {
-    const rt_image *img = s->dc->w->srv->img;
+    const rt_image *img = rt_wl_image(s->dc->wl);
     hdr_ctx ctx = { s, 0 };
     size_t on = 0;
     const char *o = hdr_lookup(&ctx, "origin", 6, &on);
@@ -2274,7 +2307,7 @@ static void on_fault_delay(rt_loop *l, rt_timer *t, void *ud)
     rt_dconn *dc = s->dc;
     if (s->done || s->local || dc->dead) return;
     rt_policy p;
-    rt_policy_get(dc->w->srv->img, &s->dec, &p);
+    rt_policy_get(rt_wl_image(dc->wl), &s->dec, &p);
     if (!actions_after_delay(s, &s->dec, &p)) route_decided(s, &s->dec);
     dc_kick(dc);
 }
@@ -2285,10 +2318,11 @@ static bool actions_decode(rt_stream *s, const rt_decision *d)
 {
     rt_worker *w = s->dc->w;
     /* most routes have neither: one look at the action record */
-    const img_action *a = (const img_action *)rt_section(w->srv->img, IMG_S_ACTIONS, NULL) + d->action_rec;
+    const rt_image *img = rt_wl_image(s->dc->wl);
+    const img_action *a = (const img_action *)rt_section(img, IMG_S_ACTIONS, NULL) + d->action_rec;
     if (a->fault == IMG_NONE && a->cors == IMG_NONE) return false;
     rt_policy p;
-    rt_policy_get(w->srv->img, d, &p);
+    rt_policy_get(img, d, &p);
     if (p.fault.delay && roll(w, p.fault.delay_per_million)) {
         s->flags |= RT_FL(DI);
         s->fault_delayed = true;
@@ -2316,6 +2350,7 @@ typedef struct rt_shadow {
     uint32_t need;              /* body bytes still to come from the request */
     rt_stream *feeder;          /* ... which has this copy in its sw[] */
     rt_ucluster *ucl;
+    rt_wgen *wg;                /* holds the generation ucl belongs to (fwd.h) */
     rt_host *host;
     rt_timer timer;
     char st[12];                /* the first bytes of the answer: its status */
@@ -2351,8 +2386,10 @@ static void shadow_close(rt_shadow *sh)
     if (sh->host) rt_host_unref(sh->host);
     rt_link_del(&sh->all);
     PS(w)->nshadows--;
+    rt_wgen *wg = sh->wg;
     free(sh->out);
     free(sh);
+    rt_wgen_drop(w, wg);
 }
 
 static void shadows_close_all(rt_worker *w)
@@ -2544,6 +2581,8 @@ static void shadow_start(rt_stream *s, uint32_t cluster, const char *body, uint3
     sh->w = w;
     sh->fd = -1;
     sh->ucl = ucl;
+    sh->wg = s->dc->wl->wg;
+    rt_wgen_hold(sh->wg);
     if (need) {
         sh->need = need;
         sh->feeder = s;
@@ -2595,7 +2634,7 @@ static void mirror_request(rt_stream *s, const rt_decision *d, uint32_t n)
         }
     }
     for (uint32_t i = 0; i < n; i++) {
-        rt_mirror m = rt_mirror_get(w->srv->img, d, i);
+        rt_mirror m = rt_mirror_get(rt_wl_image(s->dc->wl), d, i);
         if (m.cluster != IMG_NONE && roll(w, m.per_million)) shadow_start(s, m.cluster, body, bn, need);
     }
 }
@@ -2641,7 +2680,7 @@ static void s_log(rt_stream *s, uint64_t now)
     if (s->cluster != IMG_NONE && s->ucl) d.upstream_cluster = RT_LF(s->ucl->name, s->ucl->name_len);
     else if (s->cluster != IMG_NONE) {
         rt_cluster_info ci;
-        rt_cluster_get(w->srv->img, s->cluster, &ci);
+        rt_cluster_get(rt_wl_image(dc->wl), s->cluster, &ci);
         d.upstream_cluster = RT_LF(ci.name.p, ci.name.n);
     }
     if (s->uc && !s->uc->local_len && s->uc->state == U_ACTIVE) {
@@ -2683,7 +2722,9 @@ static void s_finish(rt_stream *s)
         if (code >= 500) rt_ctr_inc(&s->host->rq_error);
         else rt_ctr_inc(&s->host->rq_success);
     }
+    rt_wgen *prev = rt_worker_use(w, dc->wl->wg);
     rt_metrics_http(w, s->cluster, code, s->flags, (now - s->start_ms) * 1000);
+    rt_worker_use(w, prev);
     if (w->logw) s_log(s, now);
     if (s->uc) {
         rt_uconn *uc = s->uc;
@@ -2972,6 +3013,7 @@ void rt_proxy_reap(rt_worker *w)
     while (ps->reap_dconns) {
         rt_dconn *dc = ps->reap_dconns;
         ps->reap_dconns = dc->next_free;
+        rt_wgen_drop(w, dc->wl->wg);
         if (dc->hs) {
             rt_stream *s = dc->hs;
             dc->hs = NULL;
@@ -3006,6 +3048,36 @@ void rt_proxy_reap(rt_worker *w)
         } else {
             free(s);
         }
+    }
+}
+
+uint32_t rt_proxy_drain(rt_worker *w, const rt_wgen *wg)
+{
+    rt_pstate *ps = PS(w);
+    if (!ps) return 0;
+    uint32_t left = 0;
+    for (rt_link *l = ps->dconns.next, *next; l != &ps->dconns; l = next) {
+        next = l->next;
+        rt_dconn *dc = RT_CONTAINER(l, rt_dconn, all);
+        if (dc->dead || (wg && dc->wl->wg != wg)) continue;
+        if (!dc->s && !dc->hs && dc->state == D_HEAD && rt_buf_len(&dc->in) == 0) {
+            dc_close(dc);
+            continue;
+        }
+        left++;
+    }
+    return left;
+}
+
+void rt_proxy_forget(rt_worker *w, const rt_wgen *wg)
+{
+    rt_pstate *ps = PS(w);
+    if (!ps) return;
+    for (rt_link *l = ps->uconns.next; l != &ps->uconns; l = l->next) {
+        rt_uconn *uc = RT_CONTAINER(l, rt_uconn, all);
+        rt_ucluster *u = uc->ucl, *cb = uc->cb;
+        if (u && u->idx < wg->nclusters && wg->clusters[u->idx] == u) uc->ucl = NULL;
+        if (cb && cb->idx < wg->nclusters && wg->clusters[cb->idx] == cb) uc->cb = NULL;
     }
 }
 

@@ -7,8 +7,25 @@
 **   -> access-log format -> DNS names to resolve -> workers (loop, module
 **   state, access-log writer, one SO_REUSEPORT socket per port) -> admin
 **   -> ready (the --ready-file is written, /ready answers LIVE) -> threads.
-** The main thread then runs its own loop: admin, DNS, signals (SIGINT /
-** SIGTERM stop; SIGHUP is reserved for reloading the image, issue 6).
+** (--user: the user is checked first and taken after binding.)
+** The main thread then runs its own loop: admin, DNS, signals, --watch.
+**
+** Reload (SIGHUP, --watch): the image is opened and verified again and
+** becomes a new generation (fwd.h): listener sockets whose address stays
+** are handed on, new ones bound, gone ones closed by each worker as it
+** switches; DNS names it adds are resolved. Any failure (bad image, no
+** view, a port that cannot be bound) refuses the reload with one log
+** line and nothing changes. Connections stay on the generation they were
+** accepted on: their requests finish there, a keep-alive connection gets
+** "connection: close" with its next response, and idle ones are closed
+** after --drain-timeout. A generation is unmapped when its last user is
+** gone.
+**
+** Drain (SIGTERM, SIGINT): listeners closed at once, /ready answers 503,
+** idle connections closed, busy ones close after their response; exit 0
+** when none is left or after --drain-timeout (5 s, Istio's
+** terminationDrainDuration), whichever comes first. A second signal
+** stops at once.
 ** At exit every worker closes its connections, flushes its log and frees
 ** everything, so a leak checker sees nothing.
 */
@@ -24,8 +41,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <pwd.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,7 +52,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,7 +70,7 @@ static const char run_usage[] =
     "                      [--path-normalization NONE|BASE|MERGE_SLASHES|DECODE_AND_MERGE_SLASHES]\n"
     "                      [--ready-file PATH] [--dns-resolvers ADDR:PORT,...] [--dns-refresh DUR]\n"
     "                      [--request-headers-timeout DUR] [--client-hello-timeout DUR] [--idle-timeout DUR]\n"
-    "                      [--splice | --no-splice]\n";
+    "                      [--splice | --no-splice] [--watch] [--drain-timeout DUR] [--user NAME]\n";
 
 /* ------------------------------------------------------------ option values */
 
@@ -152,6 +173,7 @@ static void find_local_ip(char *out, size_t cap)
     freeifaddrs(ifs);
 }
 
+
 static const char *label_of(const rt_image *img, const rt_view *v, const char *key)
 {
     rt_view_info vi;
@@ -184,24 +206,28 @@ static void identity(rt_server *srv)
 
 /* ------------------------------------------------------------ listeners */
 
-static bool build_listeners(rt_server *srv, char err[RT_ERR_LEN])
+static bool build_listeners(const rt_server *srv, rt_gen *g, char err[RT_ERR_LEN])
 {
-    const rt_image *img = srv->img;
+    const rt_image *img = g->img;
     rt_view_info vi;
-    rt_view_info_get(img, srv->view, &vi);
+    rt_view_info_get(img, g->view, &vi);
     if (!vi.nlisteners) {
         snprintf(err, RT_ERR_LEN, "view %.*s has no listeners: nothing to serve", (int)vi.name.n, vi.name.p);
         return false;
     }
-    srv->ls = calloc(vi.nlisteners, sizeof *srv->ls);
-    if (!srv->ls) return false;
+    g->ls = calloc(vi.nlisteners, sizeof *g->ls);
     bool *mapped = calloc(srv->o.nlisten ? srv->o.nlisten : 1, sizeof *mapped);
+    if (!g->ls || !mapped) {
+        free(mapped);
+        snprintf(err, RT_ERR_LEN, "out of memory");
+        return false;
+    }
     for (uint32_t i = 0; i < vi.nlisteners; i++) {
-        const rt_listener *l = rt_view_listener(img, srv->view, i);
+        const rt_listener *l = rt_view_listener(img, g->view, i);
         rt_listener_info li;
         rt_listener_info_get(img, l, &li);
-        rt_lspec *sp = &srv->ls[srv->nls];
-        sp->idx = srv->nls;
+        rt_lspec *sp = &g->ls[g->nls];
+        sp->idx = g->nls;
         sp->port = li.port;
         sp->kind = li.kind;
         sp->il = l;
@@ -221,18 +247,22 @@ static bool build_listeners(rt_server *srv, char err[RT_ERR_LEN])
                 return false;
             }
         }
+        sp->want = sp->addr;
         char ip[64];
         rt_addr_format_ip(&sp->addr, ip, sizeof ip);
         sp->any = !strcmp(ip, "0.0.0.0") || !strcmp(ip, "::");
+        rt_addr_format(&sp->addr, sp->addr_str, sizeof sp->addr_str);
         snprintf(sp->stat_prefix, sizeof sp->stat_prefix, "outbound_%s_%u", li.bind.n ? li.bind.p : "0.0.0.0", li.port);
-        srv->nls++;
+        g->nls++;
     }
-    for (uint32_t k = 0; k < srv->o.nlisten; k++)
+    /* at start a --listen for a port the view lacks is a mistake; at a
+    ** reload the port may just be gone for now */
+    for (uint32_t k = 0; k < srv->o.nlisten && !srv->gen; k++)
         if (!mapped[k]) {
             char ports[256] = "";
             size_t n = 0;
-            for (uint32_t i = 0; i < srv->nls && n + 8 < sizeof ports; i++)
-                n += (size_t)snprintf(ports + n, sizeof ports - n, "%s%u", i ? ", " : "", srv->ls[i].port);
+            for (uint32_t i = 0; i < g->nls && n + 8 < sizeof ports; i++)
+                n += (size_t)snprintf(ports + n, sizeof ports - n, "%s%u", i ? ", " : "", g->ls[i].port);
             snprintf(err, RT_ERR_LEN, "--listen %u=...: the view has no listener on port %u (ports: %.150s)", srv->o.listen[k].port,
                      srv->o.listen[k].port, ports);
             free(mapped);
@@ -242,20 +272,44 @@ static bool build_listeners(rt_server *srv, char err[RT_ERR_LEN])
     return true;
 }
 
-/* Bind every worker's socket for every listener (SO_REUSEPORT); the
-** first bind of a port 0 decides the port for the others. */
-static bool bind_all(rt_server *srv, char err[RT_ERR_LEN])
+/* The listener of the previous generation for the same server port,
+** bound where sp wants to be (with --listen P=ADDR:0 several ports want
+** the same address: the port tells them apart). */
+static const rt_lspec *same_socket(const rt_gen *old, const rt_lspec *sp, uint32_t *at)
 {
-    for (uint32_t i = 0; i < srv->nls; i++) {
-        rt_lspec *sp = &srv->ls[i];
+    for (uint32_t j = 0; old && j < old->nls; j++)
+        if (old->ls[j].port == sp->port && rt_addr_equal(&old->ls[j].want, &sp->want)) {
+            *at = j;
+            return &old->ls[j];
+        }
+    return NULL;
+}
+
+/* Give every listener of g one socket per worker (SO_REUSEPORT): the
+** sockets of old that stay where they are are handed on (no connection
+** is refused while a reload swaps); the others are bound, the first bind
+** of a port 0 deciding the port for the others. All or nothing: on
+** failure nothing of old is touched. */
+static bool bind_gen(rt_server *srv, rt_gen *g, rt_gen *old, char err[RT_ERR_LEN])
+{
+    for (uint32_t i = 0; i < g->nls; i++) {
+        rt_lspec *sp = &g->ls[i];
+        uint32_t j;
+        if (same_socket(old, sp, &j)) continue;
         for (uint32_t k = 0; k < srv->nworkers; k++) {
             char e2[RT_ERR_LEN];
             int fd = rt_net_listen(&sp->addr, 1024, RT_LISTEN_REUSEPORT, e2);
             if (fd < 0) {
                 snprintf(err, RT_ERR_LEN, "listener for port %u: %.200s", sp->port, e2);
+                for (uint32_t a = 0; a <= i; a++)
+                    for (uint32_t b = 0; b < srv->nworkers; b++) {
+                        rt_wlisten *wl = &g->wg[b].wl[a];
+                        if (wl->fd >= 0) close(wl->fd);
+                        wl->fd = -1;
+                    }
                 return false;
             }
-            srv->workers[k].wl[i].fd = fd;
+            g->wg[k].wl[i].fd = fd;
             if (k == 0) {
                 rt_addr bound;
                 if (rt_net_local_addr(fd, &bound, e2) == 0) sp->addr = bound;
@@ -263,14 +317,261 @@ static bool bind_all(rt_server *srv, char err[RT_ERR_LEN])
             }
         }
     }
+    for (uint32_t i = 0; i < g->nls; i++) {
+        rt_lspec *sp = &g->ls[i];
+        uint32_t j;
+        const rt_lspec *o = same_socket(old, sp, &j);
+        if (!o) continue;
+        sp->addr = o->addr;
+        memcpy(sp->addr_str, o->addr_str, sizeof sp->addr_str);
+        for (uint32_t k = 0; k < srv->nworkers; k++) {
+            g->wg[k].wl[i].fd = old->wg[k].wl[j].fd;
+            old->wg[k].wl[j].fd = -1;   /* handed on: the worker must not close it */
+        }
+    }
     return true;
+}
+
+/* ------------------------------------------------------------ generations */
+
+/* Open and verify an image, pick the view, lay out its listeners and the
+** per-worker tables. NULL with err on any problem (nothing is bound). */
+static rt_gen *gen_open(rt_server *srv, const rt_label *labels, uint32_t nl, char err[RT_ERR_LEN])
+{
+    const rt_opts *o = &srv->o;
+    rt_gen *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(err, RT_ERR_LEN, "out of memory");
+        return NULL;
+    }
+    char e2[RT_ERR_LEN];
+    g->img = rt_image_read(o->image_path, e2, sizeof e2);    /* a private copy (table.h) */
+    if (!g->img) {
+        snprintf(err, RT_ERR_LEN, "%.100s: %.150s", o->image_path, e2);
+        free(g);
+        return NULL;
+    }
+    if (o->mesh) g->view = rt_view_mesh(g->img);
+    else if (o->gateway) g->view = rt_view_gateway(g->img, o->gateway);
+    else g->view = rt_view_workload(g->img, o->ns ? o->ns : "istio-system", labels, nl);
+    if (!g->view) {
+        char views[1024] = "";
+        size_t n = 0;
+        for (uint32_t i = 0; i < rt_view_count(g->img) && n + 2 < sizeof views; i++) {
+            rt_view_info vi;
+            rt_view_info_get(g->img, rt_view_at(g->img, i), &vi);
+            n += (size_t)snprintf(views + n, sizeof views - n, "%s%s %.*s", i ? "; " : "", img_enum_name(IMG_E_VIEW, vi.kind),
+                                  (int)vi.name.n, vi.name.p);
+        }
+        snprintf(err, RT_ERR_LEN, "no such view in %s (it has: %.180s)", o->image_path, views);
+        goto fail;
+    }
+    if (!build_listeners(srv, g, err)) goto fail;
+    g->id = ++srv->ngen;
+    g->wg = calloc(srv->nworkers, sizeof *g->wg);
+    if (!g->wg) goto oom;
+    uint32_t ncl = rt_cluster_count(g->img);
+    for (uint32_t k = 0; k < srv->nworkers; k++) {
+        rt_wgen *wg = &g->wg[k];
+        wg->gen = g;
+        wg->nclusters = ncl;
+        wg->clusters = calloc(ncl ? ncl : 1, sizeof *wg->clusters);
+        wg->wl = calloc(g->nls, sizeof *wg->wl);
+        wg->metrics = rt_metrics_new();
+        if (!wg->clusters || !wg->wl || !wg->metrics) goto oom;
+        for (uint32_t i = 0; i < g->nls; i++) {
+            wg->wl[i].w = &srv->workers[k];
+            wg->wl[i].ls = &g->ls[i];
+            wg->wl[i].wg = wg;
+            wg->wl[i].fd = -1;
+        }
+    }
+    atomic_init(&g->refs, srv->nworkers + 1);
+    return g;
+oom:
+    snprintf(err, RT_ERR_LEN, "out of memory");
+fail:
+    if (g->wg)
+        for (uint32_t k = 0; k < srv->nworkers; k++) {
+            free(g->wg[k].clusters);
+            free(g->wg[k].wl);
+            rt_metrics_free(g->wg[k].metrics);
+        }
+    free(g->wg);
+    free(g->ls);
+    rt_image_close(g->img);
+    free(g);
+    return NULL;
+}
+
+/* Main thread, once every worker has released g (or never started). */
+static void gen_free(rt_server *srv, rt_gen *g)
+{
+    for (uint32_t k = 0; g->wg && k < srv->nworkers; k++) {
+        rt_wgen *wg = &g->wg[k];
+        for (uint32_t i = 0; wg->wl && i < g->nls; i++)
+            if (wg->wl[i].fd >= 0) close(wg->wl[i].fd);
+        rt_up_clusters_free(&srv->workers[k], wg->clusters, wg->nclusters);   /* workers that never ran */
+        free(wg->clusters);
+        free(wg->wl);
+        rt_metrics_free(wg->metrics);
+    }
+    free(g->wg);
+    free(g->ls);
+    rt_image_close(g->img);
+    free(g);
+}
+
+/* Unmap the generations every worker is done with. */
+static void gen_collect(rt_server *srv)
+{
+    for (rt_gen **p = &srv->retired; *p;) {
+        rt_gen *g = *p;
+        if (atomic_load(&g->refs) == 0) {
+            *p = g->next;
+            gen_free(srv, g);
+        } else {
+            p = &g->next;
+        }
+    }
+}
+
+/* The main thread's mirrors of the current generation (admin, stats). */
+static void gen_mirror(rt_server *srv, rt_gen *g)
+{
+    srv->gen = g;
+    srv->img = g->img;
+    srv->view = g->view;
+    srv->ls = g->ls;
+    srv->nls = g->nls;
 }
 
 /* ------------------------------------------------------------ workers */
 
+static void listen_on(rt_worker *w, rt_wgen *wg)
+{
+    for (uint32_t i = 0; i < wg->gen->nls; i++) {
+        rt_wlisten *wl = &wg->wl[i];
+        if (wl->fd < 0) continue;
+        rt_file_fn *fn = wl->ls->kind == IMG_LISTENER_HTTP ? rt_proxy_accept : rt_tcp_accept;
+        rt_file_del(w->loop, wl->fd);   /* a socket handed on is still registered for the old one */
+        if (rt_file_add(w->loop, wl->fd, RT_READABLE, fn, wl) < 0)
+            fprintf(stderr, "meshrt: worker %u: cannot watch the listener for port %u: %s\n", w->id, wl->ls->port, strerror(errno));
+    }
+}
+
+/* Close the listening sockets of wg that were not handed on. */
+static void close_listeners(rt_worker *w, rt_wgen *wg)
+{
+    for (uint32_t i = 0; i < wg->gen->nls; i++) {
+        rt_wlisten *wl = &wg->wl[i];
+        if (wl->fd < 0) continue;
+        rt_file_del(w->loop, wl->fd);
+        close(wl->fd);
+        wl->fd = -1;
+    }
+}
+
+/* The worker is done with wg: free its cluster states (hosts are this
+** thread's), and let the main thread unmap the image once every worker
+** is. */
+static void wgen_release(rt_worker *w, rt_wgen *wg)
+{
+    if (wg->released) return;
+    wg->released = true;
+    for (rt_wgen **p = &w->old; *p; p = &(*p)->next_old)
+        if (*p == wg) {
+            *p = wg->next_old;
+            break;
+        }
+    rt_proxy_forget(w, wg);
+    rt_up_clusters_free(w, wg->clusters, wg->nclusters);
+    if (atomic_fetch_sub(&wg->gen->refs, 1) == 1) rt_loop_notify(w->srv->mainloop, RT_MBIT_GC);
+}
+
+void rt_wgen_hold(rt_wgen *wg) { wg->users++; }
+
+void rt_wgen_drop(rt_worker *w, rt_wgen *wg)
+{
+    if (--wg->users == 0 && wg->retired) wgen_release(w, wg);
+}
+
+static void on_drain_timer(rt_loop *l, rt_timer *t, void *ud);
+
+static void arm_drain_timer(rt_worker *w, uint64_t ms)
+{
+    if (!rt_timer_active(&w->drain_timer) || w->drain_timer.deadline > rt_loop_now_ms(w->loop) + ms)
+        rt_timer_start(w->loop, &w->drain_timer, ms, on_drain_timer, w);
+}
+
+/* Switch to the next generation: listen on its sockets, close the ones
+** it did not take over, keep the old one for its connections. */
+static void worker_step(rt_worker *w, rt_gen *g)
+{
+    rt_wgen *old = w->cur, *wg = &g->wg[w->id];
+    if (!atomic_load(&w->srv->draining)) listen_on(w, wg);
+    close_listeners(w, old);
+    w->cur = wg;
+    rt_worker_use(w, wg);
+    old->retired = true;
+    old->retired_ms = rt_loop_now_ms(w->loop);
+    old->next_old = w->old;
+    w->old = old;
+    if (!old->users) wgen_release(w, old);
+    else {
+        /* busy connections get connection: close with their response
+        ** (rt_wgen_draining); idle ones are closed after the drain time */
+        arm_drain_timer(w, w->srv->o.drain_timeout_ms);
+    }
+}
+
+/* Catch up with the published generation, one generation at a time (a
+** worker that was busy while several reloads happened still takes over
+** and closes each one's sockets, and releases each one). */
+static void worker_switch(rt_worker *w)
+{
+    rt_gen *g = atomic_load(&w->srv->gen_pub);
+    while (g && w->cur->gen != g && w->cur->gen->succ && !w->stopping) worker_step(w, w->cur->gen->succ);
+}
+
+/* Connections left on old generations past the drain time, or all of
+** them once the server drains: close the idle ones. A draining worker
+** whose last connection is gone reports to the main thread. */
+static void on_drain_timer(rt_loop *l, rt_timer *t, void *ud)
+{
+    (void)t;
+    rt_worker *w = ud;
+    uint64_t now = rt_loop_now_ms(l);
+    uint64_t next = 0;
+    for (rt_wgen *wg = w->old, *nx; wg; wg = nx) {
+        nx = wg->next_old;
+        uint64_t due = wg->retired_ms + w->srv->o.drain_timeout_ms;
+        if (now >= due) rt_proxy_drain(w, wg);
+        else if (!next || due - now < next) next = due - now;
+    }
+    if (atomic_load(&w->srv->draining) && !w->drained) {
+        if (rt_proxy_drain(w, NULL) + rt_tcp_count(w, NULL) == 0) {
+            w->drained = true;
+            atomic_fetch_add(&w->srv->workers_done, 1);
+            rt_loop_notify(w->srv->mainloop, RT_MBIT_DONE);
+        } else {
+            next = 50;
+        }
+    }
+    if (next) rt_timer_start(l, &w->drain_timer, next, on_drain_timer, w);
+}
+
+static void worker_drain(rt_worker *w)
+{
+    close_listeners(w, w->cur);
+    arm_drain_timer(w, 0);
+}
+
 static void on_worker_notify(rt_loop *l, void *ud, uint32_t bits)
 {
     rt_worker *w = ud;
+    if (bits & RT_WBIT_RELOAD) worker_switch(w);
+    if (bits & RT_WBIT_DRAIN) worker_drain(w);
     if (bits & RT_WBIT_DNS) {
         rt_proxy_dns_ready(w);
         rt_tcp_dns_ready(w);
@@ -310,20 +611,14 @@ static bool worker_init(rt_server *srv, rt_worker *w, uint32_t id, char err[RT_E
     pthread_mutex_init(&w->lock, NULL);
     rt_rng_seed(&w->rng);
     w->pool.max_free = 256;
+    rt_timer_init(&w->drain_timer, on_drain_timer, w);
     w->loop = rt_loop_new(loop_setsize(), err);
     if (!w->loop) return false;
-    w->wl = calloc(srv->nls ? srv->nls : 1, sizeof *w->wl);
     w->scratch_cap = RT_PATH_CAP(RT_H1_MAX_HEADER_BYTES);
     w->scratch = malloc(w->scratch_cap);
-    w->metrics = rt_metrics_new();
-    if (!w->wl || !w->scratch || !w->metrics || !rt_up_init(w) || !rt_proxy_init(w) || !rt_tcp_init(w)) {
+    if (!w->scratch || !rt_up_init(w) || !rt_proxy_init(w) || !rt_tcp_init(w)) {
         snprintf(err, RT_ERR_LEN, "out of memory");
         return false;
-    }
-    for (uint32_t i = 0; i < srv->nls; i++) {
-        w->wl[i].w = w;
-        w->wl[i].ls = &srv->ls[i];
-        w->wl[i].fd = -1;
     }
     if (!rt_reqlog_open(w, err)) return false;
     rt_loop_set_notify(w->loop, on_worker_notify, w);
@@ -331,32 +626,28 @@ static bool worker_init(rt_server *srv, rt_worker *w, uint32_t id, char err[RT_E
     return true;
 }
 
-static bool worker_listen(rt_worker *w, char err[RT_ERR_LEN])
+/* Point a worker at its first generation (before its thread runs). */
+static void worker_start_gen(rt_worker *w, rt_gen *g)
 {
-    for (uint32_t i = 0; i < w->srv->nls; i++) {
-        rt_wlisten *wl = &w->wl[i];
-        rt_file_fn *fn = wl->ls->kind == IMG_LISTENER_HTTP ? rt_proxy_accept : rt_tcp_accept;
-        if (rt_file_add(w->loop, wl->fd, RT_READABLE, fn, wl) < 0) {
-            snprintf(err, RT_ERR_LEN, "cannot watch the listener for port %u: %s", wl->ls->port, strerror(errno));
-            return false;
-        }
-    }
-    return true;
+    w->cur = &g->wg[w->id];
+    rt_worker_use(w, w->cur);
 }
 
 static void *worker_main(void *arg)
 {
     rt_worker *w = arg;
+    listen_on(w, w->cur);
     if (rt_loop_run(w->loop) < 0) fprintf(stderr, "meshrt: worker %u: %s\n", w->id, rt_loop_error(w->loop));
     w->stopping = true;
-    for (uint32_t i = 0; i < w->srv->nls; i++) {
-        if (w->wl[i].fd < 0) continue;
-        rt_file_del(w->loop, w->wl[i].fd);
-        close(w->wl[i].fd);
-        w->wl[i].fd = -1;
-    }
+    close_listeners(w, w->cur);
+    rt_timer_stop(w->loop, &w->drain_timer);
     rt_proxy_shutdown(w);
     rt_tcp_shutdown(w);
+    /* every connection is gone: old generations were released by the
+    ** reaps; the current one's cluster states go now */
+    while (w->old) wgen_release(w, w->old);
+    rt_proxy_forget(w, w->cur);
+    rt_up_clusters_free(w, w->cur->clusters, w->cur->nclusters);
     rt_reqlog_close(w, 2000);
     return NULL;
 }
@@ -364,18 +655,14 @@ static void *worker_main(void *arg)
 static void worker_free(rt_worker *w)
 {
     if (!w->srv) return;
-    if (w->wl)
-        for (uint32_t i = 0; i < w->srv->nls; i++)
-            if (w->wl[i].fd >= 0) close(w->wl[i].fd);
     if (w->proxy) rt_proxy_shutdown(w);
     if (w->tcp) rt_tcp_shutdown(w);
     rt_reqlog_close(w, 0);
     rt_up_free(w);
-    rt_metrics_free(w->metrics);
     rt_bufpool_free(&w->pool);
     free(w->scratch);
-    free(w->wl);
     if (w->loop) rt_loop_free(w->loop);
+    w->loop = NULL;
     pthread_mutex_destroy(&w->lock);
 }
 
@@ -387,10 +674,9 @@ static void dns_changed(void *ud)
     for (uint32_t i = 0; i < srv->nworkers; i++) rt_loop_notify(srv->workers[i].loop, RT_WBIT_DNS);
 }
 
-/* Register every DNS endpoint that --resolve does not cover. */
-static uint32_t register_names(rt_server *srv)
+/* Register every DNS endpoint of img that --resolve does not cover. */
+static uint32_t register_names(rt_server *srv, const rt_image *img)
 {
-    const rt_image *img = srv->img;
     uint32_t n = 0;
     for (uint32_t c = 0; c < rt_cluster_count(img); c++) {
         rt_cluster_info ci;
@@ -412,22 +698,15 @@ static uint32_t register_names(rt_server *srv)
 
 /* ------------------------------------------------------------ main loop */
 
-typedef struct mainctx { rt_server *srv; int sigfd; bool stop; } mainctx;
-
-static void on_signal(rt_loop *l, int fd, void *ud, int mask)
-{
-    (void)mask;
-    mainctx *m = ud;
-    struct signalfd_siginfo si;
-    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
-        if (si.ssi_signo == SIGHUP) {
-            fprintf(stderr, "meshrt: SIGHUP: reloading the image is not supported yet; still serving %s\n", m->srv->o.image_path);
-            continue;
-        }
-        m->stop = true;
-        rt_loop_stop(l);
-    }
-}
+typedef struct mainctx {
+    rt_server *srv;
+    int sigfd, infd;
+    const char *admin_addr;
+    rt_label labels[MAX_LABELS];
+    uint32_t nlabels;
+    rt_timer drain_tmo, watch_tmo;
+    char watch_name[4096];
+} mainctx;
 
 static bool write_ready_file(const char *path, const rt_server *srv, const char *admin)
 {
@@ -437,8 +716,180 @@ static bool write_ready_file(const char *path, const rt_server *srv, const char 
     if (!f) return false;
     for (uint32_t i = 0; i < srv->nls; i++) fprintf(f, "listener %u %s\n", srv->ls[i].port, srv->ls[i].addr_str);
     if (admin) fprintf(f, "admin %s\n", admin);
+    fprintf(f, "generation %u\n", srv->gen->id);
     bool ok = fclose(f) == 0;
     return ok && rename(tmp, path) == 0;
+}
+
+/* Load the image file again and swap it in; a bad one is refused and the
+** current generation keeps serving. */
+static void reload(mainctx *m, const char *why)
+{
+    rt_server *srv = m->srv;
+    if (atomic_load(&srv->draining)) return;
+    char err[RT_ERR_LEN];
+    rt_gen *old = srv->gen;
+    rt_gen *g = gen_open(srv, m->labels, m->nlabels, err);
+    if (!g) {
+        fprintf(stderr, "meshrt: reload (%s) refused: %s; still serving generation %u\n", why, err, old->id);
+        return;
+    }
+    if (!bind_gen(srv, g, old, err)) {
+        fprintf(stderr, "meshrt: reload (%s) refused: %s; still serving generation %u\n", why, err, old->id);
+        atomic_store(&g->refs, 0);
+        gen_free(srv, g);
+        return;
+    }
+    uint32_t nnames = register_names(srv, g->img);
+    gen_mirror(srv, g);
+    identity(srv);
+    old->next = srv->retired;
+    srv->retired = old;
+    old->succ = g;
+    atomic_fetch_sub(&old->refs, 1);
+    atomic_store(&srv->gen_pub, g);
+    for (uint32_t i = 0; i < srv->nworkers; i++) rt_loop_notify(srv->workers[i].loop, RT_WBIT_RELOAD);
+    fprintf(stderr, "meshrt: reloaded %s (%s): generation %u, %u listener%s, %u cluster%s%s\n", srv->o.image_path, why, g->id, g->nls,
+            g->nls == 1 ? "" : "s", rt_cluster_count(g->img), rt_cluster_count(g->img) == 1 ? "" : "s",
+            nnames ? ", resolving new DNS names" : "");
+    for (uint32_t i = 0; i < g->nls; i++)
+        fprintf(stderr, "meshrt: listener %u %s %s\n", g->ls[i].port, img_enum_name(IMG_E_LISTENER, g->ls[i].kind), g->ls[i].addr_str);
+    if (srv->o.ready_file && !write_ready_file(srv->o.ready_file, srv, m->admin_addr))
+        fprintf(stderr, "meshrt: cannot write --ready-file %s: %s\n", srv->o.ready_file, strerror(errno));
+}
+
+static void on_drain_timeout(rt_loop *l, rt_timer *t, void *ud)
+{
+    (void)t;
+    mainctx *m = ud;
+    uint64_t left = 0;
+    for (uint32_t i = 0; i < m->srv->nworkers; i++) left += rt_ctr_get(&m->srv->workers[i].conns_live);
+    fprintf(stderr, "meshrt: drain timeout (%u ms): closing what is left (%llu sockets)\n", m->srv->o.drain_timeout_ms,
+            (unsigned long long)left);
+    rt_loop_stop(l);
+}
+
+/* SIGTERM: stop accepting, let in-flight requests finish, then exit. */
+static void drain(mainctx *m, rt_loop *l, const char *sig)
+{
+    rt_server *srv = m->srv;
+    if (atomic_load(&srv->draining)) {
+        fprintf(stderr, "meshrt: %s again: stopping now\n", sig);
+        rt_loop_stop(l);
+        return;
+    }
+    atomic_store(&srv->draining, true);
+    atomic_store(&srv->ready, false);
+    fprintf(stderr, "meshrt: %s: draining (listeners closed, up to %u ms for requests in flight)\n", sig, srv->o.drain_timeout_ms);
+    for (uint32_t i = 0; i < srv->nworkers; i++) rt_loop_notify(srv->workers[i].loop, RT_WBIT_DRAIN);
+    if (srv->o.drain_timeout_ms) rt_timer_start(l, &m->drain_tmo, srv->o.drain_timeout_ms, on_drain_timeout, m);
+    else rt_loop_stop(l);
+}
+
+static void on_signal(rt_loop *l, int fd, void *ud, int mask)
+{
+    (void)mask;
+    mainctx *m = ud;
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) reload(m, "SIGHUP");
+        else drain(m, l, si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+}
+
+static void on_main_notify(rt_loop *l, void *ud, uint32_t bits)
+{
+    mainctx *m = ud;
+    if (bits & RT_MBIT_GC) gen_collect(m->srv);
+    if ((bits & RT_MBIT_DONE) && atomic_load(&m->srv->workers_done) == m->srv->nworkers) {
+        fprintf(stderr, "meshrt: drained\n");
+        rt_loop_stop(l);
+    }
+}
+
+/* --watch: the image's directory is watched, so that a file replaced by
+** rename (meshc build -o writes a temporary file and renames it) is seen
+** as well as one rewritten in place; changes are taken 200 ms after the
+** last event. */
+static void on_watch_tmo(rt_loop *l, rt_timer *t, void *ud)
+{
+    (void)l; (void)t;
+    reload(ud, "--watch");
+}
+
+static void on_inotify(rt_loop *l, int fd, void *ud, int mask)
+{
+    (void)mask;
+    mainctx *m = ud;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
+            if (ev->len && !strcmp(ev->name, m->watch_name)) rt_timer_start(l, &m->watch_tmo, 200, on_watch_tmo, m);
+            p += sizeof *ev + ev->len;
+        }
+    }
+}
+
+static bool watch_start(mainctx *m, rt_loop *l, const char *path, char err[RT_ERR_LEN])
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (slash == dir) dir[1] = '\0';
+    else if (slash) *slash = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    snprintf(m->watch_name, sizeof m->watch_name, "%s", base);
+    m->infd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (m->infd < 0 || inotify_add_watch(m->infd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0 ||
+        rt_file_add(l, m->infd, RT_READABLE, on_inotify, m) < 0) {
+        snprintf(err, RT_ERR_LEN, "--watch: cannot watch %.200s: %s", dir, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* --user: look the user up before binding anything (a clear refusal),
+** drop to it after binding. */
+static bool user_check(const char *name, struct passwd *out, char *sbuf, size_t cap, char err[RT_ERR_LEN])
+{
+    if (geteuid() != 0) {
+        snprintf(err, RT_ERR_LEN, "--user %s: only root can change user (running as uid %u)", name, (unsigned)geteuid());
+        return false;
+    }
+    struct passwd *pw = NULL;
+    int e = getpwnam_r(name, out, sbuf, cap, &pw);
+    if (!pw) {
+        snprintf(err, RT_ERR_LEN, "--user %s: %s", name, e ? strerror(e) : "no such user");
+        return false;
+    }
+    if (pw->pw_uid == 0) {
+        snprintf(err, RT_ERR_LEN, "--user %s: that is root (uid 0); name an unprivileged user", name);
+        return false;
+    }
+    return true;
+}
+
+static bool user_drop(const struct passwd *pw, char err[RT_ERR_LEN])
+{
+    gid_t gid = pw->pw_gid;
+    if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0) {
+        snprintf(err, RT_ERR_LEN, "--user %s: cannot switch to uid %u gid %u: %s", pw->pw_name, (unsigned)pw->pw_uid, (unsigned)gid,
+                 strerror(errno));
+        return false;
+    }
+    if (setuid(0) == 0) {
+        snprintf(err, RT_ERR_LEN, "--user %s: root privileges could be regained; refusing to run", pw->pw_name);
+        return false;
+    }
+#if defined(__SANITIZE_ADDRESS__)
+    /* LeakSanitizer inspects the process with ptrace at exit, which a
+    ** process that changed user may not allow (sanitizer builds only) */
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+#endif
+    return true;
 }
 
 /* ------------------------------------------------------------ the command */
@@ -446,7 +897,7 @@ static bool write_ready_file(const char *path, const rt_server *srv, const char 
 int rt_cmd_run(int argc, char **argv)
 {
     enum { O_LABELS = 256, O_NS, O_GW, O_MESH, O_LISTEN, O_ADMIN, O_LOG, O_LOGFMT, O_RESOLVE, O_WORKERS, O_PATHNORM,
-           O_READY, O_DNS, O_DNSREF, O_RHT, O_CHT, O_IDLE, O_SPLICE, O_NOSPLICE };
+           O_READY, O_DNS, O_DNSREF, O_RHT, O_CHT, O_IDLE, O_SPLICE, O_NOSPLICE, O_WATCH, O_USER, O_DRAIN };
     static const struct option lo[] = {
         { "labels", required_argument, NULL, O_LABELS }, { "namespace", required_argument, NULL, O_NS },
         { "gateway", required_argument, NULL, O_GW }, { "mesh", no_argument, NULL, O_MESH },
@@ -458,6 +909,8 @@ int rt_cmd_run(int argc, char **argv)
         { "request-headers-timeout", required_argument, NULL, O_RHT },
         { "client-hello-timeout", required_argument, NULL, O_CHT }, { "idle-timeout", required_argument, NULL, O_IDLE },
         { "splice", no_argument, NULL, O_SPLICE }, { "no-splice", no_argument, NULL, O_NOSPLICE },
+        { "watch", no_argument, NULL, O_WATCH }, { "user", required_argument, NULL, O_USER },
+        { "drain-timeout", required_argument, NULL, O_DRAIN },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
     };
     static rt_server S;
@@ -471,15 +924,22 @@ int rt_cmd_run(int argc, char **argv)
     o->client_hello_timeout_ms = 15000;
     o->idle_timeout_ms = 3600000;
     o->dns_refresh_ms = 60000;
+    o->drain_timeout_ms = 5000;     /* Istio's terminationDrainDuration */
     o->splice = true;
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     o->workers = nproc > 0 ? (uint32_t)nproc : 1;
     char *labels_spec = NULL;
     int rc = 2, c;
     char err[RT_ERR_LEN] = "";
-    mainctx mc = { srv, -1, false };
+    static mainctx mc;
+    memset(&mc, 0, sizeof mc);
+    mc.srv = srv;
+    mc.sigfd = mc.infd = -1;
     rt_loop *mainloop = NULL;
+    struct passwd pw;
+    char pwbuf[4096];
     rt_admin *admin = NULL;
+    rt_gen *gen = NULL;
     bool threads_started = false;
     size_t cl = 0;
     for (int i = 0; i < argc && cl + 2 < sizeof srv->cmdline; i++)
@@ -532,7 +992,10 @@ int rt_cmd_run(int argc, char **argv)
         }
         case O_READY: o->ready_file = optarg; break;
         case O_DNS: o->dns_resolvers = optarg; break;
+        case O_WATCH: o->watch = true; break;
+        case O_USER: o->user = optarg; break;
         case O_DNSREF:
+        case O_DRAIN:
         case O_RHT:
         case O_CHT:
         case O_IDLE:
@@ -542,6 +1005,7 @@ int rt_cmd_run(int argc, char **argv)
             }
             if (c == O_DNSREF) o->dns_refresh_ms = v ? v : 60000;
             else if (c == O_RHT) o->request_headers_timeout_ms = v;
+            else if (c == O_DRAIN) o->drain_timeout_ms = v;
             else if (c == O_CHT) o->client_hello_timeout_ms = v;
             else o->idle_timeout_ms = v;
             break;
@@ -560,49 +1024,29 @@ int rt_cmd_run(int argc, char **argv)
         goto usage_err;
     }
     o->image_path = argv[optind];
-    /* the image and the view */
-    srv->img = rt_image_open(o->image_path, err, sizeof err);
-    if (!srv->img) {
-        fprintf(stderr, "meshrt: %s: %s\n", o->image_path, err);
-        goto out;
-    }
-    {
-        /* verifying touched every page; keep resident only what lookups
-        ** touch (a read-only file mapping: pages come back from the page
-        ** cache on use) */
-        rt_image_info ii;
-        rt_image_info_get(srv->img, &ii);
-        madvise((void *)(uintptr_t)rt_image_base(srv->img), (size_t)ii.size, MADV_DONTNEED);
-    }
-    {
-        rt_label labels[MAX_LABELS];
-        uint32_t nl = 0;
-        char deflabels[] = "istio=ingressgateway";
-        if (labels_spec && !parse_labels(labels_spec, labels, &nl)) {
-            snprintf(err, sizeof err, "bad --labels (want k=v,k2=v2)");
-            goto usage_err;
-        }
-        if (!labels_spec) parse_labels(deflabels, labels, &nl);
-        if (o->mesh) srv->view = rt_view_mesh(srv->img);
-        else if (o->gateway) srv->view = rt_view_gateway(srv->img, o->gateway);
-        else srv->view = rt_view_workload(srv->img, o->ns ? o->ns : "istio-system", labels, nl);
-        if (!srv->view) {
-            char views[1024] = "";
-            size_t n = 0;
-            for (uint32_t i = 0; i < rt_view_count(srv->img) && n + 2 < sizeof views; i++) {
-                rt_view_info vi;
-                rt_view_info_get(srv->img, rt_view_at(srv->img, i), &vi);
-                n += (size_t)snprintf(views + n, sizeof views - n, "%s%s %.*s", i ? "; " : "", img_enum_name(IMG_E_VIEW, vi.kind),
-                                      (int)vi.name.n, vi.name.p);
-            }
-            fprintf(stderr, "meshrt: run: no such view in %s (it has: %s)\n", o->image_path, views);
-            goto out;
-        }
-    }
-    if (!build_listeners(srv, err)) {
+    if (o->user && !user_check(o->user, &pw, pwbuf, sizeof pwbuf, err)) {
         fprintf(stderr, "meshrt: run: %s\n", err);
         goto out;
     }
+    {
+        static char deflabels[] = "istio=ingressgateway";     /* mc.labels point into it for reloads */
+        if (labels_spec && !parse_labels(labels_spec, mc.labels, &mc.nlabels)) {
+            snprintf(err, sizeof err, "bad --labels (want k=v,k2=v2)");
+            goto usage_err;
+        }
+        if (!labels_spec) parse_labels(deflabels, mc.labels, &mc.nlabels);
+    }
+    /* workers first (the generation has a table per worker), then the image */
+    srv->nworkers = o->workers;
+    srv->workers = calloc(srv->nworkers, sizeof *srv->workers);
+    if (!srv->workers) goto out;
+    gen = gen_open(srv, mc.labels, mc.nlabels, err);
+    if (!gen) {
+        fprintf(stderr, "meshrt: run: %s\n", err);
+        goto out;
+    }
+    gen_mirror(srv, gen);
+    atomic_store(&srv->gen_pub, gen);
     if (!rt_reqlog_compile(srv, err)) {
         fprintf(stderr, "meshrt: run: --access-log-format: %s\n", err);
         goto out;
@@ -610,7 +1054,7 @@ int rt_cmd_run(int argc, char **argv)
     find_local_ip(srv->local_ip, sizeof srv->local_ip);
     if (gethostname(srv->hostname, sizeof srv->hostname) < 0) snprintf(srv->hostname, sizeof srv->hostname, "meshrt");
     identity(srv);
-    /* the main loop: signals, DNS, admin */
+    /* the main loop: signals, DNS, admin, --watch */
     signal(SIGPIPE, SIG_IGN);
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -623,9 +1067,17 @@ int rt_cmd_run(int argc, char **argv)
         fprintf(stderr, "meshrt: run: %s\n", err);
         goto out;
     }
+    srv->mainloop = mainloop;
+    rt_loop_set_notify(mainloop, on_main_notify, &mc);
+    rt_timer_init(&mc.drain_tmo, on_drain_timeout, &mc);
+    rt_timer_init(&mc.watch_tmo, on_watch_tmo, &mc);
     mc.sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
     if (mc.sigfd < 0 || rt_file_add(mainloop, mc.sigfd, RT_READABLE, on_signal, &mc) < 0) {
         fprintf(stderr, "meshrt: run: signalfd: %s\n", strerror(errno));
+        goto out;
+    }
+    if (o->watch && !watch_start(&mc, mainloop, o->image_path, err)) {
+        fprintf(stderr, "meshrt: run: %s\n", err);
         goto out;
     }
     srv->dns = rt_dns_new(mainloop, o->dns_resolvers, o->dns_refresh_ms, err);
@@ -633,25 +1085,19 @@ int rt_cmd_run(int argc, char **argv)
         fprintf(stderr, "meshrt: run: %s\n", err);
         goto out;
     }
-    uint32_t nnames = register_names(srv);
+    uint32_t nnames = register_names(srv, gen->img);
     /* workers */
-    srv->nworkers = o->workers;
-    srv->workers = calloc(srv->nworkers, sizeof *srv->workers);
-    if (!srv->workers) goto out;
-    for (uint32_t i = 0; i < srv->nworkers; i++)
+    for (uint32_t i = 0; i < srv->nworkers; i++) {
         if (!worker_init(srv, &srv->workers[i], i, err)) {
             fprintf(stderr, "meshrt: run: worker %u: %s\n", i, err);
             goto out;
         }
-    if (!bind_all(srv, err)) {
+        worker_start_gen(&srv->workers[i], gen);
+    }
+    if (!bind_gen(srv, gen, NULL, err)) {
         fprintf(stderr, "meshrt: run: %s\n", err);
         goto out;
     }
-    for (uint32_t i = 0; i < srv->nworkers; i++)
-        if (!worker_listen(&srv->workers[i], err)) {
-            fprintf(stderr, "meshrt: run: %s\n", err);
-            goto out;
-        }
     if (strcmp(o->admin, "none") != 0) {
         rt_addr aa;
         if (rt_addr_parse(o->admin, &aa, err) < 0) {
@@ -663,6 +1109,14 @@ int rt_cmd_run(int argc, char **argv)
             fprintf(stderr, "meshrt: run: %s (choose another with --admin ADDR:PORT, or --admin none)\n", err);
             goto out;
         }
+        mc.admin_addr = rt_admin_addr(admin);
+    }
+    if (o->user) {
+        if (!user_drop(&pw, err)) {
+            fprintf(stderr, "meshrt: run: %s\n", err);
+            goto out;
+        }
+        fprintf(stderr, "meshrt: running as %s (uid %u, gid %u)\n", pw.pw_name, (unsigned)pw.pw_uid, (unsigned)pw.pw_gid);
     }
     {
         struct timespec ts;
@@ -686,14 +1140,15 @@ int rt_cmd_run(int argc, char **argv)
     {
         rt_view_info vi;
         rt_view_info_get(srv->img, srv->view, &vi);
-        fprintf(stderr, "meshrt: serving %s (view %s %.*s) with %u worker%s%s\n", o->image_path, img_enum_name(IMG_E_VIEW, vi.kind),
-                (int)vi.name.n, vi.name.p, srv->nworkers, srv->nworkers == 1 ? "" : "s", nnames ? "" : "");
+        fprintf(stderr, "meshrt: serving %s (view %s %.*s) with %u worker%s\n", o->image_path, img_enum_name(IMG_E_VIEW, vi.kind),
+                (int)vi.name.n, vi.name.p, srv->nworkers, srv->nworkers == 1 ? "" : "s");
         for (uint32_t i = 0; i < srv->nls; i++)
             fprintf(stderr, "meshrt: listener %u %s %s\n", srv->ls[i].port, img_enum_name(IMG_E_LISTENER, srv->ls[i].kind), srv->ls[i].addr_str);
         if (admin) fprintf(stderr, "meshrt: admin %s\n", rt_admin_addr(admin));
         if (nnames) fprintf(stderr, "meshrt: resolving %u DNS name%s\n", nnames, nnames == 1 ? "" : "s");
+        if (o->watch) fprintf(stderr, "meshrt: watching %s for changes\n", o->image_path);
     }
-    if (o->ready_file && !write_ready_file(o->ready_file, srv, admin ? rt_admin_addr(admin) : NULL))
+    if (o->ready_file && !write_ready_file(o->ready_file, srv, mc.admin_addr))
         fprintf(stderr, "meshrt: run: cannot write --ready-file %s: %s\n", o->ready_file, strerror(errno));
     if (rt_loop_run(mainloop) < 0) fprintf(stderr, "meshrt: run: %s\n", rt_loop_error(mainloop));
     rc = 0;
@@ -710,19 +1165,27 @@ out:
     if (o->ready_file && threads_started) unlink(o->ready_file);
     rt_admin_free(admin);
     for (uint32_t i = 0; srv->workers && i < srv->nworkers; i++) worker_free(&srv->workers[i]);
+    while (srv->retired) {
+        rt_gen *g = srv->retired;
+        srv->retired = g->next;
+        gen_free(srv, g);
+    }
+    if (srv->gen) gen_free(srv, srv->gen);
     free(srv->workers);
     rt_dns_free(srv->dns);
     if (mc.sigfd >= 0) {
         if (mainloop) rt_file_del(mainloop, mc.sigfd);
         close(mc.sigfd);
     }
+    if (mc.infd >= 0) {
+        if (mainloop) rt_file_del(mainloop, mc.infd);
+        close(mc.infd);
+    }
     if (mainloop) rt_loop_free(mainloop);
     rt_reqlog_free(srv);
-    free(srv->ls);
     for (uint32_t i = 0; i < o->nresolve; i++) free(o->resolve[i].host);
     free(o->resolve);
     free(o->listen);
     free(labels_spec);
-    if (srv->img) rt_image_close(srv->img);
     return rc;
 }

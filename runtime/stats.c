@@ -222,7 +222,7 @@ static int mrow_cmp(const void *a, const void *b)
 static void merge_all(rt_server *srv, mset *s)
 {
     for (uint32_t i = 0; i < srv->nworkers; i++) {
-        struct rt_mtable *t = srv->workers[i].metrics;
+        struct rt_mtable *t = srv->gen->wg[i].metrics;     /* the admin's generation */
         if (!t) continue;
         for (uint32_t k = 0; k < RT_METRICS_CAP; k++) merge_entry(s, &t->e[k]);
         merge_entry(s, &t->overflow);
@@ -275,7 +275,7 @@ static uint64_t lsum(rt_server *srv, uint32_t l, size_t off)
 {
     uint64_t s = 0;
     for (uint32_t i = 0; i < srv->nworkers; i++)
-        if (srv->workers[i].wl) s += rt_ctr_get((const rt_ctr *)(const void *)((const char *)&srv->workers[i].wl[l] + off));
+        if (srv->gen->wg[i].wl) s += rt_ctr_get((const rt_ctr *)(const void *)((const char *)&srv->gen->wg[i].wl[l] + off));
     return s;
 }
 
@@ -403,7 +403,13 @@ static void collect(rt_server *srv, lines *L)
     uint64_t live = 0;
     for (uint32_t i = 0; i < srv->nworkers; i++) live += rt_ctr_get(&srv->workers[i].conns_live);
     add_line(L, live, "server.total_connections");
-    add_line(L, 0, "server.state");
+    add_line(L, atomic_load(&srv->draining) ? 1 : 0, "server.state");     /* Envoy's: 0 LIVE, 1 DRAINING */
+    /* hot reload (run.c): the image generation served, and how many are
+    ** still loaded (the current one plus old ones with connections left) */
+    uint64_t ngen = 1;
+    for (const rt_gen *g = srv->retired; g; g = g->next) ngen++;
+    add_line(L, srv->gen->id, "server.image_generation");
+    add_line(L, ngen, "server.image_generations_loaded");
     qsort(L->v, L->n, sizeof *L->v, line_cmp);
 }
 

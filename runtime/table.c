@@ -126,36 +126,9 @@ rt_image *rt_image_open_mem(const void *p, size_t n, char *err, size_t errlen)
     return open_verified(p, n, err, errlen);
 }
 
-rt_image *rt_image_open(const char *path, char *err, size_t errlen)
+/* Verify a mapping the image then owns (unmapped by rt_image_close). */
+static rt_image *open_mapped(void *p, size_t n, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "not a regular file");
-        close(fd);
-        return NULL;
-    }
-    if (st.st_size == 0) {
-        snprintf(err, errlen, "at offset 0: truncated image: 0 bytes, the header alone is %u", IMG_HEADER_SIZE);
-        close(fd);
-        return NULL;
-    }
-    if ((uint64_t)st.st_size > IMG_MAX_SIZE) {
-        snprintf(err, errlen, "at offset 0: image larger than 4 GiB");
-        close(fd);
-        return NULL;
-    }
-    size_t n = (size_t)st.st_size;
-    void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED) {
-        snprintf(err, errlen, "cannot map: %s", strerror(errno));
-        return NULL;
-    }
     rt_image *img = open_verified(p, n, err, errlen);
     if (!img) {
         munmap(p, n);
@@ -164,6 +137,77 @@ rt_image *rt_image_open(const char *path, char *err, size_t errlen)
     img->map = p;
     img->maplen = n;
     return img;
+}
+
+/* Open an image file: its descriptor and size, or -1 with err. */
+static int open_file(const char *path, size_t *size, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "not a regular file");
+        close(fd);
+        return -1;
+    }
+    if (st.st_size == 0) {
+        snprintf(err, errlen, "at offset 0: truncated image: 0 bytes, the header alone is %u", IMG_HEADER_SIZE);
+        close(fd);
+        return -1;
+    }
+    if ((uint64_t)st.st_size > IMG_MAX_SIZE) {
+        snprintf(err, errlen, "at offset 0: image larger than 4 GiB");
+        close(fd);
+        return -1;
+    }
+    *size = (size_t)st.st_size;
+    return fd;
+}
+
+rt_image *rt_image_open(const char *path, char *err, size_t errlen)
+{
+    size_t n;
+    int fd = open_file(path, &n, err, errlen);
+    if (fd < 0) return NULL;
+    void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        snprintf(err, errlen, "cannot map: %s", strerror(errno));
+        return NULL;
+    }
+    return open_mapped(p, n, err, errlen);
+}
+
+rt_image *rt_image_read(const char *path, char *err, size_t errlen)
+{
+    size_t n;
+    int fd = open_file(path, &n, err, errlen);
+    if (fd < 0) return NULL;
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        snprintf(err, errlen, "cannot allocate %zu bytes: %s", n, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, (char *)p + got, n - got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    int rerr = errno;
+    close(fd);
+    if (got < n) {
+        snprintf(err, errlen, "read %zu of %zu bytes: %s", got, n, got ? "the file shrank while read" : strerror(rerr));
+        munmap(p, n);
+        return NULL;
+    }
+    mprotect(p, n, PROT_READ);
+    return open_mapped(p, n, err, errlen);
 }
 
 void rt_image_close(rt_image *img)

@@ -50,6 +50,10 @@ typedef struct rt_str { const char *p; uint32_t n; } rt_str;
 ** err such as "at offset 1234: route 5: matcher range 7+3 exceeds 8
 ** matchers" or "format version 2.0, this program reads 1.x". */
 rt_image *rt_image_open(const char *path, char *err, size_t errlen);
+/* Read PATH into private memory and verify that copy: what a long-lived
+** server uses, since a file rewritten in place under a mapping could
+** change verified bytes or truncate them (SIGBUS). Same errors. */
+rt_image *rt_image_read(const char *path, char *err, size_t errlen);
 /* The same over bytes the caller keeps alive (tests, fuzzing, tools); p
 ** must be 8-byte aligned. */
 rt_image *rt_image_open_mem(const void *p, size_t n, char *err, size_t errlen);

@@ -97,7 +97,11 @@ static void t_log(rt_tconn *t)
 {
     rt_worker *w = t->w;
     uint64_t now = now_ms(w);
-    if (t->connected) rt_metrics_tcp_close(w, t->cluster, t->flags, t->rx, t->tx);
+    if (t->connected) {
+        rt_wgen *prev = rt_worker_use(w, t->wl->wg);
+        rt_metrics_tcp_close(w, t->cluster, t->flags, t->rx, t->tx);
+        rt_worker_use(w, prev);
+    }
     if (!w->logw || t->nolog) return;
     rt_logdata d;
     rt_logdata_init(&d);
@@ -227,6 +231,7 @@ void rt_tcp_accept(rt_loop *l, int lfd, void *ud, int mask)
         rt_net_nodelay(fd, true, NULL);
         t->peer_len = (uint8_t)rt_addr_format(&peer, t->peer_str, sizeof t->peer_str);
         rt_link_add(&TS(w)->conns, &t->all);
+        rt_wgen_hold(wl->wg);
         rt_ctr_inc(&wl->cx_total);
         rt_ctr_inc(&wl->cx_active);
         rt_ctr_inc(&w->conns_live);
@@ -296,7 +301,25 @@ static void t_arm(rt_tconn *t)
 
 static void t_connect(rt_tconn *t);
 
+static void t_route_in(rt_tconn *t, const rt_chain *c);
+static void t_connect_in(rt_tconn *t);
+
+/* Route and connect in the context of the connection's generation. */
 static void t_route(rt_tconn *t, const rt_chain *c)
+{
+    rt_wgen *prev = rt_worker_use(t->w, t->wl->wg);
+    t_route_in(t, c);
+    rt_worker_use(t->w, prev);
+}
+
+static void t_connect(rt_tconn *t)
+{
+    rt_wgen *prev = rt_worker_use(t->w, t->wl->wg);
+    t_connect_in(t);
+    rt_worker_use(t->w, prev);
+}
+
+static void t_route_in(rt_tconn *t, const rt_chain *c)
 {
     rt_worker *w = t->w;
     if (!c) {
@@ -305,7 +328,7 @@ static void t_route(rt_tconn *t, const rt_chain *c)
         return;
     }
     rt_decision d;
-    rt_route_tcp(w->srv->img, c, rt_rng_next(&w->rng), &d);
+    rt_route_tcp(rt_wl_image(t->wl), c, rt_rng_next(&w->rng), &d);
     if (d.action != RT_ACT_ROUTE) {
         rt_ctr_inc(&t->wl->no_chain);
         t_refuse(t, RT_FL(NR), "filter_chain_not_found");
@@ -325,10 +348,10 @@ static void t_route(rt_tconn *t, const rt_chain *c)
     rt_ctr_inc(&t->ucl->rq_active);
     t->counted = true;
     t->state = T_CONNECTING;
-    t_connect(t);
+    t_connect_in(t);
 }
 
-static void t_connect(rt_tconn *t)
+static void t_connect_in(rt_tconn *t)
 {
     rt_worker *w = t->w;
     rt_ucluster *ucl = t->ucl = rt_up_cluster(w, t->ucl->idx);
@@ -547,7 +570,9 @@ static void on_upstream(rt_loop *l, int fd, void *ud, int mask)
         rt_up_outlier(w, t->ucl, t->host, 200);         /* a connection is a TCP success */
         rt_ctr_inc(&t->ucl->cx_active);
         rt_ctr_inc(&t->host->cx_active);
+        rt_wgen *prev = rt_worker_use(w, t->wl->wg);
         rt_metrics_tcp_open(w, t->cluster, 0);
+        rt_worker_use(w, prev);
         t->state = T_RELAY;
         t->last_ms = now_ms(w);
         rt_timer_stop(w->loop, &t->timer);
@@ -602,7 +627,7 @@ static void t_peek(rt_tconn *t)
     int rc = rt_sni_peek((const uint8_t *)rt_buf_data(&d->buf), rt_buf_len(&d->buf), &info);
     if (rc == -2) return;
     const rt_chain *c;
-    const rt_image *img = w->srv->img;
+    const rt_image *img = rt_wl_image(t->wl);
     if (rc == 1) {
         memcpy(t->sni, info.host, info.host_len);
         t->sni[info.host_len] = '\0';
@@ -679,6 +704,7 @@ void rt_tcp_reap(rt_worker *w)
     while (ts->reap) {
         rt_tconn *t = ts->reap;
         ts->reap = t->next_free;
+        rt_wgen_drop(w, t->wl->wg);
         if (ts->nfree < 256) {
             t->next_free = ts->free;
             ts->free = t;
@@ -687,6 +713,16 @@ void rt_tcp_reap(rt_worker *w)
             free(t);
         }
     }
+}
+
+uint32_t rt_tcp_count(rt_worker *w, const rt_wgen *wg)
+{
+    rt_tstate *ts = TS(w);
+    uint32_t n = 0;
+    if (!ts) return 0;
+    for (rt_link *l = ts->conns.next; l != &ts->conns; l = l->next)
+        if (!wg || TC_OF(l, all)->wl->wg == wg) n++;
+    return n;
 }
 
 void rt_tcp_shutdown(rt_worker *w)

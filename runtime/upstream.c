@@ -17,11 +17,9 @@
 
 bool rt_up_init(rt_worker *w)
 {
-    w->nclusters = rt_cluster_count(w->srv->img);
-    w->clusters = calloc(w->nclusters ? w->nclusters : 1, sizeof *w->clusters);
     w->npools_slots = 256;
     w->pools = calloc(w->npools_slots, sizeof *w->pools);
-    return w->clusters && w->pools;
+    return w->pools != NULL;
 }
 
 static void host_free(rt_host *h) { free(h); }
@@ -31,11 +29,12 @@ void rt_host_unref(rt_host *h)
     if (--h->refs == 0) host_free(h);
 }
 
-void rt_up_free(rt_worker *w)
+void rt_up_clusters_free(rt_worker *w, struct rt_ucluster **t, uint32_t n)
 {
-    for (uint32_t i = 0; i < w->nclusters && w->clusters; i++) {
-        rt_ucluster *uc = w->clusters[i];
+    for (uint32_t i = 0; i < n && t; i++) {
+        rt_ucluster *uc = t[i];
         if (!uc) continue;
+        t[i] = NULL;
         if (w->loop) rt_timer_stop(w->loop, &uc->od_timer);
         for (uint32_t j = 0; j < uc->nhosts; j++) rt_host_unref(uc->hosts[j]);
         free(uc->hosts);
@@ -47,8 +46,10 @@ void rt_up_free(rt_worker *w)
         free(uc->dns_ver);
         free(uc);
     }
-    free(w->clusters);
-    w->clusters = NULL;
+}
+
+void rt_up_free(rt_worker *w)
+{
     for (uint32_t i = 0; i < w->npools_slots && w->pools; i++) {
         rt_pool *p = w->pools[i];
         while (p) {
@@ -164,7 +165,7 @@ static bool healthy_update(rt_ucluster *uc)
 /* Compute the cluster's addresses and merge them into its host list. */
 static bool rebuild(rt_worker *w, rt_ucluster *uc)
 {
-    const rt_image *img = w->srv->img;
+    const rt_image *img = w->gen->img;
     rt_cluster_info ci;
     rt_cluster_get(img, uc->idx, &ci);
     cand *v = NULL;
@@ -257,8 +258,9 @@ static bool rebuild(rt_worker *w, rt_ucluster *uc)
 
 rt_ucluster *rt_up_cluster_peek(rt_worker *w, uint32_t idx)
 {
-    if (idx >= w->nclusters) return NULL;
-    return __atomic_load_n(&w->clusters[idx], __ATOMIC_ACQUIRE);
+    const rt_wgen *g = &w->srv->gen->wg[w->id];     /* the admin's generation */
+    if (idx >= g->nclusters) return NULL;
+    return __atomic_load_n(&g->clusters[idx], __ATOMIC_ACQUIRE);
 }
 
 rt_ucluster *rt_up_cluster(rt_worker *w, uint32_t idx)
@@ -276,7 +278,7 @@ rt_ucluster *rt_up_cluster(rt_worker *w, uint32_t idx)
     uc = calloc(1, sizeof *uc);
     if (!uc) return NULL;
     rt_cluster_info ci;
-    rt_cluster_get(w->srv->img, idx, &ci);
+    rt_cluster_get(w->gen->img, idx, &ci);
     uc->idx = idx;
     uc->kind = ci.kind;
     uc->lb = ci.lb;
@@ -328,7 +330,7 @@ rt_ucluster *rt_up_cluster(rt_worker *w, uint32_t idx)
         uc->policy ^= (uint32_t)img_hash(ci.name.p, ci.name.n, 7) | 1u;
         const char *sans[16];
         uint32_t ns = ci.nsans < 16 ? ci.nsans : 16;
-        for (uint32_t i = 0; i < ns; i++) sans[i] = rt_cluster_san(w->srv->img, idx, i).p;
+        for (uint32_t i = 0; i < ns; i++) sans[i] = rt_cluster_san(w->gen->img, idx, i).p;
         char err[256];
         uc->tls_ctx = rt_utls_ctx_new(ci.ca_certificates.p, ci.tls == IMG_CTLS_MUTUAL ? ci.client_certificate.p : NULL,
                                       ci.tls == IMG_CTLS_MUTUAL ? ci.private_key.p : NULL, ci.insecure_skip_verify, sans, ns, err,

@@ -176,15 +176,20 @@ typedef struct rt_pool {
     struct rt_pool *next;               /* hash chain */
 } rt_pool;
 
-/* Allocate the worker's cluster table (once). */
+/* Allocate the worker's pool table (once); the cluster tables belong to
+** the generations (fwd.h). */
 bool rt_up_init(rt_worker *w);
 void rt_up_free(rt_worker *w);
+/* Free the cluster states of one table (the owning worker's thread, or
+** any once that thread is gone): hosts, rings, TLS contexts, timers. */
+void rt_up_clusters_free(rt_worker *w, struct rt_ucluster **t, uint32_t n);
 
 /* The worker's state for cluster idx, built on first use and refreshed
 ** when a DNS answer changed. NULL when out of memory or the index is out
 ** of range. */
 rt_ucluster *rt_up_cluster(rt_worker *w, uint32_t idx);
-/* The worker's state if it exists (admin). */
+/* The worker's state if it exists, in the main thread's current
+** generation (admin, main thread only). */
 rt_ucluster *rt_up_cluster_peek(rt_worker *w, uint32_t idx);
 
 /* Choose a host; with avoid set and another host available, not that one

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint32_t rnd(uint32_t n)
@@ -447,6 +448,37 @@ static void long_literal(void)
     free(bytes);
 }
 
+/* rt_image_read (meshrt run): a private copy, so rewriting or truncating
+** the file afterwards changes nothing the server reads. */
+static void read_private_copy(void)
+{
+    size_t n;
+    char *yaml = random_config(1, 3);
+    void *bytes = img_build_text(yaml, &n);
+    free(yaml);
+    char path[] = "/tmp/t_table.XXXXXX", err[RT_ERR_LEN];
+    int fd = mkstemp(path);
+    ok(bytes && fd >= 0 && write(fd, bytes, n) == (ssize_t)n, "image file written (%zu bytes)", n);
+    rt_image *img = rt_image_read(path, err, sizeof err);
+    ok(img != NULL, "rt_image_read verifies the copy");
+    if (img) {
+        rt_image_info before, after;
+        rt_image_info_get(img, &before);
+        ok(ftruncate(fd, 0) == 0 && pwrite(fd, "junk", 4, 0) == 4, "the file is then rewritten in place");
+        rt_image_info_get(img, &after);
+        ok(before.size == n && after.size == n && memcmp(rt_image_base(img), bytes, n) == 0,
+           "the image keeps the bytes it verified (no SIGBUS, no change)");
+        rt_image_close(img);
+        img = rt_image_read(path, err, sizeof err);
+        ok(!img && strstr(err, "truncated") != NULL, "reading the rewritten file fails: %s", err);
+    }
+    rt_image *none = rt_image_read("/nonexistent/x.img", err, sizeof err);
+    ok(!none && strstr(err, "cannot open") != NULL, "a missing file: %s", err);
+    if (fd >= 0) close(fd);
+    unlink(path);
+    free(bytes);
+}
+
 int main(void)
 {
     tally t = { 0, 0, 0, 0 };
@@ -492,6 +524,7 @@ int main(void)
     prefix_index();
     cluster_names();
     long_literal();
+    read_private_copy();
     mc_src_free_all();
     return t_done();
 }
