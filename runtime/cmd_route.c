@@ -48,7 +48,6 @@ int rt_cmd_verify(int argc, char **argv)
 /* ------------------------------------------------------------ one query */
 
 #define MAX_HEADERS 64
-#define MAX_LABELS 32
 
 typedef struct hdr { char *name, *value; } hdr;
 
@@ -56,7 +55,7 @@ typedef struct query {
     /* view */
     const char *gateway;            /* ns/name */
     bool mesh;
-    rt_label labels[MAX_LABELS];
+    rt_label labels[RT_MAX_LABELS];
     uint32_t nlabels;
     const char *ns;
     /* connection and request */
@@ -130,28 +129,14 @@ static void view_name(const rt_image *img, const rt_view *v, char *buf, size_t c
     snprintf(buf, cap, "%s %s", img_enum_name(IMG_E_VIEW, vi.kind), vi.name.p);
 }
 
-static void list_views(const rt_image *img, char *buf, size_t cap)
-{
-    size_t n = 0;
-    buf[0] = '\0';
-    for (uint32_t i = 0; i < rt_view_count(img) && n + 1 < cap; i++) {
-        char v[256];
-        view_name(img, rt_view_at(img, i), v, sizeof v);
-        n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "; " : "", v);
-        if (n >= cap) n = cap - 1;
-    }
-}
-
 /* The whole lookup. Returns NULL on success, else a message (exit 2). */
 static const char *run_query(const rt_image *img, query *q, answer *a, char *msg, size_t cap)
 {
     memset(a, 0, sizeof *a);
-    if (q->mesh) a->view = rt_view_mesh(img);
-    else if (q->gateway) a->view = rt_view_gateway(img, q->gateway);
-    else a->view = rt_view_workload(img, q->ns ? q->ns : "istio-system", q->labels, q->nlabels);
+    a->view = rt_view_select(img, q->mesh, q->gateway, q->ns, q->labels, q->nlabels);
     if (!a->view) {
         char views[1024];
-        list_views(img, views, sizeof views);
+        rt_view_list(img, views, sizeof views);
         snprintf(msg, cap, "no such view in the image (it has: %s)", views);
         return msg;
     }
@@ -357,19 +342,6 @@ static void print_text(const rt_image *img, const answer *a)
     }
 }
 
-static bool parse_labels(query *q, char *spec)
-{
-    for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
-        char *eq = strchr(tok, '=');
-        if (!eq || eq == tok || q->nlabels == MAX_LABELS) return false;
-        *eq = '\0';
-        q->labels[q->nlabels].key = tok;
-        q->labels[q->nlabels].value = eq + 1;
-        q->nlabels++;
-    }
-    return q->nlabels > 0;
-}
-
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
     char *end;
@@ -413,7 +385,7 @@ int rt_cmd_route(int argc, char **argv)
             else { fprintf(stderr, "meshrt: route: unknown output format '%s' (text, json)\n", optarg); goto out; }
             break;
         case O_LABELS:
-            if (!parse_labels(&q, optarg)) { fprintf(stderr, "meshrt: route: bad --labels (want k=v,k2=v2)\n"); goto out; }
+            if (!rt_labels_parse(optarg, q.labels, &q.nlabels)) { fprintf(stderr, "meshrt: route: bad --labels (want k=v,k2=v2)\n"); goto out; }
             break;
         case O_NS: q.ns = optarg; break;
         case O_GW: q.gateway = optarg; break;
@@ -458,7 +430,7 @@ int rt_cmd_route(int argc, char **argv)
     }
     if (!q.nlabels) {
         static char defl[] = "istio=ingressgateway";
-        parse_labels(&q, defl);
+        rt_labels_parse(defl, q.labels, &q.nlabels);
     }
     if (q.path && q.path[0] != '/' && q.path[0] != '*') {
         fprintf(stderr, "meshrt: route: --path must start with '/'\n");
@@ -544,7 +516,7 @@ static bool test_query(const mc_node *in, query *q, char *msg, size_t cap)
     q->ns = mc_str(mc_get(in, "namespace"));
     const mc_node *labels = mc_get(in, "labels");
     MC_MAP_EACH(labels, i) {
-        if (q->nlabels == MAX_LABELS) break;
+        if (q->nlabels == RT_MAX_LABELS) break;
         q->labels[q->nlabels].key = mc_key(labels, i)->u.s;
         q->labels[q->nlabels].value = text_of(mc_val(labels, i)) ? text_of(mc_val(labels, i)) : "";
         q->nlabels++;

@@ -59,7 +59,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_LABELS 32
 #define LOOP_SETSIZE_MAX 65536
 
 static const char run_usage[] =
@@ -140,19 +139,6 @@ static bool parse_resolve(const char *s, rt_resolve *r, char err[RT_ERR_LEN])
     }
     r->host = strndup(s, (size_t)(colon - s));
     return r->host != NULL;
-}
-
-static bool parse_labels(char *spec, rt_label *labels, uint32_t *n)
-{
-    for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
-        char *eq = strchr(tok, '=');
-        if (!eq || eq == tok || *n == MAX_LABELS) return false;
-        *eq = '\0';
-        labels[*n].key = tok;
-        labels[*n].value = eq + 1;
-        (*n)++;
-    }
-    return *n > 0;
 }
 
 /* ------------------------------------------------------------ environment */
@@ -351,18 +337,10 @@ static rt_gen *gen_open(rt_server *srv, const rt_label *labels, uint32_t nl, cha
         free(g);
         return NULL;
     }
-    if (o->mesh) g->view = rt_view_mesh(g->img);
-    else if (o->gateway) g->view = rt_view_gateway(g->img, o->gateway);
-    else g->view = rt_view_workload(g->img, o->ns ? o->ns : "istio-system", labels, nl);
+    g->view = rt_view_select(g->img, o->mesh, o->gateway, o->ns, labels, nl);
     if (!g->view) {
-        char views[1024] = "";
-        size_t n = 0;
-        for (uint32_t i = 0; i < rt_view_count(g->img) && n + 2 < sizeof views; i++) {
-            rt_view_info vi;
-            rt_view_info_get(g->img, rt_view_at(g->img, i), &vi);
-            n += (size_t)snprintf(views + n, sizeof views - n, "%s%s %.*s", i ? "; " : "", img_enum_name(IMG_E_VIEW, vi.kind),
-                                  (int)vi.name.n, vi.name.p);
-        }
+        char views[1024];
+        rt_view_list(g->img, views, sizeof views);
         snprintf(err, RT_ERR_LEN, "no such view in %s (it has: %.180s)", o->image_path, views);
         goto fail;
     }
@@ -702,7 +680,7 @@ typedef struct mainctx {
     rt_server *srv;
     int sigfd, infd;
     const char *admin_addr;
-    rt_label labels[MAX_LABELS];
+    rt_label labels[RT_MAX_LABELS];
     uint32_t nlabels;
     rt_timer drain_tmo, watch_tmo;
     char watch_name[4096];
@@ -1030,11 +1008,11 @@ int rt_cmd_run(int argc, char **argv)
     }
     {
         static char deflabels[] = "istio=ingressgateway";     /* mc.labels point into it for reloads */
-        if (labels_spec && !parse_labels(labels_spec, mc.labels, &mc.nlabels)) {
+        if (labels_spec && !rt_labels_parse(labels_spec, mc.labels, &mc.nlabels)) {
             snprintf(err, sizeof err, "bad --labels (want k=v,k2=v2)");
             goto usage_err;
         }
-        if (!labels_spec) parse_labels(deflabels, mc.labels, &mc.nlabels);
+        if (!labels_spec) rt_labels_parse(deflabels, mc.labels, &mc.nlabels);
     }
     /* workers first (the generation has a table per worker), then the image */
     srv->nworkers = o->workers;

@@ -365,6 +365,39 @@ const rt_view *rt_view_mesh(const rt_image *img)
     return NULL;
 }
 
+const rt_view *rt_view_select(const rt_image *img, bool mesh, const char *gateway, const char *ns,
+                              const rt_label *labels, uint32_t n)
+{
+    if (mesh) return rt_view_mesh(img);
+    if (gateway) return rt_view_gateway(img, gateway);
+    return rt_view_workload(img, ns ? ns : "istio-system", labels, n);
+}
+
+void rt_view_list(const rt_image *img, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < rt_view_count(img) && n + 1 < cap; i++) {
+        rt_view_info vi;
+        rt_view_info_get(img, rt_view_at(img, i), &vi);
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s %s", i ? "; " : "", img_enum_name(IMG_E_VIEW, vi.kind), vi.name.p);
+        if (n >= cap) n = cap - 1;
+    }
+}
+
+bool rt_labels_parse(char *spec, rt_label *labels, uint32_t *n)
+{
+    for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok || *n == RT_MAX_LABELS) return false;
+        *eq = '\0';
+        labels[*n].key = tok;
+        labels[*n].value = eq + 1;
+        (*n)++;
+    }
+    return *n > 0;
+}
+
 void rt_view_info_get(const rt_image *img, const rt_view *v, rt_view_info *out)
 {
     out->kind = v->kind;

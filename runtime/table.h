@@ -87,6 +87,18 @@ const rt_view *rt_view_workload(const rt_image *img, const char *ns, const rt_la
 /* The view of one Gateway, "ns/name". */
 const rt_view *rt_view_gateway(const rt_image *img, const char *ns_name);
 const rt_view *rt_view_mesh(const rt_image *img);
+/* The view the command-line options name, as meshrt route and run pick
+** it: the mesh, one Gateway, or the workload of `labels` in `ns`
+** (default istio-system). */
+const rt_view *rt_view_select(const rt_image *img, bool mesh, const char *gateway, const char *ns,
+                              const rt_label *labels, uint32_t n);
+/* Every view as "kind name; kind name; ..." for error messages (truncated
+** to fit). */
+void rt_view_list(const rt_image *img, char *buf, size_t cap);
+/* "k=v,k2=v2" into labels pointing into spec (split in place); false on a
+** pair without "=" or a key, more than RT_MAX_LABELS, or none. */
+#define RT_MAX_LABELS 32
+bool rt_labels_parse(char *spec, rt_label *labels, uint32_t *n);
 
 typedef struct rt_view_info {
     uint32_t kind;                      /* IMG_VIEW_* */
