@@ -67,6 +67,22 @@ void mc_arena_free(mc_arena *a)
     mc_arena_init(a);
 }
 
+void mc_arena_adopt(mc_arena *a, mc_arena *from)
+{
+    if (!from->head) return;
+    if (!a->head) {
+        *a = *from;
+    } else {
+        /* behind a's current block, which stays the one allocated from */
+        mc_arena_block *tail = from->head;
+        while (tail->next) tail = tail->next;
+        tail->next = a->head->next;
+        a->head->next = from->head;
+        a->total += from->total;
+    }
+    mc_arena_init(from);
+}
+
 void *mc_arena_alloc(mc_arena *a, size_t n)
 {
     n = (n + 7u) & ~(size_t)7u;

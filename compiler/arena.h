@@ -22,6 +22,10 @@ typedef struct mc_arena {
 
 void  mc_arena_init(mc_arena *a);
 void  mc_arena_free(mc_arena *a);
+/* Move every block of `from` into `a` (allocations from either stay valid
+** until mc_arena_free(a)); `from` is left empty. For an arena filled on
+** another thread. */
+void  mc_arena_adopt(mc_arena *a, mc_arena *from);
 /* 8-byte aligned, uninitialised memory */
 void *mc_arena_alloc(mc_arena *a, size_t n);
 void *mc_arena_zalloc(mc_arena *a, size_t n);

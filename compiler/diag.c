@@ -71,6 +71,14 @@ static uint32_t seqno;
 ** kept finding, the one mc_diag_note attaches to. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local size_t tl_last = SIZE_MAX;
+/* A thread's hold (see diag.h): its findings go to h->F instead of F, the
+** positions of its errors to h->errs, and tl_last indexes h->F. */
+struct mc_diag_hold {
+    mc_vec F;               /* finding */
+    mc_vec errs;            /* uint32_t positions */
+    bool fatal;
+};
+static _Thread_local mc_diag_hold *tl_hold;
 static bool had_fatal;
 static const bool *only;
 
@@ -217,11 +225,15 @@ static void add(mc_code c, mc_level l, const mc_origin *o, uint16_t file, uint32
                 uint32_t col, bool has_pos, const char *fmt, va_list ap)
 {
     ensure_arena();
-    if (mc_code_fatal(c)) had_fatal = true;
+    if (mc_code_fatal(c)) {
+        if (tl_hold) tl_hold->fatal = true;
+        else had_fatal = true;
+    }
     tl_last = SIZE_MAX;
     if (suppressed(c, o)) return;
-    finding *f = mc_vec_push(&F);
-    tl_last = F.n - 1;
+    mc_vec *to = tl_hold ? &tl_hold->F : &F;
+    finding *f = mc_vec_push(to);
+    tl_last = to->n - 1;
     f->code = c;
     f->level = l;
     f->file = file;
@@ -249,7 +261,10 @@ static void add_at(mc_code c, mc_level l, const mc_origin *o, const mc_node *at,
     uint32_t line = 0, col = 0;
     bool has = at && mc_src_locate(at->pos, &file, &line, &col);
     pthread_mutex_lock(&lock);
-    if (l == MC_ERROR && at) errpos_add(at->pos);
+    if (l == MC_ERROR && at && at->pos) {
+        if (tl_hold) *(uint32_t *)mc_vec_push(&tl_hold->errs) = at->pos;
+        else errpos_add(at->pos);
+    }
     add(c, l, o, file, line, col, has, fmt, ap);
     pthread_mutex_unlock(&lock);
 }
@@ -308,8 +323,9 @@ void mc_diag_note(const mc_node *at, const char *fmt, ...)
     vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     pthread_mutex_lock(&lock);
-    if (tl_last < F.n) {
-        finding *f = &MC_VEC_AT(&F, finding, tl_last);
+    mc_vec *in = tl_hold ? &tl_hold->F : &F;
+    if (tl_last < in->n) {
+        finding *f = &MC_VEC_AT(in, finding, tl_last);
         note *n = mc_arena_zalloc(&A, sizeof *n);
         n->file = file;
         n->line = line;
@@ -320,6 +336,43 @@ void mc_diag_note(const mc_node *at, const char *fmt, ...)
         *pp = n;
     }
     pthread_mutex_unlock(&lock);
+}
+
+void mc_diag_hold_begin(void)
+{
+    mc_diag_hold *h = mc_xcalloc(1, sizeof *h);
+    mc_vec_init(&h->F, sizeof(finding));
+    mc_vec_init(&h->errs, sizeof(uint32_t));
+    tl_hold = h;
+    tl_last = SIZE_MAX;
+}
+
+mc_diag_hold *mc_diag_hold_end(void)
+{
+    mc_diag_hold *h = tl_hold;
+    tl_hold = NULL;
+    tl_last = SIZE_MAX;
+    return h;
+}
+
+void mc_diag_hold_commit(mc_diag_hold *h, bool keep)
+{
+    if (!h) return;
+    if (keep) {
+        pthread_mutex_lock(&lock);
+        for (size_t i = 0; i < h->F.n; i++) {
+            finding *f = mc_vec_push(&F);
+            *f = MC_VEC_AT(&h->F, finding, i);
+            f->seq = seqno++;
+        }
+        for (size_t i = 0; i < h->errs.n; i++) errpos_add(MC_VEC_AT(&h->errs, uint32_t, i));
+        if (h->fatal) had_fatal = true;
+        pthread_mutex_unlock(&lock);
+    }
+    /* texts of forgotten findings stay in the findings' arena until reset */
+    mc_vec_free(&h->F);
+    mc_vec_free(&h->errs);
+    free(h);
 }
 
 static int cmp_finding(const void *pa, const void *pb)

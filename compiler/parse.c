@@ -11,6 +11,9 @@
 #include "diag.h"
 #include "source.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -33,7 +36,8 @@ typedef struct builder {
     mc_arena *a;
     mc_strmap *intern;
     uint16_t file;
-    uint32_t base;          /* global position of the source's character 0 */
+    uint32_t base;          /* global position of the reader's character 0 */
+    size_t byte0;           /* byte offset in the source of the reader's byte 0 */
     int depth;              /* open containers */
     frame frames[MC_MAX_DEPTH];
     mc_node root;
@@ -43,6 +47,7 @@ typedef struct builder {
     uint64_t real;          /* nodes written in the document */
     uint64_t expanded;      /* nodes after alias expansion */
     bool failed;
+    bool reader_failed;     /* the failure was the reader's (encoding) */
 } builder;
 
 static void b_init(builder *b, mc_arena *a, mc_strmap *intern, uint16_t file)
@@ -384,24 +389,25 @@ static void b_deliver(builder *b, mc_doc_fn fn, void *ud)
 /* ------------------------------------------------------------------ YAML */
 
 typedef struct reader {
-    const char *data;
-    size_t len, off, released;
+    const char *data;       /* the whole source */
+    size_t end, off, released;
     uint16_t file;
 } reader;
 
 static int read_handler(void *data, unsigned char *buffer, size_t size, size_t *size_read)
 {
     reader *r = data;
-    size_t n = r->len - r->off;
+    size_t n = r->end - r->off;
     if (n > size) n = size;
     memcpy(buffer, r->data + r->off, n);
     r->off += n;
     *size_read = n;
     /* libyaml keeps what it needs in its own buffers: let the kernel drop
     ** the mapped pages behind us every 4 MiB */
-    if (r->off - r->released >= (4u << 20) && r->off > (1u << 20)) {
-        r->released = r->off - (1u << 20);
-        mc_src_release(r->file, r->released);
+    if (r->off - r->released >= (4u << 20)) {
+        size_t upto = r->off - (1u << 20);
+        mc_src_release_range(r->file, r->released, upto);
+        r->released = upto;
     }
     return 1;
 }
@@ -414,7 +420,7 @@ static void yaml_error(builder *b, yaml_parser_t *p)
         /* point at the first byte of a broken multi-byte sequence, not at
         ** the octet that broke it */
         const mc_source *src = mc_src_get(b->file);
-        size_t off = p->problem_offset;
+        size_t off = b->byte0 + p->problem_offset;
         if (src && p->problem && strstr(p->problem, "trailing") && off > 0 && off <= src->len) {
             size_t k = off;
             while (k > 0 && k > off - 4 && ((unsigned char)src->data[k - 1] & 0xC0) == 0x80) k--;
@@ -429,6 +435,7 @@ static void yaml_error(builder *b, yaml_parser_t *p)
             snprintf(m, sizeof m, "%s at byte %zu", p->problem ? p->problem : "invalid input", off);
         mc_diag_pos(MSH0003, MC_ERROR, NULL, b->file, line, col, "%s", m);
         b->failed = true;
+        b->reader_failed = true;
         return;
     }
     snprintf(m, sizeof m, "%s", p->problem ? p->problem : "syntax error");
@@ -441,18 +448,203 @@ static void yaml_error(builder *b, yaml_parser_t *p)
     }
 }
 
-static bool parse_yaml(builder *b, const mc_source *src, mc_doc_fn fn, void *ud)
+/* ---- reading ahead
+** A large YAML stream is read in two halves at once. The split is the start
+** of a line "---" near the middle. A second thread parses from there to the
+** end as a stream of its own, collecting its documents and holding its
+** findings (diag.h). The main thread parses from the start as always; when
+** its parser reports a document start exactly at the split, everything from
+** there on is what the second thread produced: at a document start libyaml
+** carries nothing over from earlier documents (anchors and %TAG directives
+** are per document, and the scanner is back at indentation -1 outside any
+** flow), and neither do we. If instead the main thread meets anything else
+** at or past the split (directives before the "---", so the document
+** starts earlier; a syntax error; a "---" inside a quoted scalar), or fails
+** before it, the work ahead is thrown away and the main thread reads on (or
+** stops) exactly as it would have alone. Output never depends on the split. */
+
+typedef struct ahead {
+    pthread_t thread;
+    builder *b;             /* the second half's builder */
+    mc_arena arena;         /* its trees */
+    mc_strmap intern;       /* its shared texts (copies live in `arena`) */
+    size_t from;            /* byte offset of the split */
+    uint32_t from_ci;       /* its character index (the parser's mark.index) */
+    mc_vec docs;            /* mc_node *: complete documents, in order */
+    mc_diag_hold *hold;
+    atomic_bool cancel;
+    bool ok;
+} ahead;
+
+static bool yaml_stream(builder *b, const mc_source *src, size_t from, mc_doc_fn fn, void *ud,
+                        ahead *ah, atomic_bool *cancel);
+
+static atomic_uint splits_taken;
+
+unsigned mc_parse_split_count(void) { return atomic_load(&splits_taken); }
+
+static void collect_doc(void *ud, mc_node *root)
+{
+    *(mc_node **)mc_vec_push(ud) = root;
+}
+
+static void *ahead_main(void *p)
+{
+    ahead *ah = p;
+    mc_diag_hold_begin();
+    ah->ok = yaml_stream(ah->b, mc_src_get(ah->b->file), ah->from, collect_doc, &ah->docs, NULL, &ah->cancel);
+    ah->hold = mc_diag_hold_end();
+    return NULL;
+}
+
+/* Sources at least this large are split (MESHC_PARSE_SPLIT overrides it,
+** and the CPU count, for tests; "off" never splits). */
+#define SPLIT_MIN (1u << 20)
+
+static size_t split_min(void)
+{
+    const char *e = getenv("MESHC_PARSE_SPLIT");
+    if (e && *e) {
+        if (strcmp(e, "off") == 0) return SIZE_MAX;
+        char *end;
+        unsigned long long v = strtoull(e, &end, 10);
+        if (*end == '\0') return v ? (size_t)v : 1;
+    }
+    cpu_set_t cs;
+    if (sched_getaffinity(0, sizeof cs, &cs) == 0 && CPU_COUNT(&cs) < 2) return SIZE_MAX;
+    return SPLIT_MIN;
+}
+
+static bool is_doc_start_line(const char *d, size_t len, size_t i)
+{
+    if (i + 3 > len || memcmp(d + i, "---", 3) != 0) return false;
+    return i + 3 == len || d[i + 3] == ' ' || d[i + 3] == '\t' || d[i + 3] == '\n' || d[i + 3] == '\r';
+}
+
+/* A line start "---" nearest the middle (after it, else before it), > 0. */
+static size_t find_split(const char *d, size_t len)
+{
+    size_t mid = len / 2;
+    for (const char *p = d + mid; (p = memchr(p, '\n', (size_t)(d + len - p))) != NULL; p++)
+        if (is_doc_start_line(d, len, (size_t)(p - d) + 1)) return (size_t)(p - d) + 1;
+    for (size_t i = mid; i-- > 1;)
+        if (d[i - 1] == '\n' && is_doc_start_line(d, len, i)) return i;
+    return 0;
+}
+
+/* Characters (the parser's index) in d[from, to): bytes that do not
+** continue a UTF-8 sequence. */
+static uint32_t count_chars(const char *d, size_t from, size_t to)
+{
+    size_t n = to - from, cont = 0, i = 0;
+    const unsigned char *p = (const unsigned char *)d + from;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        /* continuation bytes: 10xxxxxx */
+        uint64_t hi = w & 0x8080808080808080ull, nb6 = ~(w << 1) & 0x8080808080808080ull;
+        cont += (size_t)__builtin_popcountll(hi & nb6);
+    }
+    for (; i < n; i++) cont += (p[i] & 0xC0) == 0x80;
+    return (uint32_t)(n - cont);
+}
+
+static ahead *ahead_start(builder *mb, const mc_source *src)
+{
+    if (src->len < split_min()) return NULL;
+    size_t bom = src->len >= 3 && memcmp(src->data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    size_t at = find_split(src->data, src->len);
+    if (at <= bom) return NULL;
+    ahead *ah = mc_xcalloc(1, sizeof *ah);
+    mc_arena_init(&ah->arena);
+    mc_strmap_init(&ah->intern);
+    mc_vec_init(&ah->docs, sizeof(mc_node *));
+    atomic_init(&ah->cancel, false);
+    ah->from = at;
+    ah->from_ci = count_chars(src->data, bom, at);
+    ah->b = mc_xmalloc(sizeof *ah->b);
+    b_init(ah->b, &ah->arena, mb->intern ? &ah->intern : NULL, mb->file);
+    ah->b->base = mb->base + ah->from_ci;
+    ah->b->byte0 = at;
+    if (pthread_create(&ah->thread, NULL, ahead_main, ah) != 0) {
+        b_free(ah->b);
+        free(ah->b);
+        mc_strmap_free(&ah->intern);
+        mc_arena_free(&ah->arena);
+        mc_vec_free(&ah->docs);
+        free(ah);
+        return NULL;
+    }
+    return ah;
+}
+
+/* Wait for the second half; take its documents and findings (`take`) or
+** forget them. Returns 1 when it was taken and parsed without a fatal
+** problem, 0 when taken with one, -1 when it was forgotten. libyaml decodes
+** (and checks the encoding of) its input 16 KiB at a time, so where in the
+** stream of events a broken byte is noticed depends on where reading began:
+** a second half that failed that way is forgotten, and the main thread reads
+** on to the same failure as one pass would. */
+static int ahead_finish(ahead *ah, builder *mb, bool take, mc_doc_fn fn, void *ud)
+{
+    if (!take) atomic_store(&ah->cancel, true);
+    pthread_join(ah->thread, NULL);
+    if (ah->b->reader_failed) take = false;
+    int ok = take ? ah->ok : -1;
+    mc_diag_hold_commit(ah->hold, take);
+    if (take) {
+        mc_arena_adopt(mb->a, &ah->arena);
+        for (size_t i = 0; i < ah->docs.n; i++) fn(ud, MC_VEC_AT(&ah->docs, mc_node *, i));
+    }
+    b_free(ah->b);
+    free(ah->b);
+    mc_strmap_free(&ah->intern);
+    mc_arena_free(&ah->arena);
+    mc_vec_free(&ah->docs);
+    free(ah);
+    return ok;
+}
+
+/* Parse src from byte `from` (0, or a split) as one YAML stream. With `ah`,
+** hand over to it at its split (see above). */
+static bool yaml_stream(builder *b, const mc_source *src, size_t from, mc_doc_fn fn, void *ud,
+                        ahead *ah, atomic_bool *cancel)
 {
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p)) mc_oom();
-    reader r = { src->data, src->len, 0, 0, b->file };
+    reader r = { src->data, src->len, from, from, b->file };
     yaml_parser_set_input(&p, read_handler, &r);
     size_t doc_start = 0;
     bool done = false;
     while (!done && !b->failed) {
+        if (cancel && atomic_load_explicit(cancel, memory_order_relaxed)) break;
         yaml_event_t ev;
         if (!yaml_parser_parse(&p, &ev)) { yaml_error(b, &p); break; }
         size_t at = ev.start_mark.index;
+        if (ah && at >= ah->from_ci) {
+            if (ev.type == YAML_DOCUMENT_START_EVENT && at == ah->from_ci) {
+                int got = ahead_finish(ah, b, true, fn, ud);
+                ah = NULL;
+                if (got >= 0) {
+                    yaml_event_delete(&ev);
+                    atomic_fetch_add(&splits_taken, 1);
+                    if (got == 0) b->failed = true;
+                    break;
+                }
+                /* forgotten: read on from the split */
+            } else if (!(at == ah->from_ci && (ev.type == YAML_DOCUMENT_END_EVENT || ev.type == YAML_MAPPING_END_EVENT ||
+                                               ev.type == YAML_SEQUENCE_END_EVENT ||
+                                               (ev.type == YAML_SCALAR_EVENT && ev.data.scalar.length == 0 &&
+                                                !ev.data.scalar.anchor && !ev.data.scalar.tag)))) {
+                /* The ends of the collections and of the document before
+                ** the split come first, marked at the "---", and so does
+                ** the empty value of a key (or document) left empty there.
+                ** Anything else there or past it: the split is no document
+                ** boundary. */
+                ahead_finish(ah, b, false, fn, ud);
+                ah = NULL;
+            }
+        }
         switch (ev.type) {
         case YAML_STREAM_END_EVENT:
             done = true;
@@ -498,8 +690,15 @@ static bool parse_yaml(builder *b, const mc_source *src, mc_doc_fn fn, void *ud)
         }
         yaml_event_delete(&ev);
     }
+    /* stopped before the split (a fatal problem): the rest is not read */
+    if (ah) ahead_finish(ah, b, false, fn, ud);
     yaml_parser_delete(&p);
     return !b->failed;
+}
+
+static bool parse_yaml(builder *b, const mc_source *src, mc_doc_fn fn, void *ud)
+{
+    return yaml_stream(b, src, 0, fn, ud, ahead_start(b, src), NULL);
 }
 
 /* ------------------------------------------------------------------ JSON */

@@ -35,4 +35,11 @@ typedef void (*mc_doc_fn)(void *ud, mc_node *root);
 ** long as the arena. */
 bool mc_parse(mc_arena *a, mc_strmap *intern, uint16_t file, mc_doc_fn fn, void *ud);
 
+/* A YAML source of 1 MiB or more is read in two halves on two threads at
+** once, with the same result as one pass (parse.c, "reading ahead").
+** MESHC_PARSE_SPLIT=BYTES sets the size from which sources are split
+** (regardless of the CPU count), "off" never splits. This counts the
+** sources whose second half was used, for tests. */
+unsigned mc_parse_split_count(void);
+
 #endif

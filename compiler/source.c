@@ -156,6 +156,15 @@ void mc_src_release(uint16_t id, size_t upto)
     if (n > 0) madvise((void *)s->data, n, MADV_DONTNEED);
 }
 
+void mc_src_release_range(uint16_t id, size_t from, size_t upto)
+{
+    mc_source *s = mc_src_get(id);
+    if (!s || !s->mapped || upto > s->len) return;
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    size_t a = (from + pg - 1) & ~(pg - 1), e = upto & ~(pg - 1);
+    if (e > a) madvise((char *)s->data + a, e - a, MADV_DONTNEED);
+}
+
 /* Length of the line break at d[i] as libyaml counts breaks (LF, CR, CRLF,
 ** NEL, LS, PS), or 0. `chars` gets the number of characters it spans. */
 static size_t line_break(const unsigned char *d, size_t n, size_t i, uint32_t *chars)

@@ -42,6 +42,8 @@ mc_source *mc_src_get(uint16_t id);
 uint32_t mc_src_count(void);
 /* Bytes [0, upto) of a mapped source will not be read again soon. */
 void mc_src_release(uint16_t id, size_t upto);
+/* Same for bytes [from, upto) (whole pages inside the range only). */
+void mc_src_release_range(uint16_t id, size_t from, size_t upto);
 /* Text of line `line` (1-based) without its end of line; false past the end. */
 bool mc_src_line(uint16_t id, uint32_t line, const char **p, size_t *n);
 /* Byte offset to line and column (1-based, column in characters). */
