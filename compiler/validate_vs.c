@@ -788,6 +788,13 @@ static const char *rule_name(mc_vctx *c, const mc_node *r, uint32_t i, bool http
     return mc_arena_printf(c->scratch, "#%u", i);
 }
 
+/* rule_name, made on first use: most rules are never reported */
+static const char *rule_name_once(mc_vctx *c, const char **cache, const mc_node *r, uint32_t i, bool http)
+{
+    if (!*cache) *cache = rule_name(c, r, i, http);
+    return *cache;
+}
+
 static void unused(mc_vctx *c, const mc_node *at, const char *rule, const char *why)
 {
     mc_v_report(c, IST0130, at, "VirtualService rule %s not used (%s).", rule, why);
@@ -1046,16 +1053,16 @@ static void unreachable(mc_vctx *c, const mc_node *rules, bool http)
         const mc_node *r = mc_item(rules, rn);
         if (r->type != MC_MAP) continue;
         if (mc_v_odd(r, "match", MC_SEQ)) continue;    /* the schema stage reports it */
-        const char *rname = rule_name(c, r, rn, http);
+        const char *rname = NULL;
         const mc_node *matches = mc_v_seq(r, "match");
         if (!matches) {
-            if (empty_at >= 0) unused(c, r, rname, "only the last rule can have no matches");
+            if (empty_at >= 0) unused(c, r, rule_name_once(c, &rname, r, rn, http), "only the last rule can have no matches");
             empty_at = rn;
             continue;
         }
         if (empty_at >= 0) {
             /* the webhook warns once per match, all alike */
-            unused(c, matches, rname, "route without matches defined before");
+            unused(c, matches, rule_name_once(c, &rname, r, rn, http), "route without matches defined before");
             continue;
         }
         uint32_t dups = 0;
@@ -1067,7 +1074,7 @@ static void unreachable(mc_vctx *c, const mc_node *rules, bool http)
             void **slot = mc_strmap_put(&seen, key, kl, &found);
             if (found) {
                 uint32_t dn = (uint32_t)(uintptr_t)*slot - 1;
-                ineffective(c, m, rname, rule_name(c, m, mn, http), rule_name(c, mc_item(rules, dn), dn, http));
+                ineffective(c, m, rule_name_once(c, &rname, r, rn, http), rule_name(c, m, mn, http), rule_name(c, mc_item(rules, dn), dn, http));
                 dups++;
                 continue;
             }
@@ -1079,7 +1086,7 @@ static void unreachable(mc_vctx *c, const mc_node *rules, bool http)
             if (!pfx || pfx->n == 0 || !kind || strcmp(kind, "prefix") != 0) continue;
             pmatch *p = mc_vec_push(&pms);
             p->at = m;
-            p->rule = rname;
+            p->rule = rule_name_once(c, &rname, r, rn, http);
             p->match = rule_name(c, m, mn, true);
             p->prefix = pfx->u.s;
             p->plen = pfx->n;
@@ -1092,7 +1099,7 @@ static void unreachable(mc_vctx *c, const mc_node *rules, bool http)
             p->qp = kv_map(c, mc_get(m, "queryParams"), &p->nqp);
             p->nohdr = kv_map(c, mc_get(m, "withoutHeaders"), &p->nnohdr);
         }
-        if (dups == matches->n) unused(c, r, rname, "all matches used by prior rules");
+        if (dups == matches->n) unused(c, r, rule_name_once(c, &rname, r, rn, http), "all matches used by prior rules");
     }
     overlapping_prefixes(c, pms.v, (uint32_t)pms.n);
     mc_vec_free(&pms);
