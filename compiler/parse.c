@@ -47,7 +47,6 @@ typedef struct builder {
     uint64_t real;          /* nodes written in the document */
     uint64_t expanded;      /* nodes after alias expansion */
     bool failed;
-    bool reader_failed;     /* the failure was the reader's (encoding) */
 } builder;
 
 static void b_init(builder *b, mc_arena *a, mc_strmap *intern, uint16_t file)
@@ -435,7 +434,6 @@ static void yaml_error(builder *b, yaml_parser_t *p)
             snprintf(m, sizeof m, "%s at byte %zu", p->problem ? p->problem : "invalid input", off);
         mc_diag_pos(MSH0003, MC_ERROR, NULL, b->file, line, col, "%s", m);
         b->failed = true;
-        b->reader_failed = true;
         return;
     }
     snprintf(m, sizeof m, "%s", p->problem ? p->problem : "syntax error");
@@ -460,8 +458,10 @@ static void yaml_error(builder *b, yaml_parser_t *p)
 ** flow), and neither do we. If instead the main thread meets anything else
 ** at or past the split (directives before the "---", so the document
 ** starts earlier; a syntax error; a "---" inside a quoted scalar), or fails
-** before it, the work ahead is thrown away and the main thread reads on (or
-** stops) exactly as it would have alone. Output never depends on the split. */
+** before it, or the second half itself fails (see ahead_finish), the work
+** ahead is thrown away and the main thread reads on (or stops) exactly as it
+** would have alone. Output never depends on the split; only inputs without
+** a fatal problem after the split gain from it. */
 
 typedef struct ahead {
     pthread_t thread;
@@ -579,18 +579,17 @@ static ahead *ahead_start(builder *mb, const mc_source *src)
 }
 
 /* Wait for the second half; take its documents and findings (`take`) or
-** forget them. Returns 1 when it was taken and parsed without a fatal
-** problem, 0 when taken with one, -1 when it was forgotten. libyaml decodes
-** (and checks the encoding of) its input 16 KiB at a time, so where in the
-** stream of events a broken byte is noticed depends on where reading began:
-** a second half that failed that way is forgotten, and the main thread reads
-** on to the same failure as one pass would. */
-static int ahead_finish(ahead *ah, builder *mb, bool take, mc_doc_fn fn, void *ud)
+** forget them. Returns whether they were taken. A second half that ended
+** in a fatal problem is always forgotten, and the main thread reads on to
+** the failure one pass would meet: libyaml decodes (and checks the encoding
+** of) its input up to 16 KiB ahead of the parser, so whether a broken byte
+** or a syntax error is met first, and after which documents, depends on
+** where reading began. */
+static bool ahead_finish(ahead *ah, builder *mb, bool take, mc_doc_fn fn, void *ud)
 {
     if (!take) atomic_store(&ah->cancel, true);
     pthread_join(ah->thread, NULL);
-    if (ah->b->reader_failed) take = false;
-    int ok = take ? ah->ok : -1;
+    take = take && ah->ok;
     mc_diag_hold_commit(ah->hold, take);
     if (take) {
         mc_arena_adopt(mb->a, &ah->arena);
@@ -602,7 +601,7 @@ static int ahead_finish(ahead *ah, builder *mb, bool take, mc_doc_fn fn, void *u
     mc_arena_free(&ah->arena);
     mc_vec_free(&ah->docs);
     free(ah);
-    return ok;
+    return take;
 }
 
 /* Parse src from byte `from` (0, or a split) as one YAML stream. With `ah`,
@@ -623,12 +622,11 @@ static bool yaml_stream(builder *b, const mc_source *src, size_t from, mc_doc_fn
         size_t at = ev.start_mark.index;
         if (ah && at >= ah->from_ci) {
             if (ev.type == YAML_DOCUMENT_START_EVENT && at == ah->from_ci) {
-                int got = ahead_finish(ah, b, true, fn, ud);
+                bool took = ahead_finish(ah, b, true, fn, ud);
                 ah = NULL;
-                if (got >= 0) {
+                if (took) {
                     yaml_event_delete(&ev);
                     atomic_fetch_add(&splits_taken, 1);
-                    if (got == 0) b->failed = true;
                     break;
                 }
                 /* forgotten: read on from the split */
