@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <iconv.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -103,6 +104,46 @@ static int read_all(int fd, const char *name)
     return id;
 }
 
+/* A mapped file that another process truncates while we read it (an
+** editor saving over it) raises SIGBUS at the first page past its new end.
+** That is an I/O problem of the input, not a crash: name the file and exit
+** 2, as for an unreadable file. Only async-signal-safe calls here; the
+** table may be growing on another thread, so it is only read. */
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    const char *addr = si->si_addr;
+    mc_source *t = srcs;
+    uint32_t n = nsrcs;
+    for (uint32_t i = 0; t && i < n; i++) {
+        if (!t[i].mapped || addr < t[i].data || addr >= t[i].data + t[i].len) continue;
+        static const char pre[] = "meshc: fatal: ", post[] = ": file changed while it was read (it became shorter)\n";
+        ssize_t w = write(2, pre, sizeof pre - 1);
+        w = write(2, t[i].name, strlen(t[i].name));
+        w = write(2, post, sizeof post - 1);
+        (void)w;
+        _exit(2);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void sigbus_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+static void catch_sigbus(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sigbus_install);
+}
+
 int mc_src_open(const char *path, const char *name)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -119,6 +160,7 @@ int mc_src_open(const char *path, const char *name)
         errno = e;
         return id;
     }
+    catch_sigbus();
     void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) { int e = errno; close(fd); errno = e; return -1; }
     close(fd);

@@ -12,6 +12,8 @@
 ** hand back the bytes behind it (mc_src_release), so a 12 MB input does not
 ** stay resident; a later diagnostic simply faults the pages in again.
 ** UTF-16 files (with a byte order mark) are converted to UTF-8 on open.
+** A mapped file truncated by another process while it is read raises
+** SIGBUS; meshc then names the file on stderr and exits 2 (source.c).
 */
 #ifndef MC_SOURCE_H
 #define MC_SOURCE_H
