@@ -549,6 +549,17 @@ static uint32_t count_chars(const char *d, size_t from, size_t to)
     return (uint32_t)(n - cont);
 }
 
+/* Everything but the documents' trees when they were adopted. */
+static void ahead_free(ahead *ah)
+{
+    b_free(ah->b);
+    free(ah->b);
+    mc_strmap_free(&ah->intern);
+    mc_arena_free(&ah->arena);
+    mc_vec_free(&ah->docs);
+    free(ah);
+}
+
 static ahead *ahead_start(builder *mb, const mc_source *src)
 {
     if (src->len < split_min()) return NULL;
@@ -567,12 +578,7 @@ static ahead *ahead_start(builder *mb, const mc_source *src)
     ah->b->base = mb->base + ah->from_ci;
     ah->b->byte0 = at;
     if (pthread_create(&ah->thread, NULL, ahead_main, ah) != 0) {
-        b_free(ah->b);
-        free(ah->b);
-        mc_strmap_free(&ah->intern);
-        mc_arena_free(&ah->arena);
-        mc_vec_free(&ah->docs);
-        free(ah);
+        ahead_free(ah);
         return NULL;
     }
     return ah;
@@ -595,12 +601,7 @@ static bool ahead_finish(ahead *ah, builder *mb, bool take, mc_doc_fn fn, void *
         mc_arena_adopt(mb->a, &ah->arena);
         for (size_t i = 0; i < ah->docs.n; i++) fn(ud, MC_VEC_AT(&ah->docs, mc_node *, i));
     }
-    b_free(ah->b);
-    free(ah->b);
-    mc_strmap_free(&ah->intern);
-    mc_arena_free(&ah->arena);
-    mc_vec_free(&ah->docs);
-    free(ah);
+    ahead_free(ah);
     return take;
 }
 
