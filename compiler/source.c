@@ -189,15 +189,6 @@ mc_source *mc_src_get(uint16_t id) { return id < nsrcs ? &srcs[id] : NULL; }
 
 uint32_t mc_src_count(void) { return nsrcs; }
 
-void mc_src_release(uint16_t id, size_t upto)
-{
-    mc_source *s = mc_src_get(id);
-    if (!s || !s->mapped) return;
-    long pg = sysconf(_SC_PAGESIZE);
-    size_t n = upto & ~((size_t)pg - 1);
-    if (n > 0) madvise((void *)s->data, n, MADV_DONTNEED);
-}
-
 void mc_src_release_range(uint16_t id, size_t from, size_t upto)
 {
     mc_source *s = mc_src_get(id);

@@ -9,7 +9,7 @@
 ** "nowhere". The whole input is limited to 4 GiB of text.
 **
 ** Files are mapped read-only. While a parser consumes a mapped file it may
-** hand back the bytes behind it (mc_src_release), so a 12 MB input does not
+** hand back the bytes behind it (mc_src_release_range), so a 12 MB input does not
 ** stay resident; a later diagnostic simply faults the pages in again.
 ** UTF-16 files (with a byte order mark) are converted to UTF-8 on open.
 ** A mapped file truncated by another process while it is read raises
@@ -42,9 +42,8 @@ int mc_src_open(const char *path, const char *name);
 int mc_src_adopt(const char *name, char *data, size_t len);
 mc_source *mc_src_get(uint16_t id);
 uint32_t mc_src_count(void);
-/* Bytes [0, upto) of a mapped source will not be read again soon. */
-void mc_src_release(uint16_t id, size_t upto);
-/* Same for bytes [from, upto) (whole pages inside the range only). */
+/* Bytes [from, upto) of a mapped source will not be read again soon (whole
+** pages inside the range only). */
 void mc_src_release_range(uint16_t id, size_t from, size_t upto);
 /* Text of line `line` (1-based) without its end of line; false past the end. */
 bool mc_src_line(uint16_t id, uint32_t line, const char **p, size_t *n);
