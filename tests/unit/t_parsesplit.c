@@ -103,14 +103,20 @@ static char *docs(int n, const char *extra_at, int extra_doc, const char *eol)
     return b.s;
 }
 
+/* same() on docs(n, extra_at, extra_doc, "\n") */
+static void same_docs(const char *name, int n, const char *extra_at, int extra_doc, bool want_split)
+{
+    char *t = docs(n, extra_at, extra_doc, "\n");
+    same(name, t, want_split);
+    free(t);
+}
+
 int main(void)
 {
     mc_buf_init(&out);
     char *t;
 
-    t = docs(6, NULL, 0, "\n");
-    same("six documents", t, true);
-    free(t);
+    same_docs("six documents", 6, NULL, 0, true);
 
     t = docs(6, NULL, 0, "\r\n");
     same("CRLF", t, true);
@@ -126,31 +132,17 @@ int main(void)
     free(d6);
     mc_buf_free(&b);
 
-    t = docs(6, "spec: {}", 4, "\n");
-    same("duplicate key after the split", t, true);
-    free(t);
-    t = docs(6, "spec: {}", 1, "\n");
-    same("duplicate key before the split", t, true);
-    free(t);
+    same_docs("duplicate key after the split", 6, "spec: {}", 4, true);
+    same_docs("duplicate key before the split", 6, "spec: {}", 1, true);
 
-    t = docs(6, "  bad: [1, 2", 4, "\n");
-    same("syntax error after the split", t, false);
-    free(t);
-    t = docs(6, "  bad: [1, 2", 0, "\n");
-    same("syntax error before the split", t, false);
-    free(t);
+    same_docs("syntax error after the split", 6, "  bad: [1, 2", 4, false);
+    same_docs("syntax error before the split", 6, "  bad: [1, 2", 0, false);
     /* a second half that fails is forgotten: libyaml checks the encoding
     ** 16 KiB ahead, so where a failure stops the documents depends on where
     ** reading began; near the split the main pass sees a broken byte first */
-    t = docs(6, "  bad: \"\xff\"", 5, "\n");
-    same("invalid UTF-8 just after the split", t, false);
-    free(t);
-    t = docs(600, "  bad: \"\xff\"", 590, "\n");
-    same("invalid UTF-8 far after the split", t, false);
-    free(t);
-    t = docs(600, "  bad: \"\x01\"", 590, "\n");
-    same("control character far after the split", t, false);
-    free(t);
+    same_docs("invalid UTF-8 just after the split", 6, "  bad: \"\xff\"", 5, false);
+    same_docs("invalid UTF-8 far after the split", 600, "  bad: \"\xff\"", 590, false);
+    same_docs("control character far after the split", 600, "  bad: \"\x01\"", 590, false);
     /* found by a differential fuzzer: a syntax error after the split with a
     ** broken byte some 8 KiB behind it; one pass meets the broken byte
     ** first, the second half the syntax error */
