@@ -71,12 +71,37 @@ static void ist(const char *a, const char *b, bool want)
     ok(in_ist_overlap(node(a), node(b)) == want, "istioctl %s %s after %s", want ? "reports" : "does not report", b, a);
 }
 
+/* Field names whose addresses fall in the same slot of in_get's spelling
+** cache (address >> 3, 128 slots): a lookup of several names at once must
+** find each, whatever the addresses of the names. */
+static char same_slot[3][1024] __attribute__((aligned(1024)));
+
+static void fields_same_slot(void)
+{
+    strcpy(same_slot[0], "uri");
+    strcpy(same_slot[1], "queryParams");
+    strcpy(same_slot[2], "ignoreUriCase");
+    const char *const names[3] = { same_slot[0], same_slot[1], same_slot[2] };
+    const mc_node *m = node("{uri: {prefix: /a}, query_params: {v: {exact: x}}, ignore_uri_case: true}");
+    const mc_node *f[3];
+    in_fields(m, names, 3, f);
+    ok(f[0] == mc_get(m, "uri"), "in_fields finds uri beside names in the same cache slot");
+    ok(f[1] == mc_get(m, "query_params"), "in_fields finds query_params (snake_case) beside names in the same cache slot");
+    ok(f[2] == mc_get(m, "ignore_uri_case"), "in_fields finds ignore_uri_case beside names in the same cache slot");
+    ok(in_get(m, same_slot[0]) == f[0] && in_get(m, same_slot[1]) == f[1], "in_get agrees after the slot changed hands");
+    const mc_node *camel = node("{queryParams: {v: {exact: y}}, query_params: {v: {exact: x}}}");
+    in_fields(camel, names, 3, f);
+    ok(f[1] == mc_get(camel, "queryParams") && !f[0] && !f[2], "the camelCase key wins over the snake_case one");
+}
+
 int main(void)
 {
     mc_arena_init(&A);
     memset(&C, 0, sizeof C);
     mc_arena_init(&C.a);
     mc_strmap_init(&C.regex);
+
+    fields_same_slot();
 
     /* paths: a string prefix covers longer prefixes and exact paths under it */
     covers("{uri: {prefix: /api}}", "{uri: {exact: /api/users}}", true);
