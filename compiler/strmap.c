@@ -45,7 +45,13 @@ static void grow(mc_strmap *m)
 {
     mc_strmap old = *m;
     m->cap = old.cap ? old.cap * 2 : 16;
-    m->slots = mc_xcalloc(m->cap, sizeof *m->slots);
+    /* Not calloc: a large table comes zeroed from mmap, and the first probe
+    ** would read it in as the shared zero page; each first write then
+    ** replaces that mapping, a TLB flush that interrupts every other CPU
+    ** running one of our threads. Writing the zeros maps the pages for
+    ** writing at once. */
+    m->slots = mc_xmalloc(m->cap * sizeof *m->slots);
+    memset(m->slots, 0, m->cap * sizeof *m->slots);
     for (size_t i = 0; i < old.cap; i++) {
         mc_strmap_slot *o = &old.slots[i];
         if (!o->key) continue;
