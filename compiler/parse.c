@@ -692,6 +692,9 @@ static bool yaml_stream(builder *b, const mc_source *src, size_t from, mc_doc_fn
     /* stopped before the split (a fatal problem): the rest is not read */
     if (ah) ahead_finish(ah, b, false, fn, ud);
     yaml_parser_delete(&p);
+    /* and the pages of the last stretch read (a later diagnostic's source
+    ** line reads them in again) */
+    mc_src_release_range(r.file, r.released, r.off);
     return !b->failed;
 }
 
