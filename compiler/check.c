@@ -4,7 +4,8 @@
 ** The per-resource stages (schema, then webhook validation) run on each
 ** document as soon as it is read, on a second thread; the
 ** cross-resource stages (istioctl's analyzers, then the runtime checks on
-** the lowered routes) run once everything is loaded.
+** the lowered routes) run once everything is loaded, side by side (see
+** cross_resource).
 */
 #include "check.h"
 
@@ -14,6 +15,7 @@
 
 #include "analyze.h"
 #include "insight.h"
+#include "lower.h"
 #include "schema.h"
 #include "validate.h"
 
@@ -78,6 +80,74 @@ static void *checker(void *p)
     return NULL;
 }
 
+/* A thread with the main thread's usual stack size: the stages recurse
+** with the document's depth (bounded by the parser's limit). */
+static bool start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0) return false;
+    bool ok = pthread_attr_setstacksize(&attr, (size_t)8 << 20) == 0 && pthread_create(t, &attr, fn, arg) == 0;
+    pthread_attr_destroy(&attr);
+    return ok;
+}
+
+typedef struct insight_job {
+    mc_input *in;
+    const mc_check_opts *opt;
+    mc_diag_hold *hold;
+} insight_job;
+
+static void *insight_held(void *p)
+{
+    insight_job *j = p;
+    mc_diag_hold_begin();
+    mc_insight(j->in, j->opt);
+    j->hold = mc_diag_hold_end();
+    return NULL;
+}
+
+/* The analyzers and the insight stage read the loaded trees and nothing
+** of each other's, but for one thing: insight stays quiet at a node where
+** an error was reported (mc_diag_error_at), an analyzer's included. So
+** insight runs on a second thread while the analyzers run here, its
+** findings held; when an analyzer reported an error at a node insight
+** asked about after it asked (mc_diag_hold_stale), its findings are
+** forgotten and it runs again, now after the analyzers, as it would have
+** in order. Clean inputs, and most others, take the parallel path; the
+** output is the same either way. */
+/* MESHC_CROSS=serial runs the analyzers, then insight, on this thread;
+** MESHC_CROSS=insight-first runs insight (held) to its end before the
+** analyzers start, the order that makes its answers stale most often. For
+** tests; the default is side by side. */
+static int cross_mode(void)
+{
+    const char *e = getenv("MESHC_CROSS");
+    if (!e) return 0;
+    if (strcmp(e, "serial") == 0) return 1;
+    if (strcmp(e, "insight-first") == 0) return 2;
+    return 0;
+}
+
+static void cross_resource(mc_input *in, const mc_check_opts *opt)
+{
+    insight_job j = { in, opt, NULL };
+    pthread_t t;
+    int mode = cross_mode();
+    if (mode == 1 || !start_thread(&t, insight_held, &j)) {
+        mc_analyze(in, opt);
+        mc_insight(in, opt);
+        return;
+    }
+    if (mode == 2) pthread_join(t, NULL);
+    mc_analyze(in, opt);
+    if (mode != 2) pthread_join(t, NULL);
+    bool stale = mc_diag_hold_stale(j.hold);
+    mc_diag_hold_commit(j.hold, !stale);
+    if (!stale) return;
+    mc_ir_free(mc_insight_take_ir());      /* build: the IR of the run forgotten */
+    mc_insight(in, opt);
+}
+
 void mc_check_run(const mc_check_opts *opt, mc_input *in)
 {
     mc_analyze_select(opt);     /* --analyzer: filter every stage's codes */
@@ -88,17 +158,14 @@ void mc_check_run(const mc_check_opts *opt, mc_input *in)
     pthread_mutex_init(&f.mu, NULL);
     pthread_cond_init(&f.cv, NULL);
     pthread_t t;
-    pthread_attr_t attr;
-    bool threaded = pthread_attr_init(&attr) == 0;
-    /* the schema walk recurses with the document's depth (bounded by the
-    ** parser's limit): the main thread's usual stack size */
-    if (threaded) pthread_attr_setstacksize(&attr, (size_t)8 << 20);
-    threaded = threaded && pthread_create(&t, &attr, checker, &f) == 0;
-    pthread_attr_destroy(&attr);
+    bool threaded = start_thread(&t, checker, &f);
     in->on_obj = per_resource;
     in->on_obj_ud = &f;
     for (int i = 0; i < opt->ninputs; i++) mc_load(in, &opt->load, opt->inputs[i]);
     in->on_obj = NULL;
+    /* while the checker catches up: duplicates (MSH0017, a warning, which
+    ** mc_diag_error_at does not see) and the loader's indexes */
+    mc_load_finish(in);
     pthread_mutex_lock(&f.mu);
     f.done = true;
     pthread_cond_signal(&f.cv);
@@ -110,7 +177,5 @@ void mc_check_run(const mc_check_opts *opt, mc_input *in)
     pthread_mutex_destroy(&f.mu);
     mc_validate_end();
     mc_schema_end();
-    mc_load_finish(in);
-    mc_analyze(in, opt);
-    mc_insight(in, opt);
+    cross_resource(in, opt);
 }

@@ -76,8 +76,10 @@ static _Thread_local size_t tl_last = SIZE_MAX;
 struct mc_diag_hold {
     mc_vec F;               /* finding */
     mc_vec errs;            /* uint32_t positions */
+    mc_vec asked;           /* asked: mc_diag_error_at's questions and answers */
     bool fatal;
 };
+typedef struct asked { uint32_t pos; bool answer; } asked;
 static _Thread_local mc_diag_hold *tl_hold;
 static bool had_fatal;
 static const bool *only;
@@ -205,19 +207,29 @@ static void errpos_add(uint32_t pos)
     if (!errpos[i]) { errpos[i] = pos; errn++; }
 }
 
-bool mc_diag_error_at(uint32_t pos)
+static bool error_at_locked(uint32_t pos)
 {
-    if (pos == 0) return false;
-    bool found = false;
-    pthread_mutex_lock(&lock);
     if (errcap) {
         size_t i = (pos * 2654435761u) & (errcap - 1);
         while (errpos[i]) {
-            if (errpos[i] == pos) { found = true; break; }
+            if (errpos[i] == pos) return true;
             i = (i + 1) & (errcap - 1);
         }
     }
+    return false;
+}
+
+bool mc_diag_error_at(uint32_t pos)
+{
+    if (pos == 0) return false;
+    pthread_mutex_lock(&lock);
+    bool found = error_at_locked(pos);
     pthread_mutex_unlock(&lock);
+    if (tl_hold) {
+        asked *q = mc_vec_push(&tl_hold->asked);
+        q->pos = pos;
+        q->answer = found;
+    }
     return found;
 }
 
@@ -343,6 +355,7 @@ void mc_diag_hold_begin(void)
     mc_diag_hold *h = mc_xcalloc(1, sizeof *h);
     mc_vec_init(&h->F, sizeof(finding));
     mc_vec_init(&h->errs, sizeof(uint32_t));
+    mc_vec_init(&h->asked, sizeof(asked));
     tl_hold = h;
     tl_last = SIZE_MAX;
 }
@@ -353,6 +366,18 @@ mc_diag_hold *mc_diag_hold_end(void)
     tl_hold = NULL;
     tl_last = SIZE_MAX;
     return h;
+}
+
+bool mc_diag_hold_stale(const mc_diag_hold *h)
+{
+    bool stale = false;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < h->asked.n && !stale; i++) {
+        const asked *q = &MC_VEC_AT(&h->asked, asked, i);
+        stale = error_at_locked(q->pos) != q->answer;
+    }
+    pthread_mutex_unlock(&lock);
+    return stale;
 }
 
 void mc_diag_hold_commit(mc_diag_hold *h, bool keep)
@@ -372,6 +397,7 @@ void mc_diag_hold_commit(mc_diag_hold *h, bool keep)
     /* texts of forgotten findings stay in the findings' arena until reset */
     mc_vec_free(&h->F);
     mc_vec_free(&h->errs);
+    mc_vec_free(&h->asked);
     free(h);
 }
 

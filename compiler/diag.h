@@ -65,15 +65,22 @@ void mc_diag_global(mc_code c, const char *fmt, ...) __attribute__((format(print
 void mc_diag_note(const mc_node *at, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Held findings, for a parser reading ahead on another thread whose work
-** may have to be thrown away: between mc_diag_hold_begin() and
-** mc_diag_hold_end() the calling thread's findings (and notes) are kept
-** aside in a hold; mc_diag_hold_commit() then adds them as if reported at
-** that moment (keep) or forgets them, and frees the hold. */
+/* Held findings, for work on another thread that may have to be thrown
+** away (a parser reading ahead, a stage run before the one it depends on
+** has finished): between mc_diag_hold_begin() and mc_diag_hold_end() the
+** calling thread's findings (and notes) are kept aside in a hold;
+** mc_diag_hold_commit() then adds them as if reported at that moment
+** (keep) or forgets them, and frees the hold. A held thread's own errors
+** are not seen by mc_diag_error_at() before the commit. */
 typedef struct mc_diag_hold mc_diag_hold;
 void mc_diag_hold_begin(void);
 mc_diag_hold *mc_diag_hold_end(void);
 void mc_diag_hold_commit(mc_diag_hold *h, bool keep);
+/* A hold remembers every answer mc_diag_error_at() gave its thread. True
+** when one of them would be different now, because another thread
+** reported an error there since: work that read the answers must be done
+** again. */
+bool mc_diag_hold_stale(const mc_diag_hold *h);
 
 /* -S CODE=GLOB, GLOB matched against "Kind ns/name"; false on bad syntax. */
 bool mc_diag_suppress(const char *spec, char *err, size_t errlen);
