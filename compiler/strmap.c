@@ -1,6 +1,6 @@
 /*
 ** strmap.c -- open addressing with linear probing; capacity a power of two,
-** at most half full.
+** at most two thirds full.
 */
 #include "strmap.h"
 #include "arena.h"
@@ -24,7 +24,7 @@ void mc_strmap_free(mc_strmap *m)
     mc_strmap_init(m);
 }
 
-static mc_strmap_slot *find(const mc_strmap *m, const char *key, size_t len, uint64_t h)
+static mc_strmap_slot *find(const mc_strmap *m, const char *key, size_t len, uint32_t h)
 {
     size_t mask = m->cap - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
@@ -37,7 +37,7 @@ static mc_strmap_slot *find(const mc_strmap *m, const char *key, size_t len, uin
 void *mc_strmap_get(const mc_strmap *m, const char *key, size_t len)
 {
     if (!m->cap) return NULL;
-    mc_strmap_slot *s = find(m, key, len, mc_hash(key, len));
+    mc_strmap_slot *s = find(m, key, len, (uint32_t)mc_hash(key, len));
     return s->key ? s->val : NULL;
 }
 
@@ -62,8 +62,8 @@ static void grow(mc_strmap *m)
 
 void **mc_strmap_put(mc_strmap *m, const char *key, size_t len, bool *found)
 {
-    if ((m->n + 1) * 2 > m->cap) grow(m);
-    uint64_t h = mc_hash(key, len);
+    if ((m->n + 1) * 3 > m->cap * 2) grow(m);
+    uint32_t h = (uint32_t)mc_hash(key, len);
     mc_strmap_slot *s = find(m, key, len, h);
     if (s->key) {
         if (found) *found = true;
@@ -71,7 +71,7 @@ void **mc_strmap_put(mc_strmap *m, const char *key, size_t len, bool *found)
     }
     if (found) *found = false;
     s->key = key;
-    s->len = len;
+    s->len = (uint32_t)len;
     s->hash = h;
     s->val = NULL;
     m->n++;
