@@ -110,6 +110,21 @@ void mc_analyze_select(const mc_check_opts *opt)
 
 /* ------------------------------------------------------------ small helpers */
 
+/* The indexes are built on first use, in the middle of an analyzer, and
+** serve the analyzers after it: while one is built, the helpers allocate
+** in `keep` instead of the analyzer's scratch. */
+static void keep_begin(mc_an_ctx *c, mc_arena *scratch)
+{
+    *scratch = c->a;
+    c->a = c->keep;
+}
+
+static void keep_end(mc_an_ctx *c, const mc_arena *scratch)
+{
+    c->keep = c->a;
+    c->a = *scratch;
+}
+
 void mc_an_vec_push(mc_an_vec *v, void *p)
 {
     if (v->n == v->cap) {
@@ -191,6 +206,8 @@ const char *mc_an_u32(mc_an_ctx *c, uint32_t v)
 mc_obj *mc_an_find(mc_an_ctx *c, mc_kind k, const char *ns, const char *name)
 {
     if (!c->names_built[k]) {
+        mc_arena scratch;
+        keep_begin(c, &scratch);
         c->names_built[k] = true;
         mc_strmap_init(&c->by_name[k]);
         for (uint32_t i = 0; i < c->objs[k].n; i++) {
@@ -198,6 +215,7 @@ mc_obj *mc_an_find(mc_an_ctx *c, mc_kind k, const char *ns, const char *name)
             const char *key = mc_an_cat(c, o->o.ns, '\x1f', o->o.name);
             *mc_strmap_put(&c->by_name[k], key, strlen(key), NULL) = o;
         }
+        keep_end(c, &scratch);
     }
     size_t n;
     const char *key = key2(c, ns ? ns : "", '\x1f', name ? name : "", &n);
@@ -268,6 +286,8 @@ static void svc_put(mc_an_ctx *c, const char *scope, const char *fqdn, mc_an_svc
 
 static void build_services(mc_an_ctx *c)
 {
+    mc_arena scratch;
+    keep_begin(c, &scratch);
     c->svc_built = true;
     mc_strmap_init(&c->svc_exact);
     mc_strmap_init(&c->svc_wild);
@@ -310,6 +330,7 @@ static void build_services(mc_an_ctx *c)
             p = e + 1;
         }
     }
+    keep_end(c, &scratch);
 }
 
 static const mc_an_svc *dest_host(mc_an_ctx *c, const char *srcns, const mc_node *export_to, const char *host);
@@ -436,6 +457,8 @@ static bool labels_match(const mc_node *sel, const mc_node *labels)
 
 static void build_podidx(mc_an_ctx *c)
 {
+    mc_arena scratch;
+    keep_begin(c, &scratch);
     c->podidx_built = true;
     mc_strmap_init(&c->podidx);
     for (uint32_t i = 0; i < c->npods; i++) {
@@ -447,6 +470,7 @@ static void build_podidx(mc_an_ctx *c)
             mc_an_multi_add(c, &c->podidx, mc_an_cat(c, mc_key(l, j)->u.s, '\x1f', v), (void *)(uintptr_t)(i + 1), true);
         }
     }
+    keep_end(c, &scratch);
 }
 
 void mc_an_pods_matching(mc_an_ctx *c, const mc_node *sel, bool (*fn)(void *ud, mc_an_pod *p), void *ud)
@@ -596,7 +620,7 @@ void mc_an_report(mc_an_ctx *c, mc_code code, mc_level level, const mc_obj *o, c
     mc_buf_printf(&c->msg, "%u\x1f%d\x1f%d\x1f%u\x1f%s", o->seq, (int)code, (int)level,
                   istio_at ? mc_node_line(istio_at) : 0, m);
     if (!mc_strmap_get(&c->seen, c->msg.s, c->msg.n)) {
-        char *k = mc_arena_strndup(&c->a, c->msg.s, c->msg.n);
+        char *k = mc_arena_strndup(&c->keep, c->msg.s, c->msg.n);
         *mc_strmap_put(&c->seen, k, c->msg.n, NULL) = (void *)1;
         mc_diag_l(code, level, &o->o, at ? at : o->root, "%s", m);
     }
@@ -741,11 +765,17 @@ void mc_analyze(mc_input *in, const mc_check_opts *opt)
     mc_buf_init(&c.key);
     build_context(&c);
     if (opt->mesh_config) read_mesh_config(&c, opt->mesh_config);
+    /* the context stays; each analyzer's scratch goes when it is done */
+    c.keep = c.a;
+    mc_arena_init(&c.a);
     for (size_t i = 0; i < NANALYZERS; i++) {
         bool run = !opt->analyzers || opt->nanalyzers == 0;
         for (int j = 0; !run && j < opt->nanalyzers; j++)
             run = strcmp(opt->analyzers[j], analyzers[i].name) == 0;
-        if (run) analyzers[i].run(&c);
+        if (!run) continue;
+        analyzers[i].run(&c);
+        mc_arena_free(&c.a);
+        c.memo_host = NULL;     /* may point into the scratch */
     }
     for (int k = 0; k < MC_NKINDS; k++) {
         free(c.objs[k].v);
@@ -759,4 +789,5 @@ void mc_analyze(mc_input *in, const mc_check_opts *opt)
     mc_buf_free(&c.msg);
     mc_buf_free(&c.key);
     mc_arena_free(&c.a);
+    mc_arena_free(&c.keep);
 }

@@ -42,7 +42,8 @@ typedef struct mc_an_vec { void **v; uint32_t n, cap; } mc_an_vec;
 typedef struct mc_an_ctx {
     mc_input *in;
     const mc_check_opts *opt;
-    mc_arena a;                 /* everything the analysis allocates */
+    mc_arena a;                 /* scratch of the running analyzer, emptied after it */
+    mc_arena keep;              /* the context, the indexes, deduplication keys */
     const char *domain;         /* cluster domain, "cluster.local" */
     const char *svc_suffix;     /* ".svc.cluster.local" */
     mc_an_vec objs[MC_NKINDS];  /* visible resources per kind, input order */
