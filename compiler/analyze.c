@@ -720,7 +720,7 @@ static mc_node *parse_text(mc_an_ctx *c, int id)
 {
     first_doc d = { NULL };
     if (id < 0) return NULL;
-    mc_parse(&c->a, NULL, (uint16_t)id, on_first_doc, &d);
+    mc_parse(&c->a, false, (uint16_t)id, on_first_doc, &d);
     return d.root;
 }
 

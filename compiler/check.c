@@ -164,7 +164,7 @@ void mc_check_run(const mc_check_opts *opt, mc_input *in)
     for (int i = 0; i < opt->ninputs; i++) mc_load(in, &opt->load, opt->inputs[i]);
     in->on_obj = NULL;
     /* while the checker catches up: duplicates (MSH0017, a warning, which
-    ** mc_diag_error_at does not see) and the loader's indexes */
+    ** mc_diag_error_at does not see) */
     mc_load_finish(in);
     pthread_mutex_lock(&f.mu);
     f.done = true;

@@ -31,13 +31,11 @@ void mc_input_init(mc_input *in)
 {
     memset(in, 0, sizeof *in);
     mc_arena_init(&in->arena);
-    mc_strmap_init(&in->intern);
 }
 
 void mc_input_free(mc_input *in)
 {
     free(in->objs);
-    mc_strmap_free(&in->intern);
     mc_arena_free(&in->arena);
     memset(in, 0, sizeof *in);
 }
@@ -164,7 +162,7 @@ static void parse_source(mc_input *in, const mc_load_opts *opt, int id)
 {
     load_ctx c = { in, opt };
     in->nfiles++;
-    mc_parse(&in->arena, &in->intern, (uint16_t)id, on_doc, &c);
+    mc_parse(&in->arena, true, (uint16_t)id, on_doc, &c);
 }
 
 static void io_error(const char *name, const char *what)
@@ -386,9 +384,6 @@ static int cmp_identity(const void *pa, const void *pb)
 
 void mc_load_finish(mc_input *in)
 {
-    /* every input is read: the texts stay in the arena, the index of them
-    ** is not needed any more (4 MB for a 12 MB input) */
-    mc_strmap_free(&in->intern);
     if (in->nobjs < 2) return;
     /* sort a copy by identity, then input order: duplicates are adjacent and
     ** the last of each run is the definition that wins */

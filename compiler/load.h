@@ -75,7 +75,6 @@ typedef struct mc_load_opts {
 
 typedef struct mc_input {
     mc_arena arena;             /* trees and strings of every resource */
-    mc_strmap intern;           /* shared copies of short scalar texts */
     mc_obj **objs;              /* all resources, input order */
     uint32_t nobjs, capobjs;
     uint32_t nfiles;            /* sources read */

@@ -32,9 +32,13 @@ typedef struct frame {
     char *anchor;           /* heap copy, or NULL */
 } frame;
 
+/* One entry of the interning cache (b_text). */
+typedef struct shared_text { const char *s; uint32_t len, hash; } shared_text;
+#define SHARED_SLOTS 8192
+
 typedef struct builder {
     mc_arena *a;
-    mc_strmap *intern;
+    shared_text *shared;    /* SHARED_SLOTS, or NULL: no interning */
     uint16_t file;
     uint32_t base;          /* global position of the reader's character 0 */
     size_t byte0;           /* byte offset in the source of the reader's byte 0 */
@@ -49,11 +53,14 @@ typedef struct builder {
     bool failed;
 } builder;
 
-static void b_init(builder *b, mc_arena *a, mc_strmap *intern, uint16_t file)
+static void b_init(builder *b, mc_arena *a, bool intern, uint16_t file)
 {
     memset(b, 0, sizeof *b);
     b->a = a;
-    b->intern = intern;
+    if (intern) {
+        b->shared = mc_xmalloc(SHARED_SLOTS * sizeof *b->shared);
+        memset(b->shared, 0, SHARED_SLOTS * sizeof *b->shared);
+    }
     b->file = file;
     b->base = mc_src_get(file)->base;
     for (int i = 0; i < MC_MAX_DEPTH; i++) {
@@ -81,21 +88,26 @@ static void b_free(builder *b)
         mc_vec_free(&b->frames[i].merges);
     }
     mc_vec_free(&b->anchors);
+    free(b->shared);
 }
 
 #define INTERN_MAX 64
 
-/* The arena copy of a scalar's text, shared when short. */
+/* The arena copy of a scalar's text, shared when short and met recently:
+** keys, names, hosts and values repeat constantly in manifests, mostly
+** close together. A direct-mapped cache, not a map of every text: a map
+** of a 13 MB input's texts is 6 MB of cold slots, one cache miss per
+** scalar. Equal texts are not always one copy; tree.h promises no more. */
 static const char *b_text(builder *b, const char *s, size_t len)
 {
-    if (!b->intern || len > INTERN_MAX) return mc_arena_strndup(b->a, s, len);
-    bool found;
-    void **slot = mc_strmap_put(b->intern, s, len, &found);
-    if (found) return *slot;
+    if (!b->shared || len > INTERN_MAX) return mc_arena_strndup(b->a, s, len);
+    uint32_t h = (uint32_t)mc_hash(s, len);
+    shared_text *e = &b->shared[h & (SHARED_SLOTS - 1)];
+    if (e->s && e->hash == h && e->len == len && memcmp(e->s, s, len) == 0) return e->s;
     char *copy = mc_arena_strndup(b->a, s, len);
-    /* the map must key on the copy, not on the parser's buffer */
-    mc_strmap_rekey(b->intern, slot, copy);
-    *slot = copy;
+    e->s = copy;
+    e->len = (uint32_t)len;
+    e->hash = h;
     return copy;
 }
 
@@ -467,7 +479,6 @@ typedef struct ahead {
     pthread_t thread;
     builder *b;             /* the second half's builder */
     mc_arena arena;         /* its trees */
-    mc_strmap intern;       /* its shared texts (copies live in `arena`) */
     size_t from;            /* byte offset of the split */
     uint32_t from_ci;       /* its character index (the parser's mark.index) */
     mc_vec docs;            /* mc_node *: complete documents, in order */
@@ -554,7 +565,6 @@ static void ahead_free(ahead *ah)
 {
     b_free(ah->b);
     free(ah->b);
-    mc_strmap_free(&ah->intern);
     mc_arena_free(&ah->arena);
     mc_vec_free(&ah->docs);
     free(ah);
@@ -568,13 +578,12 @@ static ahead *ahead_start(builder *mb, const mc_source *src)
     if (at <= bom) return NULL;
     ahead *ah = mc_xcalloc(1, sizeof *ah);
     mc_arena_init(&ah->arena);
-    mc_strmap_init(&ah->intern);
     mc_vec_init(&ah->docs, sizeof(mc_node *));
     atomic_init(&ah->cancel, false);
     ah->from = at;
     ah->from_ci = count_chars(src->data, bom, at);
     ah->b = mc_xmalloc(sizeof *ah->b);
-    b_init(ah->b, &ah->arena, mb->intern ? &ah->intern : NULL, mb->file);
+    b_init(ah->b, &ah->arena, mb->shared != NULL, mb->file);
     ah->b->base = mb->base + ah->from_ci;
     ah->b->byte0 = at;
     if (pthread_create(&ah->thread, NULL, ahead_main, ah) != 0) {
@@ -971,7 +980,7 @@ static bool parse_json(builder *b, const mc_source *src, size_t start, mc_doc_fn
     return ok && !b->failed;
 }
 
-bool mc_parse(mc_arena *a, mc_strmap *intern, uint16_t file, mc_doc_fn fn, void *ud)
+bool mc_parse(mc_arena *a, bool intern, uint16_t file, mc_doc_fn fn, void *ud)
 {
     const mc_source *src = mc_src_get(file);
     if (!src) return false;

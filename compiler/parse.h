@@ -30,10 +30,9 @@
 
 typedef void (*mc_doc_fn)(void *ud, mc_node *root);
 
-/* `intern`, when not NULL, shares one copy of every short scalar text
-** (keys, names, hosts repeat constantly in manifests); it must live as
-** long as the arena. */
-bool mc_parse(mc_arena *a, mc_strmap *intern, uint16_t file, mc_doc_fn fn, void *ud);
+/* With `intern`, short scalar texts met again soon after share one copy
+** (keys, names, hosts repeat constantly in manifests). */
+bool mc_parse(mc_arena *a, bool intern, uint16_t file, mc_doc_fn fn, void *ud);
 
 /* A YAML source of 1 MiB or more is read in two halves on two threads at
 ** once, with the same result as one pass (parse.c, "reading ahead").

@@ -10,8 +10,10 @@
 ** is a shallow copy of its anchor's node (children shared), carrying the
 ** alias' own position, so subtrees reached through aliases are never copied.
 **
-** Scalar texts are shared between equal scalars (interned): never write
-** through u.s; to change a text, point u.s at a new arena string.
+** Scalar texts may be shared between equal scalars (parse.c interns short
+** texts met close together): never write through u.s; to change a text,
+** point u.s at a new arena string. Equal texts are not always one copy:
+** compare texts, not pointers (a pointer match may only short-cut).
 **
 ** Scalars keep the text as written after YAML unescaping (NUL-terminated)
 ** and a resolved type following go-yaml v2's rules (see yaml.c): plain `80`

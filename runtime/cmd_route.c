@@ -770,7 +770,7 @@ int rt_cmd_test(int argc, char **argv)
         fprintf(stderr, "meshrt: %s: cannot read the test file\n", argv[optind + 1]);
         goto done;
     }
-    mc_parse(&t.arena, NULL, (uint16_t)id, on_doc, &t);
+    mc_parse(&t.arena, false, (uint16_t)id, on_doc, &t);
     if (mc_diag_count(MC_ERROR) || mc_diag_had_fatal()) {
         mc_diag_opts o = { MC_FMT_TEXT, MC_ERROR, MC_INFO, 0, true };
         mc_diag_print(&o, stderr, 1, 0);

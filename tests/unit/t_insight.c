@@ -38,7 +38,7 @@ static const mc_node *node(const char *yaml)
     strcat(text, yaml);
     int id = mc_src_adopt("t.yaml", text, strlen(text));
     last = NULL;
-    mc_parse(&A, NULL, (uint16_t)id, keep, NULL);
+    mc_parse(&A, false, (uint16_t)id, keep, NULL);
     return mc_get(last, "m");
 }
 

@@ -50,10 +50,8 @@ static char *run(const char *text, bool split)
     mc_buf_reset(&out);
     mc_arena a;
     mc_arena_init(&a);
-    mc_strmap intern;
-    mc_strmap_init(&intern);
     int id = mc_src_adopt("t.yaml", mc_xstrdup(text), strlen(text));
-    bool okp = mc_parse(&a, &intern, (uint16_t)id, on_doc, NULL);
+    bool okp = mc_parse(&a, true, (uint16_t)id, on_doc, NULL);
     mc_buf_printf(&out, "result %d\n", okp);
     char *d = NULL;
     size_t dn = 0;
@@ -71,7 +69,6 @@ static char *run(const char *text, bool split)
     mc_buf_puts(&out, d);
     free(d);
     mc_diag_reset();
-    mc_strmap_free(&intern);
     mc_arena_free(&a);
     return mc_xstrdup(out.s ? out.s : "");
 }

@@ -266,7 +266,7 @@ static void check_crd(mc_arena *a, const char *file, mc_kind kind)
     int id = mc_src_open(path, path);
     if (!ok(id >= 0, "read %s", path)) return;
     ndocs = 0;
-    mc_parse(a, NULL, (uint16_t)id, collect, NULL);
+    mc_parse(a, false, (uint16_t)id, collect, NULL);
     if (!ok(ndocs == 1, "%s holds one document", file)) return;
     const mc_node *vers = mc_path(docs[0], "spec", "versions", NULL);
     int nv = 0;
@@ -292,7 +292,7 @@ static void check_compare_detects(mc_arena *a)
 {
     int id = mc_src_open("../shared/reference/istio-crds/gateways.networking.istio.io.yaml", "gw");
     ndocs = 0;
-    mc_parse(a, NULL, (uint16_t)id, collect, NULL);
+    mc_parse(a, false, (uint16_t)id, collect, NULL);
     const mc_node *v0 = mc_item(mc_path(docs[0], "spec", "versions", NULL), 0);
     int before = mismatches;
     quiet = true;

@@ -34,7 +34,7 @@ static bool parse_text(mc_arena *a, const char *text)
 {
     ndocs = 0;
     int id = mc_src_adopt("t.yaml", mc_xstrdup(text), strlen(text));
-    return mc_parse(a, NULL, (uint16_t)id, collect, NULL);
+    return mc_parse(a, false, (uint16_t)id, collect, NULL);
 }
 
 int main(void)
