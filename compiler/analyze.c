@@ -11,6 +11,7 @@
 #include "source.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,24 +24,25 @@ typedef struct an_def {
     void (*run)(mc_an_ctx *);
     mc_code codes[3];
     int ncodes;
+    int cost;                   /* ms on the 10,000-host benchmark: a scheduling hint */
 } an_def;
 
 /* In the order of Istio's analyzers.All() */
 static const an_def analyzers[] = {
-    { "destinationrule.CaCertificateAnalyzer", mc_an_dr_ca_certificates, { IST0128, IST0129 }, 2 },
-    { "destinationrule.SubsetSelectPodAnalyzer", mc_an_dr_subsets, { IST0173, IST0174 }, 2 },
-    { "deprecation.DeprecationAnalyzer", mc_an_deprecation, { IST0002 }, 1 },
-    { "gateway.IngressGatewayPortAnalyzer", mc_an_gw_ports, { IST0101, IST0162 }, 2 },
-    { "gateway.CertificateAnalyzer", mc_an_gw_certificates, { IST0138 }, 1 },
-    { "gateway.SecretAnalyzer", mc_an_gw_secrets, { IST0101, IST0161 }, 2 },
-    { "gateway.ConflictingGatewayAnalyzer", mc_an_gw_conflicts, { IST0101, IST0145 }, 2 },
-    { "virtualservice.ConflictingMeshGatewayHostsAnalyzer", mc_an_vs_mesh_hosts, { IST0109 }, 1 },
-    { "virtualservice.DestinationHostAnalyzer", mc_an_vs_destination_hosts, { IST0101, IST0112, IST0140 }, 3 },
-    { "virtualservice.DestinationRuleAnalyzer", mc_an_vs_destination_rules, { IST0101 }, 1 },
-    { "virtualservice.GatewayAnalyzer", mc_an_vs_gateways, { IST0101, IST0132, IST0165 }, 3 },
-    { "virtualservice.JWTClaimRouteAnalyzer", mc_an_vs_jwt_claims, { IST0149 }, 1 },
-    { "serviceentry.Analyzer", mc_an_se_addresses, { IST0134 }, 1 },
-    { "serviceentry.ConflictingServiceEntryProtocolAnalyzer", mc_an_se_protocols, { IST0177 }, 1 },
+    { "destinationrule.CaCertificateAnalyzer", mc_an_dr_ca_certificates, { IST0128, IST0129 }, 2, 4 },
+    { "destinationrule.SubsetSelectPodAnalyzer", mc_an_dr_subsets, { IST0173, IST0174 }, 2, 8 },
+    { "deprecation.DeprecationAnalyzer", mc_an_deprecation, { IST0002 }, 1, 2 },
+    { "gateway.IngressGatewayPortAnalyzer", mc_an_gw_ports, { IST0101, IST0162 }, 2, 0 },
+    { "gateway.CertificateAnalyzer", mc_an_gw_certificates, { IST0138 }, 1, 0 },
+    { "gateway.SecretAnalyzer", mc_an_gw_secrets, { IST0101, IST0161 }, 2, 0 },
+    { "gateway.ConflictingGatewayAnalyzer", mc_an_gw_conflicts, { IST0101, IST0145 }, 2, 7 },
+    { "virtualservice.ConflictingMeshGatewayHostsAnalyzer", mc_an_vs_mesh_hosts, { IST0109 }, 1, 7 },
+    { "virtualservice.DestinationHostAnalyzer", mc_an_vs_destination_hosts, { IST0101, IST0112, IST0140 }, 3, 23 },
+    { "virtualservice.DestinationRuleAnalyzer", mc_an_vs_destination_rules, { IST0101 }, 1, 9 },
+    { "virtualservice.GatewayAnalyzer", mc_an_vs_gateways, { IST0101, IST0132, IST0165 }, 3, 6 },
+    { "virtualservice.JWTClaimRouteAnalyzer", mc_an_vs_jwt_claims, { IST0149 }, 1, 5 },
+    { "serviceentry.Analyzer", mc_an_se_addresses, { IST0134 }, 1, 4 },
+    { "serviceentry.ConflictingServiceEntryProtocolAnalyzer", mc_an_se_protocols, { IST0177 }, 1, 12 },
 };
 #define NANALYZERS (sizeof analyzers / sizeof analyzers[0])
 
@@ -751,43 +753,150 @@ static void read_mesh_config(mc_an_ctx *c, const char *path)
                         strcmp(mc_an_s(mc_get(md, "PILOT_ENABLE_IP_AUTOALLOCATE")), "true") == 0;
 }
 
+/* ------------------------------------------------------------ running them */
+
+/* Two threads may run the analyzers (mc_analysis_work). istioctl drops a
+** message equal to an earlier one of the same code (mc_an_report), so the
+** analyzers that share a code run in order on the main thread, with one
+** context; an analyzer whose codes no other emits ("alone") may run on
+** either thread, with that thread's context: its messages can only equal
+** its own. Contexts share the resources and workloads (read only) and
+** build their own indexes. */
+struct mc_analysis {
+    mc_an_ctx main, helper;
+    bool helper_used;
+    uint8_t pool[NANALYZERS];   /* the alone ones, costliest first */
+    uint32_t npool;
+    atomic_uint next;           /* pool[next] is the next to claim */
+};
+
+static bool selected(const mc_check_opts *opt, size_t i)
+{
+    bool run = !opt->analyzers || opt->nanalyzers == 0;
+    for (int j = 0; !run && j < opt->nanalyzers; j++) run = strcmp(opt->analyzers[j], analyzers[i].name) == 0;
+    return run;
+}
+
+static bool alone(size_t i)
+{
+    for (size_t k = 0; k < NANALYZERS; k++) {
+        if (k == i) continue;
+        for (int a = 0; a < analyzers[i].ncodes; a++)
+            for (int b = 0; b < analyzers[k].ncodes; b++)
+                if (analyzers[i].codes[a] == analyzers[k].codes[b]) return false;
+    }
+    return true;
+}
+
+static void ctx_open(mc_an_ctx *c)
+{
+    mc_arena_init(&c->a);
+    mc_arena_init(&c->keep);
+    mc_strmap_init(&c->seen);
+    mc_buf_init(&c->msg);
+    mc_buf_init(&c->key);
+}
+
+/* The helper's context: the main one's resources, workloads and settings,
+** nothing of its indexes. */
+static void ctx_share(mc_an_ctx *c, const mc_an_ctx *from)
+{
+    memset(c, 0, sizeof *c);
+    c->in = from->in;
+    c->opt = from->opt;
+    c->domain = from->domain;
+    c->svc_suffix = from->svc_suffix;
+    memcpy(c->objs, from->objs, sizeof c->objs);
+    c->pods = from->pods;
+    c->npods = from->npods;
+    c->have_workloads = from->have_workloads;
+    c->have_services = from->have_services;
+    c->have_secrets = from->have_secrets;
+    c->assumed_gateway = from->assumed_gateway;
+    c->mesh_autoalloc = from->mesh_autoalloc;
+    ctx_open(c);
+}
+
+static void ctx_close(mc_an_ctx *c, bool owner)
+{
+    for (int k = 0; k < MC_NKINDS; k++) {
+        if (owner) free(c->objs[k].v);
+        if (c->names_built[k]) mc_strmap_free(&c->by_name[k]);
+    }
+    if (c->podidx_built) mc_an_multi_free(&c->podidx);
+    if (c->svc_built) { mc_strmap_free(&c->svc_exact); mc_strmap_free(&c->svc_wild); }
+    mc_an_vs_free(c);
+    if (owner) free(c->pods);
+    mc_strmap_free(&c->seen);
+    mc_buf_free(&c->msg);
+    mc_buf_free(&c->key);
+    mc_arena_free(&c->a);
+    mc_arena_free(&c->keep);
+}
+
+static void run_one(mc_an_ctx *c, size_t i)
+{
+    analyzers[i].run(c);
+    /* the analyzer's scratch goes, and the memo that may point into it */
+    mc_arena_free(&c->a);
+    c->memo_host = NULL;
+}
+
+mc_analysis *mc_analysis_begin(mc_input *in, const mc_check_opts *opt)
+{
+    mc_analysis *an = mc_xcalloc(1, sizeof *an);
+    mc_an_ctx *c = &an->main;
+    c->in = in;
+    c->opt = opt;
+    c->domain = opt->cluster_domain && *opt->cluster_domain ? opt->cluster_domain : "cluster.local";
+    ctx_open(c);
+    /* the context lives in `keep` */
+    c->a = c->keep;
+    c->svc_suffix = mc_an_cat(c, ".svc", '.', c->domain);
+    build_context(c);
+    if (opt->mesh_config) read_mesh_config(c, opt->mesh_config);
+    c->keep = c->a;
+    mc_arena_init(&c->a);
+    for (size_t i = 0; i < NANALYZERS; i++)
+        if (selected(opt, i) && alone(i)) an->pool[an->npool++] = (uint8_t)i;
+    for (uint32_t i = 1; i < an->npool; i++)    /* by cost, then table order */
+        for (uint32_t j = i; j > 0 && analyzers[an->pool[j]].cost > analyzers[an->pool[j - 1]].cost; j--) {
+            uint8_t t = an->pool[j];
+            an->pool[j] = an->pool[j - 1];
+            an->pool[j - 1] = t;
+        }
+    atomic_init(&an->next, 0);
+    return an;
+}
+
+void mc_analysis_work(mc_analysis *an, bool main)
+{
+    mc_an_ctx *c = &an->main;
+    if (main) {
+        for (size_t i = 0; i < NANALYZERS; i++)
+            if (selected(c->opt, i) && !alone(i)) run_one(c, i);
+    } else {
+        if (!an->helper_used) ctx_share(&an->helper, &an->main);
+        an->helper_used = true;
+        c = &an->helper;
+    }
+    for (;;) {
+        unsigned k = atomic_fetch_add(&an->next, 1);
+        if (k >= an->npool) break;
+        run_one(c, an->pool[k]);
+    }
+}
+
+void mc_analysis_end(mc_analysis *an)
+{
+    if (an->helper_used) ctx_close(&an->helper, false);
+    ctx_close(&an->main, true);
+    free(an);
+}
+
 void mc_analyze(mc_input *in, const mc_check_opts *opt)
 {
-    mc_an_ctx c;
-    memset(&c, 0, sizeof c);
-    c.in = in;
-    c.opt = opt;
-    c.domain = opt->cluster_domain && *opt->cluster_domain ? opt->cluster_domain : "cluster.local";
-    mc_arena_init(&c.a);
-    c.svc_suffix = mc_an_cat(&c, ".svc", '.', c.domain);
-    mc_strmap_init(&c.seen);
-    mc_buf_init(&c.msg);
-    mc_buf_init(&c.key);
-    build_context(&c);
-    if (opt->mesh_config) read_mesh_config(&c, opt->mesh_config);
-    /* the context stays; each analyzer's scratch goes when it is done */
-    c.keep = c.a;
-    mc_arena_init(&c.a);
-    for (size_t i = 0; i < NANALYZERS; i++) {
-        bool run = !opt->analyzers || opt->nanalyzers == 0;
-        for (int j = 0; !run && j < opt->nanalyzers; j++)
-            run = strcmp(opt->analyzers[j], analyzers[i].name) == 0;
-        if (!run) continue;
-        analyzers[i].run(&c);
-        mc_arena_free(&c.a);
-        c.memo_host = NULL;     /* may point into the scratch */
-    }
-    for (int k = 0; k < MC_NKINDS; k++) {
-        free(c.objs[k].v);
-        if (c.names_built[k]) mc_strmap_free(&c.by_name[k]);
-    }
-    if (c.podidx_built) mc_an_multi_free(&c.podidx);
-    if (c.svc_built) { mc_strmap_free(&c.svc_exact); mc_strmap_free(&c.svc_wild); }
-    mc_an_vs_free(&c);
-    free(c.pods);
-    mc_strmap_free(&c.seen);
-    mc_buf_free(&c.msg);
-    mc_buf_free(&c.key);
-    mc_arena_free(&c.a);
-    mc_arena_free(&c.keep);
+    mc_analysis *an = mc_analysis_begin(in, opt);
+    mc_analysis_work(an, true);
+    mc_analysis_end(an);
 }

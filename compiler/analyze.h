@@ -26,7 +26,18 @@
 
 #include "check.h"
 
+/* Run every selected analyzer, in order, on this thread. */
 void mc_analyze(mc_input *in, const mc_check_opts *opt);
+
+/* The same on two threads: after mc_analysis_begin(), the main thread
+** calls mc_analysis_work(an, true) and another thread may call
+** mc_analysis_work(an, false) at any time (once); each runs analyzers until
+** none is left. The findings are those of mc_analyze(). mc_analysis_end()
+** once both calls have returned. */
+typedef struct mc_analysis mc_analysis;
+mc_analysis *mc_analysis_begin(mc_input *in, const mc_check_opts *opt);
+void mc_analysis_work(mc_analysis *an, bool main);
+void mc_analysis_end(mc_analysis *an);
 
 /* --analyzer NAME: true when NAME is one of Istio's analyzer names meshc
 ** implements (Metadata().Name, or schema.ValidationAnalyzer.<Kind>);

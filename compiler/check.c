@@ -91,18 +91,22 @@ static bool start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
     return ok;
 }
 
-typedef struct insight_job {
+typedef struct cross_job {
     mc_input *in;
     const mc_check_opts *opt;
+    mc_analysis *an;
     mc_diag_hold *hold;
-} insight_job;
+} cross_job;
 
-static void *insight_held(void *p)
+/* The second thread: insight, held (below), then analyzers while any are
+** left. */
+static void *cross_helper(void *p)
 {
-    insight_job *j = p;
+    cross_job *j = p;
     mc_diag_hold_begin();
     mc_insight(j->in, j->opt);
     j->hold = mc_diag_hold_end();
+    mc_analysis_work(j->an, false);
     return NULL;
 }
 
@@ -110,15 +114,18 @@ static void *insight_held(void *p)
 ** of each other's, but for one thing: insight stays quiet at a node where
 ** an error was reported (mc_diag_error_at), an analyzer's included. So
 ** insight runs on a second thread while the analyzers run here, its
-** findings held; when an analyzer reported an error at a node insight
-** asked about after it asked (mc_diag_hold_stale), its findings are
-** forgotten and it runs again, now after the analyzers, as it would have
-** in order. Clean inputs, and most others, take the parallel path; the
-** output is the same either way. */
-/* MESHC_CROSS=serial runs the analyzers, then insight, on this thread;
-** MESHC_CROSS=insight-first runs insight (held) to its end before the
-** analyzers start, the order that makes its answers stale most often. For
-** tests; the default is side by side. */
+** findings held, and then takes analyzers that are left (analyze.h); when
+** an analyzer reported an error at a node insight asked about after it
+** asked (mc_diag_hold_stale), its findings are forgotten and it runs again,
+** now after the analyzers, as it would have in order. Clean inputs, and
+** most others, take the parallel path; the output is the same either way.
+**
+** MESHC_CROSS=serial runs the analyzers, then insight, on this thread;
+** MESHC_CROSS=insight-first runs insight (held), then every analyzer the
+** helper may take, on the helper before the main thread starts: the order
+** that makes insight's answers stale most often, and the one where the
+** helper's analyzers run with its own context. For tests; the default is
+** side by side. */
 static int cross_mode(void)
 {
     const char *e = getenv("MESHC_CROSS");
@@ -130,17 +137,20 @@ static int cross_mode(void)
 
 static void cross_resource(mc_input *in, const mc_check_opts *opt)
 {
-    insight_job j = { in, opt, NULL };
-    pthread_t t;
     int mode = cross_mode();
-    if (mode == 1 || !start_thread(&t, insight_held, &j)) {
-        mc_analyze(in, opt);
+    mc_analysis *an = mc_analysis_begin(in, opt);
+    cross_job j = { in, opt, an, NULL };
+    pthread_t t;
+    if (mode == 1 || !start_thread(&t, cross_helper, &j)) {
+        mc_analysis_work(an, true);
+        mc_analysis_end(an);
         mc_insight(in, opt);
         return;
     }
     if (mode == 2) pthread_join(t, NULL);
-    mc_analyze(in, opt);
+    mc_analysis_work(an, true);
     if (mode != 2) pthread_join(t, NULL);
+    mc_analysis_end(an);
     bool stale = mc_diag_hold_stale(j.hold);
     mc_diag_hold_commit(j.hold, !stale);
     if (!stale) return;
