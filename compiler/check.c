@@ -23,7 +23,9 @@
 ** each resource is read: checking overlaps parsing. Each resource is
 ** checked once its document is complete; the loader never touches a
 ** delivered tree again, and the stages allocate nothing in the input's
-** arena. Findings go through diag.h, which is thread-safe and sorts. */
+** arena. Once everything is read, the loading thread checks too: the
+** stages keep a walk's state per call (schema.c, validate.c). Findings go
+** through diag.h, which is thread-safe and sorts. */
 typedef struct feed {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -180,8 +182,10 @@ void mc_check_run(const mc_check_opts *opt, mc_input *in)
     f.done = true;
     pthread_cond_signal(&f.cv);
     pthread_mutex_unlock(&f.mu);
+    /* what the checker has not reached yet (the second half of a split
+    ** file arrives at once): this thread takes batches too */
+    checker(&f);
     if (threaded) pthread_join(t, NULL);
-    else checker(&f);
     free(f.q);
     pthread_cond_destroy(&f.cv);
     pthread_mutex_destroy(&f.mu);

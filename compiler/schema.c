@@ -31,6 +31,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,8 +110,10 @@ typedef struct compiler {
 static mc_arena SA;         /* the compiled form; lives until exit */
 /* JSON names that replace proto field names in the trees; lives until
 ** exit, like the trees. Not the input's arena: objects are checked on a
-** second thread while the loader still allocates there (check.c). */
+** second thread while the loader still allocates there (check.c), and by
+** two threads at once at the end: RENAMED_LOCK. */
 static mc_arena RENAMED;
+static pthread_mutex_t RENAMED_LOCK = PTHREAD_MUTEX_INITIALIZER;
 static bool compiled;
 static const mc_snode *roots[4][4];   /* [kind][version] */
 
@@ -501,7 +504,6 @@ typedef struct pframe {
 } pframe;
 
 struct vctx {
-    mc_input *in;
     const mc_origin *o;
     pframe path[PATH_MAX_FRAMES];
     int depth;
@@ -927,7 +929,9 @@ static void check_map(vctx *c, mc_node *m, const mc_snode *s, const mc_node *anc
                     report(c, MSH0109, k, "protobuf field name; Istio reads it, but current API servers prune it as "
                            "unknown; write %s", cam);
                 pop(c);
+                pthread_mutex_lock(&RENAMED_LOCK);
                 k->u.s = mc_arena_strndup(&RENAMED, cam, cl);
+                pthread_mutex_unlock(&RENAMED_LOCK);
                 k->n = (uint32_t)cl;
                 pi = ci;
             }
@@ -1525,33 +1529,36 @@ static void rules(vctx *c, mc_node *n, const mc_snode *s, const mc_node *anchor)
 
 /* =============================================================== entry */
 
-static vctx *run;       /* between mc_schema_begin and mc_schema_end */
+/* Objects may be checked on two threads at once (check.c): the state of a
+** walk is the caller's, the compiled schemas are read only once compiled
+** (mc_schema_begin compiles them, before any thread starts). */
+static bool running;
 
 void mc_schema_begin(mc_input *in)
 {
-    run = mc_xcalloc(1, sizeof *run);
-    run->in = in;
-    mc_buf_init(&run->pb);
-    mc_buf_init(&run->vb);
+    (void)in;
+    if (!compiled) compile_all();
+    running = true;
 }
 
 void mc_schema_obj(mc_obj *o)
 {
     const mc_snode *s = mc_schema_root(o->kind, o->version);
-    if (!s || !run) return;
-    run->o = &o->o;
-    run->depth = 0;
-    run->in_spec = false;
-    check_value(run, o->root, s, o->root);
+    if (!s || !running) return;
+    vctx c;
+    c.o = &o->o;
+    c.depth = 0;
+    c.in_spec = false;
+    mc_buf_init(&c.pb);
+    mc_buf_init(&c.vb);
+    check_value(&c, o->root, s, o->root);
+    mc_buf_free(&c.pb);
+    mc_buf_free(&c.vb);
 }
 
 void mc_schema_end(void)
 {
-    if (!run) return;
-    mc_buf_free(&run->pb);
-    mc_buf_free(&run->vb);
-    free(run);
-    run = NULL;
+    running = false;
 }
 
 void mc_schema_check(mc_input *in)

@@ -14,6 +14,7 @@
 #include "regex.h"
 #include "strmap.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,6 +357,7 @@ void mc_v_labels(mc_vctx *c, const mc_node *m, const char *what)
 ** unseen; OK_MARK valid; else the error text. */
 static mc_strmap rx_cache;
 static mc_arena rx_arena;
+static pthread_mutex_t rx_lock = PTHREAD_MUTEX_INITIALIZER;     /* both: two threads validate at the end */
 static char OK_MARK[] = "";
 
 /* Go's regexp refuses \C (any byte), which RE2 accepts; the only syntax
@@ -397,6 +399,7 @@ void mc_v_regex(mc_vctx *c, const mc_node *n, const char *where)
         return;
     }
     bool found;
+    pthread_mutex_lock(&rx_lock);
     void **slot = mc_strmap_put(&rx_cache, n->u.s, n->n, &found);
     if (!found) {
         char err[RX_ERR_LEN];
@@ -411,6 +414,7 @@ void mc_v_regex(mc_vctx *c, const mc_node *n, const char *where)
         }
     }
     const char *e = *slot;
+    pthread_mutex_unlock(&rx_lock);
     if (e != OK_MARK)
         mc_v_report(c, MSH0317, n, "invalid regex %s in %s: %s", mc_v_qn(c, n), where, e);
 }
@@ -802,14 +806,15 @@ static bool metadata_ok(mc_vctx *c)
     return true;
 }
 
-static mc_arena scratch;
+/* Each thread's scratch, emptied after each object: the objects may be
+** validated on two threads at once (check.c). */
+static _Thread_local mc_arena scratch;
 static bool running;
 
 void mc_validate_begin(void)
 {
     mc_strmap_init(&rx_cache);
     mc_arena_init(&rx_arena);
-    mc_arena_init(&scratch);
     running = true;
 }
 
@@ -851,7 +856,6 @@ void mc_validate_end(void)
     if (!running) return;
     mc_strmap_free(&rx_cache);
     mc_arena_free(&rx_arena);
-    mc_arena_free(&scratch);
     running = false;
 }
 
