@@ -31,16 +31,16 @@ void in_push(in_vec *v, void *p)
 
 /* The snake_case spelling of a field name, computed once per name: the
 ** names are string literals, so a small cache keyed by address serves.
-** Returned by value: two names may share a slot, and a pointer into the
-** cache would change under a caller holding several spellings (in_fields).
-** Not thread-safe: the insight stage runs on one thread. */
+** The pointer is good until the next call: two names may share a slot, so
+** a caller holding several spellings copies them (in_fields). Not
+** thread-safe: the insight stage runs on one thread. */
 typedef struct spelling { const char *camel; uint32_t cl, sl; char snake[48]; } spelling;
 
-static spelling spell(const char *camel)
+static const spelling *spell(const char *camel)
 {
     static spelling cache[128];
     spelling *s = &cache[((uintptr_t)camel >> 3) & 127];
-    if (s->camel == camel) return *s;
+    if (s->camel == camel) return s;
     s->camel = camel;
     s->cl = (uint32_t)strlen(camel);
     s->sl = 0;
@@ -55,7 +55,7 @@ static spelling spell(const char *camel)
         }
     }
     if (!upper) s->sl = 0;      /* no other spelling */
-    return *s;
+    return s;
 }
 
 /* One pass over the keys: the camelCase key wins wherever it is, else the
@@ -63,13 +63,13 @@ static spelling spell(const char *camel)
 const mc_node *in_get(const mc_node *m, const char *camel)
 {
     if (!m || m->type != MC_MAP) return NULL;
-    const spelling sp = spell(camel);
+    const spelling *sp = spell(camel);
     const mc_node *alt = NULL;
     for (uint32_t i = 0; i < m->n; i++) {
         const mc_node *k = &m->u.kids[2 * i];
         if (k->type == MC_MAP || k->type == MC_SEQ) continue;
-        if (k->n == sp.cl && memcmp(k->u.s, camel, sp.cl) == 0) return k + 1;
-        if (sp.sl && !alt && k->n == sp.sl && memcmp(k->u.s, sp.snake, sp.sl) == 0) alt = k + 1;
+        if (k->n == sp->cl && memcmp(k->u.s, camel, sp->cl) == 0) return k + 1;
+        if (sp->sl && !alt && k->n == sp->sl && memcmp(k->u.s, sp->snake, sp->sl) == 0) alt = k + 1;
     }
     return alt;
 }
@@ -83,7 +83,7 @@ void in_fields(const mc_node *m, const char *const *names, int n, const mc_node 
         return;
     }
     spelling sp[16];
-    for (int i = 0; i < n; i++) sp[i] = spell(names[i]);
+    for (int i = 0; i < n; i++) sp[i] = *spell(names[i]);     /* copies: see spell() */
     for (uint32_t k = 0; k < m->n; k++) {
         const mc_node *key = &m->u.kids[2 * k];
         if (key->type == MC_MAP || key->type == MC_SEQ) continue;
