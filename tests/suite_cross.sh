@@ -23,6 +23,15 @@ same() {
     return 1
 }
 
+# summary WHAT BAD TOTAL MIN: one result line for a set of inputs
+summary() {
+    if [ "$2" -eq 0 ] && [ "$3" -gt "$4" ]; then
+        echo "ok $n - $3 $1: same findings in every order"
+    else
+        echo "not ok $n - $2 of $3 $1 differ between orders"
+    fi
+}
+
 n=$((n + 1))
 f=testdata/cross/analyzer-error-first.yaml
 if same "$f" check "$f" && grep -q 'IST0101' "$T/a" && ! grep -q 'MSH0615' "$T/a"; then
@@ -37,11 +46,7 @@ for f in testdata/golden/check/*.yaml; do
     total=$((total + 1))
     same "$f" check -o json "$f" || bad=$((bad + 1))
 done
-if [ "$bad" -eq 0 ] && [ "$total" -gt 80 ]; then
-    echo "ok $n - $total golden inputs: same findings in every order"
-else
-    echo "not ok $n - $bad of $total golden inputs differ between orders"
-fi
+summary "golden inputs" "$bad" "$total" 80
 
 n=$((n + 1))
 bad=0 total=0
@@ -54,11 +59,7 @@ for d in ../shared/conformance/istio-analyze/*/; do
     total=$((total + 1))
     same "$d" check -o json "${files[@]}" $(ls "$H"/*.yaml 2>/dev/null) || bad=$((bad + 1))
 done
-if [ "$bad" -eq 0 ] && [ "$total" -gt 40 ]; then
-    echo "ok $n - $total conformance cases: same findings in every order"
-else
-    echo "not ok $n - $bad of $total conformance cases differ between orders"
-fi
+summary "conformance cases" "$bad" "$total" 40
 
 n=$((n + 1))
 MESHC_CROSS=serial "$MESHC" build -o "$T/serial.img" testdata/seed/ > /dev/null 2>&1
