@@ -114,7 +114,7 @@ static mc_arena SA;         /* the compiled form; lives until exit */
 ** two threads at once at the end: RENAMED_LOCK. */
 static mc_arena RENAMED;
 static pthread_mutex_t RENAMED_LOCK = PTHREAD_MUTEX_INITIALIZER;
-static bool compiled;
+static pthread_once_t compiled = PTHREAD_ONCE_INIT;
 static const mc_snode *roots[4][4];   /* [kind][version] */
 
 __attribute__((format(printf, 2, 3), noreturn))
@@ -482,13 +482,12 @@ static void compile_all(void)
         }
     for (int i = 0; i < c.nfiles; i++) json_decref(c.files[i].root);
     mc_vec_free(&c.memo);
-    compiled = true;
 }
 
 const mc_snode *mc_schema_root(mc_kind k, mc_version v)
 {
     if ((int)k < 0 || k > MC_K_NETWORKING_LAST || v < MC_V_V1ALPHA3 || v > MC_V_V1) return NULL;
-    if (!compiled) compile_all();
+    pthread_once(&compiled, compile_all);
     return roots[k][v];
 }
 
@@ -1530,14 +1529,13 @@ static void rules(vctx *c, mc_node *n, const mc_snode *s, const mc_node *anchor)
 /* =============================================================== entry */
 
 /* Objects may be checked on two threads at once (check.c): the state of a
-** walk is the caller's, the compiled schemas are read only once compiled
-** (mc_schema_begin compiles them, before any thread starts). */
+** walk is the caller's; the schemas are compiled once, by the first
+** caller of mc_schema_root, and read only after. */
 static bool running;
 
 void mc_schema_begin(mc_input *in)
 {
     (void)in;
-    if (!compiled) compile_all();
     running = true;
 }
 
