@@ -5,11 +5,13 @@
 ** document as soon as it is read, on a second thread; the
 ** cross-resource stages (istioctl's analyzers, then the runtime checks on
 ** the lowered routes) run once everything is loaded, side by side (see
-** cross_resource).
+** cross_resource). With one CPU in the affinity mask there is no second
+** thread: each resource is checked as it is read, the rest in order.
 */
 #include "check.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +49,10 @@ static void check_one(mc_obj *o)
 static void per_resource(void *ud, mc_obj *o)
 {
     feed *f = ud;
+    if (!f) {       /* one CPU: check it now, while its tree is in cache */
+        check_one(o);
+        return;
+    }
     pthread_mutex_lock(&f->mu);
     if (f->n == f->cap) {
         f->cap = f->cap ? f->cap * 2 : 1024;
@@ -80,6 +86,14 @@ static void *checker(void *p)
     }
     pthread_mutex_unlock(&f->mu);
     return NULL;
+}
+
+/* Only one CPU to run on (the affinity mask): a second thread would only
+** take turns with this one. */
+static bool one_cpu(void)
+{
+    cpu_set_t cs;
+    return sched_getaffinity(0, sizeof cs, &cs) == 0 && CPU_COUNT(&cs) < 2;
 }
 
 /* A thread with the main thread's usual stack size: the stages recurse
@@ -143,7 +157,7 @@ static void cross_resource(mc_input *in, const mc_check_opts *opt)
     mc_analysis *an = mc_analysis_begin(in, opt);
     cross_job j = { in, opt, an, NULL };
     pthread_t t;
-    if (mode == 1 || !start_thread(&t, cross_helper, &j)) {
+    if (mode == 1 || one_cpu() || !start_thread(&t, cross_helper, &j)) {
         mc_analysis_work(an, true);
         mc_analysis_end(an);
         mc_insight(in, opt);
@@ -170,9 +184,9 @@ void mc_check_run(const mc_check_opts *opt, mc_input *in)
     pthread_mutex_init(&f.mu, NULL);
     pthread_cond_init(&f.cv, NULL);
     pthread_t t;
-    bool threaded = start_thread(&t, checker, &f);
+    bool single = one_cpu(), threaded = !single && start_thread(&t, checker, &f);
     in->on_obj = per_resource;
-    in->on_obj_ud = &f;
+    in->on_obj_ud = single ? NULL : &f;
     for (int i = 0; i < opt->ninputs; i++) mc_load(in, &opt->load, opt->inputs[i]);
     in->on_obj = NULL;
     /* while the checker catches up: duplicates (MSH0017, a warning, which
