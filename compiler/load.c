@@ -371,38 +371,58 @@ void mc_load(mc_input *in, const mc_load_opts *opt, const char *arg)
     load_path(in, opt, arg, true);
 }
 
-static int cmp_identity(const void *pa, const void *pb)
-{
-    const mc_obj *a = *(mc_obj *const *)pa, *b = *(mc_obj *const *)pb;
-    if (a->kind != b->kind) return a->kind < b->kind ? -1 : 1;
-    int c = strcmp(a->o.ns, b->o.ns);
-    if (c) return c;
-    c = strcmp(a->o.name, b->o.name);
-    if (c) return c;
-    return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
 void mc_load_finish(mc_input *in)
 {
     if (in->nobjs < 2) return;
-    /* sort a copy by identity, then input order: duplicates are adjacent and
-    ** the last of each run is the definition that wins */
-    mc_obj **v = mc_xmalloc(in->nobjs * sizeof *v);
-    memcpy(v, in->objs, in->nobjs * sizeof *v);
-    qsort(v, in->nobjs, sizeof *v, cmp_identity);
-    for (uint32_t i = 0; i < in->nobjs;) {
-        uint32_t j = i + 1;
-        while (j < in->nobjs && v[j]->kind == v[i]->kind && strcmp(v[j]->o.ns, v[i]->o.ns) == 0 &&
-               strcmp(v[j]->o.name, v[i]->o.name) == 0)
-            j++;
-        mc_obj *later = v[j - 1];
-        for (uint32_t k = i; k + 1 < j; k++) {
-            v[k]->shadowed = true;
+    /* one pass in input order over an index by identity (kind, namespace,
+    ** name): each resource links to the previous one with its identity;
+    ** the last of each chain is the definition that wins */
+    uint32_t n = in->nobjs;
+    uint32_t *prev = mc_xmalloc(n * sizeof *prev);
+    mc_strmap last;             /* identity -> index + 1 of its last resource */
+    mc_strmap_init(&last);
+    mc_arena keys;
+    mc_arena_init(&keys);
+    mc_buf k;
+    mc_buf_init(&k);
+    for (uint32_t i = 0; i < n; i++) {
+        const mc_obj *o = in->objs[i];
+        mc_buf_reset(&k);
+        mc_buf_putc(&k, (char)o->kind);
+        mc_buf_puts(&k, o->o.ns);
+        mc_buf_add(&k, "", 1);              /* no text holds a NUL */
+        mc_buf_puts(&k, o->o.name);
+        bool found;
+        void **slot = mc_strmap_put(&last, k.s, k.n, &found);
+        if (found) {
+            prev[i] = (uint32_t)((uintptr_t)*slot - 1);
+        } else {
+            prev[i] = UINT32_MAX;
+            mc_strmap_rekey(&last, slot, memcpy(mc_arena_alloc(&keys, k.n), k.s, k.n));
+        }
+        *slot = (void *)(uintptr_t)(i + 1);
+    }
+    uint32_t *chain = mc_xmalloc(n * sizeof *chain);
+    MC_STRMAP_EACH(&last, slot) {
+        uint32_t w = (uint32_t)((uintptr_t)slot->val - 1), nc = 0;
+        if (prev[w] == UINT32_MAX) continue;
+        for (uint32_t x = prev[w]; x != UINT32_MAX; x = prev[x]) chain[nc++] = x;
+        const mc_obj *later = in->objs[w];
+        if (nc == 1)
             mc_diag(MSH0017, &later->o, later->root, "%s %s/%s is defined again; the earlier definition is ignored",
                     later->o.kind, later->o.ns, later->o.name);
-            mc_diag_note(v[k]->root, "first defined here");
+        else
+            mc_diag(MSH0017, &later->o, later->root, "%s %s/%s is defined %u times; the earlier definitions are ignored",
+                    later->o.kind, later->o.ns, later->o.name, nc + 1);
+        for (uint32_t x = nc; x-- > 0;) {      /* the earlier ones, in input order */
+            mc_obj *e = in->objs[chain[x]];
+            e->shadowed = true;
+            mc_diag_note(e->root, x == nc - 1 ? "first defined here" : "defined again here");
         }
-        i = j;
     }
-    free(v);
+    free(chain);
+    free(prev);
+    mc_buf_free(&k);
+    mc_arena_free(&keys);
+    mc_strmap_free(&last);
 }
