@@ -177,7 +177,7 @@ static void cross_resource(mc_input *in, const mc_check_opts *opt)
 void mc_check_run(const mc_check_opts *opt, mc_input *in)
 {
     mc_analyze_select(opt);     /* --analyzer: filter every stage's codes */
-    mc_schema_begin(in);
+    mc_schema_begin();
     mc_validate_begin();
     feed f;
     memset(&f, 0, sizeof f);

@@ -1533,9 +1533,8 @@ static void rules(vctx *c, mc_node *n, const mc_snode *s, const mc_node *anchor)
 ** caller of mc_schema_root, and read only after. */
 static bool running;
 
-void mc_schema_begin(mc_input *in)
+void mc_schema_begin(void)
 {
-    (void)in;
     running = true;
 }
 
@@ -1561,7 +1560,7 @@ void mc_schema_end(void)
 
 void mc_schema_check(mc_input *in)
 {
-    mc_schema_begin(in);
+    mc_schema_begin();
     for (uint32_t i = 0; i < in->nobjs; i++) mc_schema_obj(in->objs[i]);
     mc_schema_end();
 }

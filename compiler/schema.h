@@ -38,7 +38,7 @@ void mc_schema_check(mc_input *in);
 /* The same one resource at a time (check.c runs each document through
 ** every per-resource stage while its tree is still in cache): begin, then
 ** mc_schema_obj for each resource, then end. */
-void mc_schema_begin(mc_input *in);
+void mc_schema_begin(void);
 void mc_schema_obj(mc_obj *o);
 void mc_schema_end(void);
 
